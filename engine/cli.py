@@ -1,0 +1,287 @@
+"""The `treelight` command line: run, resume, show, export, runs, worker, app.
+
+Exit codes: 0 when a run finishes or stops on its budget, 1 when it pauses on
+an error (model unavailable, ...), 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine import commands
+from engine.errors import BadArguments, RunNotFound, TreelightError
+from engine.generators import BACKENDS, make_generator
+from engine.judges import parse_judge_specs
+from engine.runner import Outcome, Runner, create_run
+from engine.strategies import STRATEGIES
+from engine.tasks import TASKS
+from engine.textview import format_tree
+from storage import queries
+from storage.database import make_engine
+from storage.export import run_to_dict, run_to_graphml
+from storage.models import Run
+
+
+def _budget_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-calls", type=int, help="stop after this many model calls")
+    parser.add_argument("--max-tokens", type=int, help="stop after this many tokens (in + out)")
+    parser.add_argument("--max-seconds", type=float, help="stop after this many seconds")
+    parser.add_argument("--max-nodes", type=int, help="stop when the tree has this many nodes")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="treelight",
+        description="Reasoning as infrastructure: search over model thoughts, every step kept.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a search and print its answer")
+    run.add_argument("--task", required=True, choices=sorted(TASKS))
+    run.add_argument("--problem", required=True, help='e.g. "4 9 10 13" for game24')
+    run.add_argument("--strategy", default="bfs", choices=list(STRATEGIES),
+                     help="; ".join(f"{s.name}: {s.summary}" for s in STRATEGIES.values()))
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="a strategy parameter, e.g. --param beam=3 (repeatable)")
+    run.add_argument("--backend", default="embedded", choices=BACKENDS)
+    run.add_argument("--script", help="JSON list of model outputs (scripted backend)")
+    run.add_argument("--model", help="Ollama model name, or a .gguf path for embedded")
+    run.add_argument("--judges", help="e.g. game24-verifier,value:samples=3 (default: the "
+                     "task's); 'none' for no judges")
+    run.add_argument("--temperature", type=float, default=0.7)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--replay", action="store_true",
+                     help="serve identical model calls from earlier runs' stored outputs")
+    _budget_args(run)
+
+    resume = sub.add_parser("resume", help="continue a paused, stopped or interrupted run")
+    resume.add_argument("run_id", type=int)
+    _budget_args(resume)
+
+    show = sub.add_parser("show", help="print a run's tree as indented text")
+    show.add_argument("run_id", type=int)
+
+    export = sub.add_parser("export", help="print a run as JSON or GraphML")
+    export.add_argument("run_id", type=int)
+    export.add_argument("--format", choices=("json", "graphml"), default="json")
+
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--json", action="store_true")
+
+    for name in ("pause", "stop", "step"):
+        command = sub.add_parser(name, help=f"{name} a run (the runner applies it between actions)")
+        command.add_argument("run_id", type=int)
+
+    worker = sub.add_parser("worker", help="run queued searches in the background")
+    worker.add_argument("--once", action="store_true", help="work on one run, then exit")
+    worker.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
+    return parser
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise BadArguments(f"--param {text!r} must look like KEY=VALUE.")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _budget(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {"max_calls": args.max_calls, "max_tokens": args.max_tokens,
+             "max_seconds": args.max_seconds, "max_nodes": args.max_nodes}
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _generator_spec(args: argparse.Namespace) -> dict[str, Any]:
+    spec: dict[str, Any] = {"backend": args.backend, "temperature": args.temperature}
+    if args.backend == "scripted":
+        if not args.script:
+            raise BadArguments("--backend scripted needs --script FILE.json.")
+        # The outputs go into the run itself, so it replays without the file.
+        from engine.generators.scripted import ScriptedGenerator
+
+        spec["outputs"] = ScriptedGenerator.from_file(args.script).outputs
+        spec["model"] = Path(args.script).name
+    elif args.model:
+        spec["model"] = args.model
+    return spec
+
+
+def summary(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.id, "status": run.status, "reason": run.status_reason,
+        "answer": run.answer, "task": run.task, "strategy": run.strategy,
+        "problem": run.problem, "nodes": 0, "model_calls": run.model_calls,
+        "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens,
+        "seconds": round(run.elapsed_seconds, 3),
+    }
+
+
+def _summary_with_nodes(engine: Engine, run: Run) -> dict[str, Any]:
+    data = summary(run)
+    with Session(engine) as session:
+        data["nodes"] = queries.node_count(session, run.id or 0)
+    return data
+
+
+def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = None) -> int:
+    from tqdm import tqdm
+
+    total = run.budget.get("max_calls")
+    bar = tqdm(total=total, unit="call", desc=f"run #{run.id}", file=sys.stderr,
+               disable=None, leave=False)
+    seen = run.model_calls
+    bar.update(seen)
+
+    def progress(current: Run) -> None:
+        nonlocal seen
+        bar.update(current.model_calls - seen)
+        seen = current.model_calls
+        bar.set_postfix(tokens=current.prompt_tokens + current.completion_tokens,
+                        actions=current.actions)
+
+    try:
+        outcome: Outcome = Runner(engine, run.id or 0, generator=generator,
+                                  progress=progress).run_until_idle()
+    finally:
+        bar.close()
+    data = _summary_with_nodes(engine, outcome.run)
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(f"Answer: {outcome.run.answer if outcome.run.answer is not None else '(none)'}")
+        print(f"Run #{data['run_id']}: {data['status']} — {data['reason']}")
+        print(f"{data['nodes']} nodes, {data['model_calls']} model calls, "
+              f"{data['prompt_tokens'] + data['completion_tokens']:,} tokens, "
+              f"{data['seconds']:.1f} s. See the tree: treelight show {data['run_id']}")
+    if outcome.error is not None:
+        print(f"error: {outcome.error}", file=sys.stderr)
+        print(f"The run is paused with every node kept; fix the cause, then "
+              f"`treelight resume {data['run_id']}`.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
+    spec = _generator_spec(args)
+    generator = make_generator(spec)  # fails early on a missing model file or package
+    judges = None
+    if args.judges is not None:
+        judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
+    run = create_run(
+        engine, task=args.task, problem=args.problem, strategy=args.strategy,
+        strategy_params=dict(_param(p) for p in args.param), generator=spec, judges=judges,
+        budget=_budget(args), seed=args.seed, replay=args.replay, status="running",
+    )
+    return _drive(engine, run, args, generator)
+
+
+def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:
+    with Session(engine) as session:
+        run = queries.get_run(session, args.run_id)
+    if run is None:
+        raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs there are.")
+    if _budget(args):
+        from storage.database import unit_of_work
+
+        with unit_of_work(engine) as session:
+            stored = session.get(Run, args.run_id)
+            assert stored is not None
+            stored.budget = {**stored.budget, **_budget(args)}
+    run = commands.resume(engine, args.run_id)
+    return _drive(engine, run, args)
+
+
+def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
+    with Session(engine) as session:
+        run = queries.get_run(session, args.run_id)
+        if run is None:
+            raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs there are.")
+        print(format_tree(run, queries.run_nodes(session, args.run_id),
+                          queries.run_evaluations(session, args.run_id)))
+    return 0
+
+
+def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
+    with Session(engine) as session:
+        try:
+            if args.format == "json":
+                print(json.dumps(run_to_dict(session, args.run_id), indent=1))
+            else:
+                print(run_to_graphml(session, args.run_id))
+        except LookupError:
+            raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs.") from None
+    return 0
+
+
+def cmd_runs(engine: Engine, args: argparse.Namespace) -> int:
+    with Session(engine) as session:
+        runs = queries.list_runs(session)
+    rows = [_summary_with_nodes(engine, run) for run in runs]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("No runs yet. Start one: treelight run --task game24 --problem \"4 9 10 13\"")
+    for row in rows:
+        print(f"#{row['run_id']:<5} {row['status']:<8} {row['task']:<9} {row['strategy']:<17} "
+              f"{row['nodes']:>6} nodes {row['model_calls']:>5} calls  "
+              f"answer: {row['answer'] if row['answer'] is not None else '-'}")
+    return 0
+
+
+def cmd_steer(engine: Engine, args: argparse.Namespace) -> int:
+    run = getattr(commands, args.command)(engine, args.run_id)
+    print(f"Run #{run.id}: {run.status}")
+    return 0
+
+
+def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
+    import logging
+
+    from engine.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    worker = Worker(engine, poll_seconds=args.poll)
+    if args.once:
+        worker.work_once()
+    else:
+        try:
+            worker.work_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+HANDLERS = {
+    "run": cmd_run, "resume": cmd_resume, "show": cmd_show, "export": cmd_export,
+    "runs": cmd_runs, "pause": cmd_steer, "stop": cmd_steer, "step": cmd_steer,
+    "worker": cmd_worker,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        engine = make_engine()
+        return HANDLERS[args.command](engine, args)
+    except BadArguments as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except TreelightError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

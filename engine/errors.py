@@ -1,0 +1,38 @@
+"""Every error a person can see, in one small hierarchy.
+
+Messages are shown unchanged, so each says what happened and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class TreelightError(Exception):
+    """Base class: anything Treelight reports to a person."""
+
+
+class BadArguments(TreelightError):
+    """The run was asked for in a way that cannot work (unknown task, bad problem...)."""
+
+
+class ModelError(TreelightError):
+    """A model call failed. The run pauses with this reason and can be resumed."""
+
+
+class ModelUnavailable(ModelError):
+    """The backend cannot be reached or the model is missing."""
+
+
+class ScriptExhausted(ModelError):
+    """The scripted generator ran out of outputs."""
+
+
+class BudgetExhausted(TreelightError):
+    """A budget (calls, tokens, seconds, nodes) is used up: the run stops, not fails."""
+
+
+class RunNotFound(TreelightError):
+    pass
+
+
+class RunBusy(TreelightError):
+    """Another live process holds the run's lease."""

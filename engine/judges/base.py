@@ -1,0 +1,62 @@
+"""The Judge role: scores nodes. A gate's fail prunes; a weight's score ranks.
+
+Judges see a group of siblings at once, so a vote can compare them. A judge
+that needs a model asks through the `JudgeContext`, which logs, caches and
+budgets every call the same way the runner does for expansions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from engine.tasks.base import Task
+from engine.types import NodeView, TreeView
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float | None  # in [0, 1]; None: this judge has no opinion on this node
+    passed: bool | None  # gates say True/False; weights say None
+    rationale: str
+    model_call_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One model output a judge asked for, and the ModelCall row that holds it."""
+
+    text: str
+    call_id: int
+
+
+class JudgeContext(Protocol):
+    task: Task
+    tree: TreeView
+
+    def ask(
+        self, node: NodeView, prompt: str, samples: int, purpose: str, max_tokens: int
+    ) -> list[Answer]: ...
+
+    def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
+        """A verdict this judge gave a node in the same state (and that node's id)."""
+        ...
+
+
+class Judge(ABC):
+    name: ClassVar[str]
+    default_role: ClassVar[str] = "weight"
+    description: ClassVar[str] = ""
+
+    def __init__(self, role: str | None = None, weight: float = 1.0, **options: Any) -> None:
+        self.role = role or self.default_role
+        self.weight = float(weight)
+        self.options = options
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "weight": self.weight, **self.options}
+
+    @abstractmethod
+    def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
+        """One verdict per node, in order. `nodes` are siblings."""

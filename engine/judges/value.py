@@ -1,0 +1,52 @@
+"""Model value judge, as in Tree of Thoughts: "sure / likely / impossible", n samples.
+
+Each sample's word is mapped to a score and the scores are averaged. The map
+keeps Tree of Thoughts' ratios (sure 20, likely 1, impossible 0.001), scaled to
+[0, 1], so ranking nodes by it ranks them the way the reference does. A node in
+the same state as one already valued reuses that verdict, like the reference's
+value cache, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.judges.base import Judge, JudgeContext, Verdict
+from engine.types import NodeView
+
+WORD_SCORES = {"sure": 1.0, "likely": 0.05, "impossible": 0.00005}
+WORD = re.compile(r"\b(sure|likely|impossible)\b", re.IGNORECASE)
+
+
+def read_word(output: str) -> str | None:
+    """The first verdict word the model wrote (later ones tend to be a new example)."""
+    found = WORD.search(output)
+    return found.group(1).lower() if found else None
+
+
+class ValueJudge(Judge):
+    name = "value"
+    description = "Asks the model n times whether the state can still succeed (ToT value)."
+
+    def __init__(self, role: str | None = None, weight: float = 1.0, samples: int = 3) -> None:
+        super().__init__(role, weight, samples=int(samples))
+        self.samples = int(samples)
+
+    def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
+        return [self._value(node, ctx) for node in nodes]
+
+    def _value(self, node: NodeView, ctx: JudgeContext) -> Verdict:
+        earlier = ctx.earlier_verdict(self, node)
+        if earlier is not None:
+            verdict, other_id = earlier
+            return Verdict(verdict.score, None, f"same state as node #{other_id}: "
+                           f"{verdict.rationale}")
+        prompt = ctx.task.value_prompt(ctx.tree.path(node.id))
+        if prompt is None:
+            return Verdict(None, None, "nothing to value: a finished path is for the verifiers")
+        answers = ctx.ask(node, prompt, self.samples, "value", max_tokens=48)
+        words = [read_word(a.text) for a in answers]
+        score = sum(WORD_SCORES.get(w or "", 0.0) for w in words) / max(1, len(words))
+        shown = ", ".join(w or "(no verdict word)" for w in words)
+        return Verdict(round(score, 5), None, f"{len(words)} samples: {shown} → {score:.3f}",
+                       [a.call_id for a in answers])

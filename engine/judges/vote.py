@@ -1,0 +1,49 @@
+"""Model vote judge: the model picks the best among siblings, n times.
+
+A node's score is the share of votes it got. Outputs without a readable choice
+count as abstentions and are named in the rationale.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.judges.base import Judge, JudgeContext, Verdict
+from engine.types import NodeView
+
+CHOICE = re.compile(r"best choice is\s*(?:choice\s*)?#?(\d+)", re.IGNORECASE)
+
+
+def read_choice(output: str, count: int) -> int | None:
+    found = CHOICE.search(output)
+    if not found:
+        return None
+    choice = int(found.group(1)) - 1
+    return choice if 0 <= choice < count else None
+
+
+class VoteJudge(Judge):
+    name = "vote"
+    description = "Shows the model all siblings and asks which is best, n times."
+
+    def __init__(self, role: str | None = None, weight: float = 1.0, samples: int = 3) -> None:
+        super().__init__(role, weight, samples=int(samples))
+        self.samples = int(samples)
+
+    def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
+        if len(nodes) == 1:
+            return [Verdict(1.0, None, "the only candidate: nothing to vote between")]
+        anchor = ctx.tree.nodes[nodes[0].parent_id] if nodes[0].parent_id else nodes[0]
+        prompt = ctx.task.vote_prompt(ctx.tree.path(anchor.id), [n.text for n in nodes])
+        answers = ctx.ask(anchor, prompt, self.samples, "vote", max_tokens=48)
+        choices = [read_choice(a.text, len(nodes)) for a in answers]
+        abstained = choices.count(None)
+        ids = [a.call_id for a in answers]
+        verdicts = []
+        for index, _node in enumerate(nodes):
+            votes = choices.count(index)
+            note = f"; {abstained} output(s) named no valid choice" if abstained else ""
+            verdicts.append(
+                Verdict(votes / len(answers), None, f"{votes} of {len(answers)} votes{note}", ids)
+            )
+        return verdicts

@@ -1,0 +1,522 @@
+"""The runner: one action at a time, every result written before the next.
+
+Each action reads the tree, asks the strategy what to do, does it, and commits.
+Model calls are committed one by one as they return (so no output is ever
+lost), and the nodes or verdicts an action makes are committed together (so a
+crash leaves either all of them or none). A resumed run re-reads the tree and
+carries on; the model calls an interrupted action had already made are served
+again from storage, so nothing is paid twice and the search stays
+deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine.errors import BudgetExhausted, ModelError, RunBusy, RunNotFound, TreelightError
+from engine.generators import CompletionRequest, Generator, make_generator
+from engine.judges import Answer, Judge, Verdict, make_judges, settle
+from engine.strategies import Strategy, make_strategy
+from engine.tasks import make_task
+from engine.tasks.base import Task
+from engine.tree import load_tree
+from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
+from storage import queries
+from storage.database import unit_of_work
+from storage.models import Evaluation, ModelCall, Node, Run, utcnow
+
+LEASE_SECONDS = 60.0
+MAX_NODE_TEXT = 4_000
+
+
+def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
+    """A seed that depends only on where in the tree a call is made."""
+    digest = hashlib.sha256(f"{run_seed}|{node_key}|{purpose}|{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def clip(text: str, call_id: int | None) -> str:
+    """Node text is capped; the full output always stays in the model call."""
+    if len(text) <= MAX_NODE_TEXT:
+        return text
+    where = f"model call #{call_id}" if call_id else "the model call"
+    return f"{text[:MAX_NODE_TEXT]}… [truncated: {len(text):,} characters in all; see {where}]"
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Outcome:
+    run: Run
+    error: TreelightError | None = None
+
+
+Progress = Callable[[Run], None]
+
+
+class Runner:
+    """Runs one search. Builds its roles from the run row unless given a generator."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: int,
+        generator: Generator | None = None,
+        progress: Progress | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.owner = owner or new_owner()
+        self.progress = progress
+        with Session(engine) as session:
+            run = queries.get_run(session, run_id)
+        if run is None:
+            raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")
+        self.task: Task = make_task(run.task, run.problem, run.task_params)
+        self.strategy: Strategy = make_strategy(run.strategy, self.task, run.strategy_params)
+        self.judge_set = run.judge_set
+        self.judges: list[Judge] = make_judges(run.judges)
+        self.generator = generator or make_generator(run.generator)
+        self.run = run
+        self._verdict_memo: dict[tuple[str, str], tuple[Verdict, int]] | None = None
+        self._clock_start = time.monotonic()
+        self._elapsed_base = run.elapsed_seconds
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run_until_idle(self) -> Outcome:
+        """Work until the run is done, paused, stopped or failed."""
+        if not queries.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS):
+            raise RunBusy(
+                f"Run #{self.run_id} is being worked on by another process "
+                f"({self.run.lease_owner}); wait for it, or stop that process first."
+            )
+        self._clock_start = time.monotonic()
+        try:
+            while self._should_act():
+                self.step()
+            return Outcome(self._reload())
+        except BudgetExhausted as exhausted:
+            return Outcome(self._stop_on_budget(str(exhausted)))
+        except TreelightError as error:
+            return Outcome(self._pause(str(error), "error"), error)
+        except Exception as error:  # a bug: keep the tree, pause, and say so
+            message = f"internal error: {type(error).__name__}: {error}"
+            return Outcome(self._pause(message, "error"), TreelightError(message))
+        finally:
+            queries.release_run(self.engine, self.run_id, self.owner)
+
+    def _should_act(self) -> bool:
+        run = self._reload()
+        if run.status == "queued":
+            self._set_status("running", "", "start")
+            return True
+        if run.status == "paused" and run.steps_requested > 0:
+            with unit_of_work(self.engine) as session:
+                fresh = session.get(Run, self.run_id)
+                assert fresh is not None
+                fresh.steps_requested = max(0, fresh.steps_requested - 1)
+            return True
+        return run.status == "running"
+
+    def step(self) -> Action:
+        """Decide and perform one action."""
+        run = self._reload()
+        if run.judge_set != self.judge_set:  # a person swapped the judges
+            self.judge_set, self.judges = run.judge_set, make_judges(run.judges)
+            self._verdict_memo = None
+        self._check_time_budget()
+        tree = load_tree(self.engine, self.run_id, self.judge_set, bool(self.judges))
+        action = self.strategy.next_action(tree)
+        if isinstance(action, Expand):
+            self._expand(tree, action)
+        elif isinstance(action, Evaluate):
+            self._evaluate(tree, action)
+        elif isinstance(action, Prune):
+            self._prune(action)
+        else:
+            self._finish(action)
+        if self.progress:
+            self.progress(self._reload())
+        return action
+
+    # --- actions ----------------------------------------------------------------------
+
+    def _expand(self, tree: TreeView, action: Expand) -> None:
+        node = tree.nodes[action.node_id]
+        priors = tree.priors_on_path(node.id)
+        if action.mode == "solution":
+            prompt, max_tokens = self.task.solution_prompt(priors), self.task.solution_max_tokens
+        else:
+            prompt = self.task.propose_prompt(tree.path(node.id), priors)
+            max_tokens = self.task.step_max_tokens
+        requests = [
+            self._request(prompt, node.key, "expand", i, max_tokens) for i in range(action.samples)
+        ]
+        calls = self._call_model(node, requests, "expand")
+        skipped = 0
+        with unit_of_work(self.engine) as session:
+            parent = session.get(Node, node.id)
+            assert parent is not None
+            index = queries.child_count(session, node.id)
+            room = self._node_room(session)
+            made = invalid = 0
+            for call in calls:
+                for text, transition in self._candidates(call.output, node, action.mode):
+                    if room is not None and made >= room:
+                        skipped += 1
+                        continue
+                    child = self._child(parent, index, call, text, transition)
+                    if parent.status == "pruned":
+                        child.status, child.status_reason = "pruned", (
+                            f"its parent #{parent.id} was pruned while it was being expanded"
+                        )
+                    session.add(child)
+                    index += 1
+                    made += 1
+                    invalid += child.status == "invalid"
+            if parent.status == "open":
+                parent.status = "expanded"
+            details: dict[str, Any] = {
+                "candidates": made, "invalid": invalid, "model_calls": [c.id for c in calls],
+            }
+            if skipped:
+                details["not_added"] = skipped
+            queries.add_event(session, self.run_id, "expand", action.note or
+                              f"{made} candidates, {invalid} invalid", node_id=node.id,
+                              details=details)
+            if action.note.startswith("backtrack"):
+                queries.add_event(session, self.run_id, "backtrack", action.note, node_id=node.id)
+            self._count_action(session)
+        if skipped:
+            limit = self._reload().budget.get("max_nodes")
+            raise BudgetExhausted(
+                f"node budget: {limit} nodes reached; {skipped} more candidates were not added "
+                "(their text is kept in the model calls)"
+            )
+
+    def _candidates(self, output: str, node: NodeView, mode: str) -> list[tuple[str, Any]]:
+        from engine.tasks.base import Transition
+
+        texts = self.task.parse_candidates(output, mode)
+        if not texts:
+            why = "the model returned an empty output" if not output.strip() else (
+                "no candidate could be read from the model output"
+            )
+            return [(output, Transition(invalid=f"{self.task.name} rules: {why}"))]
+        return [(text, self.task.apply(node.state, text, mode)) for text in texts]
+
+    def _child(
+        self, parent: Node, index: int, call: ModelCall, text: str, transition: Any
+    ) -> Node:
+        state = dict(transition.state)
+        if transition.answer is not None:
+            state["answer"] = transition.answer
+        if transition.invalid:
+            status, reason = "invalid", transition.invalid
+        else:
+            status, reason = ("terminal" if transition.terminal else "open"), ""
+        return Node(
+            run_id=self.run_id,
+            key=f"{parent.key}/{index}",
+            parent_id=parent.id,
+            depth=parent.depth + 1,
+            text=clip(text, call.id),
+            state=state,
+            status=status,
+            status_reason=reason,
+            origin="model",
+            branch=parent.branch,
+            model_call_id=call.id,
+        )
+
+    def _evaluate(self, tree: TreeView, action: Evaluate) -> None:
+        group = [tree.nodes[i] for i in action.node_ids]
+        context = _Context(self, tree)
+        per_judge = [judge.judge(group, context) for judge in self.judges]
+        with unit_of_work(self.engine) as session:
+            for position, view in enumerate(group):
+                verdicts = [verdicts[position] for verdicts in per_judge]
+                node = session.get(Node, view.id)
+                assert node is not None
+                for judge, verdict in zip(self.judges, verdicts, strict=True):
+                    session.add(Evaluation(
+                        run_id=self.run_id, node_id=view.id, judge=judge.name,
+                        judge_config=judge.config(), judge_set=self.judge_set, role=judge.role,
+                        score=verdict.score, passed=verdict.passed,
+                        rationale=verdict.rationale, model_call_ids=verdict.model_call_ids,
+                    ))
+                    self._remember(judge, view, verdict)
+                settlement = settle(self.judges, verdicts)
+                node.score = settlement.score
+                if node.status not in ("open", "terminal"):
+                    continue  # a person pruned it meanwhile: keep the verdicts, not a decision
+                if settlement.rejected_by:
+                    node.status, node.status_reason = "pruned", settlement.rejected_by
+                    queries.add_event(session, self.run_id, "prune", settlement.rejected_by,
+                                      node_id=node.id, details={"by": "judge"})
+                elif node.status == "terminal":
+                    check = self.task.check_answer(node.state.get("answer", ""))
+                    if check is not None and check.passed:
+                        node.status, node.status_reason = "solved", check.reason
+            queries.add_event(session, self.run_id, "evaluate",
+                              f"{len(group)} nodes by {', '.join(j.name for j in self.judges)}",
+                              node_id=group[0].parent_id,
+                              details={"nodes": list(action.node_ids)})
+            self._count_action(session)
+
+    def _prune(self, action: Prune) -> None:
+        with unit_of_work(self.engine) as session:
+            for node_id, reason in action.reasons.items():
+                node = session.get(Node, node_id)
+                if node is None or node.status not in ("open", "terminal"):
+                    continue
+                node.status, node.status_reason = "pruned", f"{action.kind}: {reason}" if (
+                    not reason.startswith(action.kind)) else reason
+                queries.add_event(session, self.run_id, "prune", node.status_reason,
+                                  node_id=node_id, details={"by": action.kind})
+            self._count_action(session)
+
+    def _finish(self, action: Finish) -> None:
+        with unit_of_work(self.engine) as session:
+            run = session.get(Run, self.run_id)
+            assert run is not None
+            run.status, run.status_reason = "done", action.reason
+            run.answer, run.answer_node_id = action.answer, action.node_id
+            queries.add_event(session, self.run_id, "finish", action.reason,
+                              node_id=action.node_id, details={"answer": action.answer})
+            self._count_action(session)
+
+    # --- model calls: cache, budget, log ----------------------------------------------
+
+    def _request(
+        self, prompt: str, key: str, purpose: str, index: int, max_tokens: int
+    ) -> CompletionRequest:
+        spec = self.run.generator
+        return CompletionRequest(
+            prompt=prompt,
+            seed=derive_seed(self.run.seed, key, purpose, index),
+            temperature=float(spec.get("temperature", 0.7)),
+            top_p=float(spec.get("top_p", 0.95)),
+            max_tokens=int(spec.get("max_tokens", max_tokens)),
+            stop=tuple(spec.get("stop", self.task.stop)),
+        )
+
+    def _call_model(
+        self, node: NodeView, requests: list[CompletionRequest], purpose: str
+    ) -> list[ModelCall]:
+        """One ModelCall row per request: served from storage when identical, else made."""
+        results: list[ModelCall | None] = []
+        fresh: list[tuple[int, CompletionRequest, str]] = []
+        with Session(self.engine) as session:
+            replay_scope = None if self.run.replay else self.run_id
+            for position, request in enumerate(requests):
+                fingerprint = self.generator.fingerprint(request)
+                cached = queries.find_model_call(session, fingerprint, replay_scope)
+                results.append(cached)
+                if cached is None:
+                    fresh.append((position, request, fingerprint))
+        for position, request, fingerprint in fresh:
+            sized = self._within_budget(request)
+            results[position] = self._make_call(node, sized, fingerprint, purpose)
+        return [r for r in results if r is not None]
+
+    def _within_budget(self, request: CompletionRequest) -> CompletionRequest:
+        run = self._reload()
+        budget = run.budget
+        self._check_time_budget()
+        if budget.get("max_calls") is not None and run.model_calls >= budget["max_calls"]:
+            raise BudgetExhausted(f"model-call budget: {run.model_calls} of "
+                                  f"{budget['max_calls']} calls used")
+        request = replace(request, sequence=run.model_calls)
+        if budget.get("max_tokens") is not None:
+            left = budget["max_tokens"] - run.prompt_tokens - run.completion_tokens
+            room = left - self.generator.count_tokens(request.prompt)
+            if room < 1:
+                raise BudgetExhausted(f"token budget: {budget['max_tokens'] - left:,} of "
+                                      f"{budget['max_tokens']:,} tokens used")
+            request = replace(request, max_tokens=min(request.max_tokens, room))
+        return request
+
+    def _make_call(
+        self, node: NodeView, request: CompletionRequest, fingerprint: str, purpose: str
+    ) -> ModelCall:
+        queries.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS)  # heartbeat
+        row = ModelCall(
+            run_id=self.run_id, node_id=node.id, purpose=purpose,
+            backend=self.generator.backend, model=self.generator.model,
+            prompt=request.prompt, params=request.params(), fingerprint=fingerprint,
+        )
+        try:
+            completion = self.generator.complete([request])[0]
+        except ModelError as error:
+            row.error = str(error)
+            with unit_of_work(self.engine) as session:
+                session.add(row)
+            raise
+        row.output = completion.text
+        row.prompt_tokens = completion.prompt_tokens
+        row.completion_tokens = completion.completion_tokens
+        row.cached_prompt_tokens = completion.cached_prompt_tokens
+        row.latency_seconds = completion.latency_seconds
+        with unit_of_work(self.engine) as session:
+            session.add(row)
+            run = session.get(Run, self.run_id)
+            assert run is not None
+            run.model_calls += 1
+            run.prompt_tokens += completion.prompt_tokens
+            run.completion_tokens += completion.completion_tokens
+            run.elapsed_seconds = self._elapsed()
+        return row
+
+    # --- judges' memory of equal states -----------------------------------------------
+
+    def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
+        key = self.task.state_key(node.state)
+        if key is None:
+            return None
+        return self._memo().get((repr(sorted(judge.config().items())), key))
+
+    def _remember(self, judge: Judge, node: NodeView, verdict: Verdict) -> None:
+        key = self.task.state_key(node.state)
+        if key is not None:
+            self._memo().setdefault((repr(sorted(judge.config().items())), key), (verdict, node.id))
+
+    def _memo(self) -> dict[tuple[str, str], tuple[Verdict, int]]:
+        if self._verdict_memo is None:
+            self._verdict_memo = {}
+            with Session(self.engine) as session:
+                nodes = {n.id: n for n in queries.run_nodes(session, self.run_id)}
+                for ev in queries.run_evaluations(session, self.run_id):
+                    key = self.task.state_key(nodes[ev.node_id].state)
+                    if key is not None and ev.passed is None:
+                        memo_key = (repr(sorted(ev.judge_config.items())), key)
+                        verdict = Verdict(ev.score, ev.passed, ev.rationale, ev.model_call_ids)
+                        self._verdict_memo.setdefault(memo_key, (verdict, ev.node_id))
+        return self._verdict_memo
+
+    # --- run bookkeeping --------------------------------------------------------------
+
+    def _reload(self) -> Run:
+        with Session(self.engine) as session:
+            run = queries.get_run(session, self.run_id)
+        assert run is not None
+        self.run = run
+        return run
+
+    def _elapsed(self) -> float:
+        return self._elapsed_base + (time.monotonic() - self._clock_start)
+
+    def _count_action(self, session: Session) -> None:
+        run = session.get(Run, self.run_id)
+        assert run is not None
+        run.actions += 1
+        run.elapsed_seconds = self._elapsed()
+        run.updated_at = utcnow()
+
+    def _node_room(self, session: Session) -> int | None:
+        limit = self.run.budget.get("max_nodes")
+        if limit is None:
+            return None
+        return max(0, int(limit) - queries.node_count(session, self.run_id))
+
+    def _check_time_budget(self) -> None:
+        limit = self.run.budget.get("max_seconds")
+        if limit is not None and self._elapsed() >= float(limit):
+            raise BudgetExhausted(f"time budget: {self._elapsed():.1f} s of {limit} s used")
+
+    def _set_status(self, status: str, reason: str, event: str) -> Run:
+        with unit_of_work(self.engine) as session:
+            run = session.get(Run, self.run_id)
+            assert run is not None
+            run.status, run.status_reason = status, reason
+            run.elapsed_seconds = self._elapsed()
+            queries.add_event(session, self.run_id, event, reason)
+        return self._reload()
+
+    def _pause(self, reason: str, event: str) -> Run:
+        return self._set_status("paused", reason, event)
+
+    def _stop_on_budget(self, reason: str) -> Run:
+        tree = load_tree(self.engine, self.run_id, self.judge_set, bool(self.judges))
+        best = self.strategy.best(tree)
+        with unit_of_work(self.engine) as session:
+            run = session.get(Run, self.run_id)
+            assert run is not None
+            run.status, run.status_reason = "stopped", reason
+            run.elapsed_seconds = self._elapsed()
+            if best is not None:
+                run.answer, run.answer_node_id = best.state.get("answer"), best.id
+            queries.add_event(session, self.run_id, "budget_stop", reason)
+        return self._reload()
+
+
+class _Context:
+    """What a judge may use: the task, the tree, and model calls through the runner."""
+
+    def __init__(self, runner: Runner, tree: TreeView) -> None:
+        self.runner = runner
+        self.task = runner.task
+        self.tree = tree
+
+    def ask(
+        self, node: NodeView, prompt: str, samples: int, purpose: str, max_tokens: int
+    ) -> list[Answer]:
+        requests = [
+            self.runner._request(prompt, node.key, purpose, i, max_tokens) for i in range(samples)
+        ]
+        calls = self.runner._call_model(node, requests, purpose)
+        return [Answer(call.output, call.id or 0) for call in calls]
+
+    def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
+        return self.runner.earlier_verdict(judge, node)
+
+
+def create_run(
+    engine: Engine,
+    *,
+    task: str,
+    problem: str,
+    strategy: str,
+    generator: dict[str, Any],
+    judges: list[dict[str, Any]] | None = None,
+    strategy_params: dict[str, Any] | None = None,
+    task_params: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
+    seed: int = 0,
+    replay: bool = False,
+    status: str = "queued",
+) -> Run:
+    """Validate a run's settings, then store it with its root node."""
+    task_obj = make_task(task, problem, task_params)
+    make_strategy(strategy, task_obj, strategy_params)  # validates the parameters
+    judge_specs = judges if judges is not None else [{"name": n} for n in task_obj.default_judges]
+    make_judges(judge_specs)
+    with unit_of_work(engine) as session:
+        run = Run(
+            task=task, problem=task_obj.problem, task_params=task_params or {},
+            strategy=strategy, strategy_params=strategy_params or {}, generator=generator,
+            judges=judge_specs, budget={k: v for k, v in (budget or {}).items() if v is not None},
+            seed=seed, replay=replay, status=status,
+        )
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        session.add(Node(run_id=run.id, key="0", depth=0, text=task_obj.problem,
+                         state=task_obj.initial_state(), origin="person"))
+        queries.add_event(session, run.id, "create", f"{strategy} on {task}", actor="person")
+    return run
+

@@ -1,0 +1,55 @@
+"""BFS / beam search, as in Tree of Thoughts.
+
+Level by level: expand every kept node, judge all the new candidates, keep the
+best `beam` of them, prune the rest as "beam cutoff", and go one level deeper,
+up to `steps` levels. Defaults are the paper's Game of 24 settings: one
+proposal call per node, the value judge sampled 3 times, keep 5, 4 steps.
+Unlike the paper's loop, it stops at the first checked solution (set
+`stop_at_first=false` to run all levels).
+"""
+
+from __future__ import annotations
+
+from engine.strategies.base import (
+    Strategy,
+    pending_evaluation,
+    ranked,
+    score_text,
+)
+from engine.types import Action, Expand, Prune, TreeView
+
+
+class BeamSearch(Strategy):
+    name = "bfs"
+    summary = "Tree of Thoughts beam search: expand a level, judge, keep the best b, repeat."
+    explanation = (
+        "Breadth-first, one level at a time. Every kept node is expanded, every new "
+        "candidate is judged, and only the best `beam` candidates of the level survive; "
+        "the rest are pruned as 'beam cutoff' with their rank and score. Good when judges "
+        "can compare partial solutions; costs grow with beam × samples × steps."
+    )
+    defaults = {"beam": 5, "steps": None, "samples": 1, "stop_at_first": True}
+
+    def next_action(self, tree: TreeView) -> Action:
+        if self.params["stop_at_first"] and tree.with_status("solved"):
+            return self.finish(tree, "solved")
+        evaluate = pending_evaluation(tree)
+        if evaluate:
+            return evaluate
+        steps = int(self.params["steps"])
+        frontier = [n for n in tree.with_status("open") if n.depth < steps]
+        if not frontier:
+            return self.finish(tree, f"all {steps} levels searched")
+        depth = min(n.depth for n in frontier)
+        level = ranked([n for n in frontier if n.depth == depth])
+        beam = int(self.params["beam"])
+        if len(level) > beam:
+            cutoff = level[beam - 1]
+            return Prune(
+                {
+                    n.id: f"beam cutoff — rank {rank} of {len(level)}, score {score_text(n)} "
+                    f"< {score_text(cutoff)} (beam {beam})"
+                    for rank, n in enumerate(level[beam:], start=beam + 1)
+                }
+            )
+        return Expand(level[0].id, samples=int(self.params["samples"]))

@@ -1,0 +1,50 @@
+"""DFS with a value threshold and backtracking, as in Tree of Thoughts.
+
+Always expands the deepest open node (best-scored first). Children scored
+below `threshold` are pruned; when a subtree runs out of open nodes the search
+backtracks to the deepest open node elsewhere, and says so in the event log.
+"""
+
+from __future__ import annotations
+
+from engine.strategies.base import Strategy, pending_evaluation, rank_key, score_text
+from engine.types import Action, Expand, Prune, TreeView
+
+
+class DepthFirst(Strategy):
+    name = "dfs"
+    summary = "Depth-first: follow the best child, prune below a value threshold, backtrack."
+    explanation = (
+        "Goes deep first: it always expands the deepest open node, best score first. "
+        "A candidate whose score is below the threshold is pruned at once; when a "
+        "branch dies out the search backtracks to the deepest open node left. Cheap "
+        "when the judge is good, wasteful when it is not."
+    )
+    defaults = {"threshold": 0.01, "steps": None, "samples": 1, "solutions": 1}
+
+    def next_action(self, tree: TreeView) -> Action:
+        if len(tree.with_status("solved")) >= int(self.params["solutions"]):
+            return self.finish(tree, "solved")
+        evaluate = pending_evaluation(tree)
+        if evaluate:
+            return evaluate
+        threshold = float(self.params["threshold"])
+        weak = [
+            n for n in tree.with_status("open")
+            if n.score is not None and n.score < threshold and not n.pinned
+        ]
+        if weak:
+            return Prune(
+                {n.id: f"value {score_text(n)} below threshold {threshold:g}" for n in weak},
+                kind="threshold",
+            )
+        steps = int(self.params["steps"])
+        frontier = [n for n in tree.with_status("open") if n.depth < steps]
+        if not frontier:
+            return self.finish(tree, "every branch explored")
+        chosen = max(frontier, key=lambda n: (n.depth, *rank_key(n)))
+        newest = max(tree.main(), key=lambda n: n.id)
+        note = ""
+        if chosen.parent_id != newest.parent_id and newest.parent_id is not None:
+            note = f"backtrack: the branch under #{newest.parent_id} has no open node left"
+        return Expand(chosen.id, samples=int(self.params["samples"]), note=note)

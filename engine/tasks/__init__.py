@@ -1,0 +1,22 @@
+"""Built-in tasks, by the name the CLI and the app use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import BadArguments
+from engine.tasks.base import Task
+from engine.tasks.game24 import Game24
+from engine.tasks.question import Question
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (Game24, Question)}
+
+
+def make_task(name: str, problem: str, params: dict[str, Any] | None = None) -> Task:
+    try:
+        task_class = TASKS[name]
+    except KeyError:
+        raise BadArguments(
+            f"Unknown task {name!r}; choose one of: {', '.join(sorted(TASKS))}."
+        ) from None
+    return task_class(problem, params)

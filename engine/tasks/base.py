@@ -1,0 +1,86 @@
+"""The Task role: what a problem looks like and how a thought changes its state.
+
+A task builds prompts and keeps the books. It never calls a model and never
+searches: strategies decide, generators propose, judges score.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from engine.types import NodeView
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one thought does to a state: a new state, or why it is invalid."""
+
+    state: dict[str, Any] = field(default_factory=dict)
+    terminal: bool = False
+    answer: str | None = None
+    invalid: str | None = None  # the reason, naming the rule that rejected it
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    passed: bool
+    reason: str
+
+
+class Task(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    default_judges: ClassVar[tuple[str, ...]]
+    default_depth: ClassVar[int] = 4
+    step_max_tokens: ClassVar[int] = 96
+    solution_max_tokens: ClassVar[int] = 192
+    stop: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
+        self.problem = problem.strip()
+        self.params = params or {}
+
+    @abstractmethod
+    def initial_state(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def propose_prompt(self, path: list[NodeView], priors: list[str]) -> str:
+        """The prompt asking for the next thoughts after `path` (root first)."""
+
+    @abstractmethod
+    def solution_prompt(self, priors: list[str]) -> str:
+        """The prompt asking for a whole solution in one go (best-of-n, voting)."""
+
+    @abstractmethod
+    def parse_candidates(self, output: str, mode: str) -> list[str]:
+        """Split one model output into candidate thoughts (may be empty)."""
+
+    @abstractmethod
+    def apply(self, state: dict[str, Any], thought: str, mode: str) -> Transition: ...
+
+    @abstractmethod
+    def value_prompt(self, path: list[NodeView]) -> str | None:
+        """A prompt asking how promising the last node of `path` is (None: don't ask)."""
+
+    def vote_prompt(self, path: list[NodeView], choices: list[str]) -> str:
+        listed = "\n".join(f"Choice {i + 1}: {c}" for i, c in enumerate(choices))
+        return (
+            f"Problem: {self.problem}\n"
+            f"Which choice is the most promising next step? {listed}\n"
+            "Reply with a line 'The best choice is N'.\n"
+        )
+
+    def check_answer(self, answer: str) -> AnswerCheck | None:
+        """Check a final answer when the task can (None: no checker)."""
+        return None
+
+    def state_key(self, state: dict[str, Any]) -> str | None:
+        """Nodes with the same key are the same situation, so a judge's verdict on one
+        holds for the other (Tree of Thoughts' value cache). None: never the same."""
+        return None
+
+
+def prior_lines(priors: list[str]) -> str:
+    return "".join(f"Hint from a person: {p}\n" for p in priors)

@@ -1,0 +1,268 @@
+"""Game of 24: the Tree of Thoughts benchmark.
+
+The model proposes steps like "4 + 9 = 13 (left: 10 13 13)". The engine keeps
+the books: it computes every result and the numbers left exactly, with
+fractions, and ignores the model's own "left" list. A step that uses a number
+that is not there, divides by zero or miscalculates is invalid, with the reason.
+The expression for each number is carried along, so a finished path is an
+answer that the strict checker can verify. Nothing here searches for a solution.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from fractions import Fraction
+from typing import Any
+
+from engine.errors import BadArguments
+from engine.tasks.base import AnswerCheck, Task, Transition, prior_lines
+from engine.types import NodeView
+
+RULE = "game24 rules"
+
+# Few-shot prompts in the spirit of Tree of Thoughts (tot/prompts/game24.py).
+PROPOSE_PROMPT = """Input: 2 8 8 14
+Possible next steps:
+2 + 8 = 10 (left: 8 10 14)
+8 / 2 = 4 (left: 4 8 14)
+14 + 2 = 16 (left: 8 8 16)
+2 * 8 = 16 (left: 8 14 16)
+8 - 2 = 6 (left: 6 8 14)
+14 - 8 = 6 (left: 2 6 8)
+14 / 2 = 7 (left: 7 8 8)
+14 - 2 = 12 (left: 8 8 12)
+Input: {numbers}
+{priors}Possible next steps:
+"""
+
+VALUE_PROMPT = """Evaluate if given numbers can reach 24 (sure/likely/impossible)
+10 14
+10 + 14 = 24
+sure
+11 12
+11 + 12 = 23
+12 - 11 = 1
+11 * 12 = 132
+11 / 12 = 0.91
+impossible
+4 4 10
+4 + 4 + 10 = 8 + 10 = 18
+4 * 10 - 4 = 40 - 4 = 36
+(10 - 4) * 4 = 6 * 4 = 24
+sure
+5 7 8
+5 + 7 + 8 = 12 + 8 = 20
+(8 - 5) * 7 = 3 * 7 = 21
+I cannot obtain 24 now, but numbers are within a reasonable range
+likely
+10 10 11
+10 + 10 + 11 = 31
+(11 - 10) * 10 = 10
+10 10 10 are all too big
+impossible
+1 3 3
+1 * 3 * 3 = 9
+(1 + 3) * 3 = 12
+1 3 3 are all too small
+impossible
+{numbers}
+"""
+
+SOLUTION_PROMPT = """Use numbers and basic arithmetic operations (+ - * /) to obtain 24. \
+Each step, you are only allowed to choose two of the remaining numbers to obtain a new number.
+Input: 4 4 6 8
+Steps:
+4 + 8 = 12 (left: 4 6 12)
+6 - 4 = 2 (left: 2 12)
+2 * 12 = 24 (left: 24)
+Answer: (6 - 4) * (4 + 8) = 24
+Input: 2 9 10 12
+Steps:
+12 * 2 = 24 (left: 9 10 24)
+10 - 9 = 1 (left: 1 24)
+24 * 1 = 24 (left: 24)
+Answer: (12 * 2) * (10 - 9) = 24
+Input: {numbers}
+{priors}Steps:
+"""
+
+NUMBER = r"-?\d+(?:\.\d+)?(?:/\d+)?"
+STEP = re.compile(
+    rf"^\s*(?:\d+[.)]\s+)?(?P<a>{NUMBER})\s*(?P<op>[-+*/×x÷−])\s*(?P<b>{NUMBER})\s*=\s*"
+    rf"(?P<c>{NUMBER})(?:\s*\(left:\s*(?P<left>[^)]*)\))?"
+)
+OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "x": "*", "/": "/", "÷": "/"}
+
+
+def to_fraction(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def show(value: Fraction) -> str:
+    """13 for integers, 5/3 for the rest: exact, and readable in a prompt."""
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def calculate(a: Fraction, op: str, b: Fraction) -> Fraction:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise ZeroDivisionError
+    return a / b
+
+
+def parse_problem(problem: str) -> list[Fraction]:
+    parts = problem.replace(",", " ").split()
+    try:
+        numbers = [Fraction(int(p)) for p in parts]
+    except ValueError:
+        raise BadArguments(
+            f"A Game of 24 problem is four whole numbers, like \"4 9 10 13\"; got {problem!r}."
+        ) from None
+    if len(numbers) != 4:
+        raise BadArguments(
+            f"A Game of 24 problem is four whole numbers, like \"4 9 10 13\"; got {len(numbers)}."
+        )
+    return numbers
+
+
+def check_expression(expression: str, numbers: list[Fraction]) -> AnswerCheck:
+    """Strict: the expression uses exactly `numbers`, each once, and equals 24."""
+    expression = expression.strip().split("=")[0].replace("×", "*").replace("÷", "/")
+    expression = expression.replace("−", "-")
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return AnswerCheck(False, f"not an arithmetic expression: {expression!r}")
+    used: list[Fraction] = []
+
+    def evaluate(node: ast.AST) -> Fraction:
+        if isinstance(node, ast.Expression):
+            return evaluate(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            value = Fraction(str(node.value))
+            used.append(value)
+            return value
+        if isinstance(node, ast.BinOp) and type(node.op) in OPS:
+            return calculate(evaluate(node.left), OPS[type(node.op)], evaluate(node.right))
+        raise ValueError(f"only numbers, + - * / and parentheses are allowed: {expression!r}")
+
+    try:
+        value = evaluate(tree)
+    except ZeroDivisionError:
+        return AnswerCheck(False, f"divides by zero: {expression}")
+    except ValueError as error:
+        return AnswerCheck(False, str(error))
+    if Counter(used) != Counter(numbers):
+        wanted = " ".join(show(n) for n in numbers)
+        got = " ".join(show(n) for n in used)
+        return AnswerCheck(False, f"uses {got}, but must use exactly {wanted}")
+    if value != 24:
+        return AnswerCheck(False, f"{expression} = {show(value)}, not 24")
+    return AnswerCheck(True, f"{expression} = 24, using each of the numbers once")
+
+
+OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+class Game24(Task):
+    name = "game24"
+    description = "Combine four numbers with + - * / to make 24 (the Tree of Thoughts benchmark)."
+    default_judges = ("game24-verifier", "value")
+    default_depth = 4
+    step_max_tokens = 96
+    solution_max_tokens = 160
+
+    def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
+        super().__init__(problem, params)
+        self.numbers = parse_problem(self.problem)
+        self.problem = " ".join(show(n) for n in self.numbers)
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"left": [show(n) for n in self.numbers], "exprs": [show(n) for n in self.numbers]}
+
+    def propose_prompt(self, path: list[NodeView], priors: list[str]) -> str:
+        numbers = " ".join(path[-1].state["left"])
+        return PROPOSE_PROMPT.format(numbers=numbers, priors=prior_lines(priors))
+
+    def solution_prompt(self, priors: list[str]) -> str:
+        return SOLUTION_PROMPT.format(numbers=self.problem, priors=prior_lines(priors))
+
+    def parse_candidates(self, output: str, mode: str) -> list[str]:
+        if mode == "solution":
+            return [output.strip()] if output.strip() else []
+        lines = []
+        for line in output.splitlines():
+            if line.strip().lower().startswith(("input:", "possible next steps")):
+                break  # the model started a new few-shot example: the rest is not ours
+            if line.strip():
+                lines.append(line.strip())
+        return lines
+
+    def apply(self, state: dict[str, Any], thought: str, mode: str) -> Transition:
+        if mode == "solution":
+            return self._apply_solution(thought)
+        return self._apply_step(state, thought)
+
+    def _apply_step(self, state: dict[str, Any], thought: str) -> Transition:
+        match = STEP.match(thought)
+        if not match:
+            return Transition(invalid=f"{RULE}: not a step of the form 'a + b = c (left: ...)'")
+        a, b, claimed = (to_fraction(match[g]) for g in ("a", "b", "c"))
+        op = OPERATORS[match["op"]]
+        left = [to_fraction(x) for x in state["left"]]
+        exprs = list(state["exprs"])
+        available = " ".join(state["left"])
+        for operand in (a, b):
+            if operand not in left:
+                return Transition(invalid=f"{RULE}: {show(operand)} is not among {available}")
+            index = left.index(operand)
+            left.pop(index)
+            if operand is a:
+                expr_a = exprs.pop(index)
+            else:
+                expr_b = exprs.pop(index)
+        try:
+            result = calculate(a, op, b)
+        except ZeroDivisionError:
+            return Transition(invalid=f"{RULE}: {show(a)} / 0 divides by zero")
+        if result != claimed:
+            return Transition(
+                invalid=f"{RULE}: miscalculation, {show(a)} {op} {show(b)} = {show(result)}, "
+                f"not {show(claimed)}"
+            )
+        left.append(result)
+        exprs.append(f"({expr_a} {op} {expr_b})" if left[:-1] else f"{expr_a} {op} {expr_b}")
+        new_state: dict[str, Any] = {"left": [show(n) for n in left], "exprs": exprs}
+        if match["left"] is not None:
+            new_state["model_left"] = match["left"].strip()
+        if len(left) == 1:
+            return Transition(state=new_state, terminal=True, answer=exprs[0])
+        return Transition(state=new_state)
+
+    def _apply_solution(self, thought: str) -> Transition:
+        found = re.search(r"answer\s*:\s*(.+)", thought, flags=re.IGNORECASE)
+        if not found:
+            return Transition(invalid=f"{RULE}: no 'Answer:' line in the solution")
+        answer = found.group(1).strip().splitlines()[0].split("=")[0].strip()
+        return Transition(state={"answer": answer}, terminal=True, answer=answer)
+
+    def value_prompt(self, path: list[NodeView]) -> str | None:
+        state = path[-1].state
+        if "left" not in state or len(state["left"]) <= 1:
+            return None  # finished paths are for the verifier, not for a guess
+        return VALUE_PROMPT.format(numbers=" ".join(state["left"]))
+
+    def check_answer(self, answer: str) -> AnswerCheck | None:
+        return check_expression(answer, self.numbers)
+
+    def state_key(self, state: dict[str, Any]) -> str:
+        if "left" in state:
+            return " ".join(sorted(state["left"], key=lambda s: Fraction(s)))
+        return str(state.get("answer", ""))

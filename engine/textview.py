@@ -1,0 +1,47 @@
+"""The tree as indented text, for `treelight show` and for bug reports."""
+
+from __future__ import annotations
+
+from storage.models import Evaluation, Node, Run
+
+MAX_LINE = 110
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    flat = " ⏎ ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> str:
+    children: dict[int | None, list[Node]] = {}
+    for node in nodes:
+        children.setdefault(node.parent_id, []).append(node)
+    verdicts: dict[int, list[Evaluation]] = {}
+    for ev in evaluations:
+        if ev.judge_set == run.judge_set:
+            verdicts.setdefault(ev.node_id, []).append(ev)
+    answer = run.answer if run.answer is not None else "(none)"
+    lines = [
+        f"Run #{run.id} · {run.task} · {run.strategy} · {run.status}"
+        + (f" ({run.status_reason})" if run.status_reason else ""),
+        f"Answer: {answer} · {len(nodes)} nodes · {run.model_calls} model calls · "
+        f"{run.prompt_tokens + run.completion_tokens:,} tokens · {run.elapsed_seconds:.1f} s",
+        "",
+    ]
+
+    def visit(node: Node, indent: int) -> None:
+        score = "" if node.score is None else f" {node.score:.2f}"
+        pin = " 📌" if node.pinned else ""
+        origin = "" if node.origin == "model" else f" <{node.origin}>"
+        line = f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"
+        if node.status in ("pruned", "invalid") and node.status_reason:
+            line += f"\n{'  ' * indent}    ↳ {node.status_reason}"
+        elif node.status == "solved":
+            line += f"\n{'  ' * indent}    ✓ {node.status_reason}"
+        lines.append(line)
+        for child in children.get(node.id, []):
+            visit(child, indent + 1)
+
+    for root in children.get(None, []):
+        visit(root, 0)
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""Plain values passed between the roles: the tree as strategies see it, and actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A read-only snapshot of one node, as a strategy or judge sees it."""
+
+    id: int
+    key: str
+    parent_id: int | None
+    depth: int
+    text: str
+    state: dict[str, Any]
+    status: str
+    status_reason: str
+    origin: str
+    branch: str
+    score: float | None
+    visits: int
+    value: float
+    pinned: bool
+    evaluated: bool  # has verdicts from the active judge set
+
+
+@dataclass
+class TreeView:
+    """The materialized tree. Strategies decide from this alone."""
+
+    nodes: dict[int, NodeView]
+    children: dict[int, list[int]] = field(default_factory=dict)
+    priors: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, nodes: list[NodeView], priors: dict[int, list[str]] | None = None) -> TreeView:
+        tree = cls(nodes={n.id: n for n in nodes}, priors=priors or {})
+        for node in sorted(nodes, key=lambda n: n.id):
+            if node.parent_id is not None:
+                tree.children.setdefault(node.parent_id, []).append(node.id)
+        return tree
+
+    @property
+    def root(self) -> NodeView:
+        return next(n for n in self.nodes.values() if n.parent_id is None)
+
+    def main(self) -> list[NodeView]:
+        """Nodes of the main search (not person-made reruns kept beside it)."""
+        return [n for n in self.nodes.values() if n.branch == "main"]
+
+    def with_status(self, *statuses: str) -> list[NodeView]:
+        return [n for n in self.main() if n.status in statuses]
+
+    def kids(self, node_id: int) -> list[NodeView]:
+        return [self.nodes[i] for i in self.children.get(node_id, [])]
+
+    def path(self, node_id: int) -> list[NodeView]:
+        """Root first, `node_id` last."""
+        path: list[NodeView] = []
+        current: int | None = node_id
+        while current is not None:
+            node = self.nodes[current]
+            path.append(node)
+            current = node.parent_id
+        return path[::-1]
+
+    def priors_on_path(self, node_id: int) -> list[str]:
+        return [text for n in self.path(node_id) for text in self.priors.get(n.id, [])]
+
+
+@dataclass(frozen=True)
+class Expand:
+    node_id: int
+    samples: int = 1
+    mode: str = "step"  # "step": next thoughts; "solution": whole answers in one go
+    note: str = ""  # why this node (e.g. "backtrack from #12")
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    node_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Prune:
+    reasons: dict[int, str]  # node id -> why
+    kind: str = "beam cutoff"
+
+
+@dataclass(frozen=True)
+class Finish:
+    node_id: int | None
+    reason: str
+    answer: str | None = None
+
+
+Action = Expand | Evaluate | Prune | Finish

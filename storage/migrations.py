@@ -1,0 +1,55 @@
+"""Schema migrations: small named functions, each applied once and recorded.
+
+The first migration creates the tables from the models. Every later one must
+be idempotent against a database that `m001` created at a newer model version
+(use `add_column`, which skips a column that is already there); a test checks
+that a migrated database matches the models exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Column, Connection, inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def add_column(conn: Connection, table: str, column: Column) -> None:
+    """Add `column` to `table` unless it exists (a helper for future migrations)."""
+    existing = {c["name"] for c in inspect(conn).get_columns(table)}
+    if column.name not in existing:
+        ddl = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {ddl}'))
+
+
+@migration
+def m001_initial(conn: Connection) -> None:
+    from storage import models  # noqa: F401  (registers the tables on the metadata)
+
+    SQLModel.metadata.create_all(conn)
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied."""
+    applied: list[str] = []
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR(200) PRIMARY KEY)")
+        )
+        done = {row[0] for row in conn.execute(text("SELECT name FROM _migrations"))}
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            fn(conn)
+            conn.execute(text("INSERT INTO _migrations (name) VALUES (:n)"), {"n": name})
+            applied.append(name)
+    return applied

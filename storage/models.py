@@ -1,0 +1,133 @@
+"""The tables. Every candidate, verdict, decision and model call is a row.
+
+Statuses and origins are plain strings (listed here) so the database stays
+readable from any SQLite shell.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+RUN_STATUSES = ("queued", "running", "paused", "done", "failed", "stopped")
+NODE_STATUSES = ("open", "expanded", "pruned", "terminal", "solved", "invalid")
+NODE_ORIGINS = ("model", "person", "rerun")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(default: Any = None) -> Any:
+    return Field(default_factory=lambda: default() if callable(default) else default,
+                 sa_column=Column(JSON))
+
+
+class Run(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    task: str
+    problem: str = Field(sa_column=Column(Text, nullable=False))
+    task_params: dict[str, Any] = _json(dict)
+    strategy: str
+    strategy_params: dict[str, Any] = _json(dict)
+    generator: dict[str, Any] = _json(dict)  # backend, model, sampling params
+    judges: list[dict[str, Any]] = _json(list)  # the active judge set
+    judge_set: int = 1  # bumped on every swap; evaluations remember theirs
+    budget: dict[str, Any] = _json(dict)  # max_calls, max_tokens, max_seconds, max_nodes
+    seed: int = 0
+    replay: bool = False  # serve identical calls from any earlier run's model calls
+    status: str = Field(default="queued", index=True)
+    status_reason: str = ""
+    answer: str | None = None
+    answer_node_id: int | None = None
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    elapsed_seconds: float = 0.0
+    actions: int = 0
+    steps_requested: int = 0  # "step one action" while paused
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+class Node(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_node_run_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    # Deterministic path key ("0", "0/3", "0/3/1"): makes node writes idempotent
+    # and gives every node a stable seed that survives a crash and resume.
+    key: str
+    parent_id: int | None = Field(default=None, foreign_key="node.id", index=True)
+    depth: int = 0
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    state: dict[str, Any] = _json(dict)
+    status: str = "open"
+    status_reason: str = ""
+    origin: str = "model"
+    branch: str = "main"
+    score: float | None = None
+    visits: int = 0
+    value: float = 0.0
+    pinned: bool = False
+    model_call_id: int | None = Field(default=None, foreign_key="modelcall.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Evaluation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    node_id: int = Field(foreign_key="node.id", index=True)
+    judge: str
+    judge_config: dict[str, Any] = _json(dict)
+    judge_set: int = 1
+    role: str = "weight"  # "gate" or "weight"
+    score: float | None = None
+    passed: bool | None = None
+    rationale: str = Field(default="", sa_column=Column(Text, nullable=False))
+    model_call_ids: list[int] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Prior(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    node_id: int = Field(foreign_key="node.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = "person"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    kind: str  # expand, evaluate, select, prune, backtrack, pause, resume, ...
+    actor: str = "engine"  # "engine" or "person"
+    node_id: int | None = None
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    details: dict[str, Any] = _json(dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelCall(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    node_id: int | None = None  # the node the call was made for
+    purpose: str = "expand"
+    backend: str
+    model: str
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    params: dict[str, Any] = _json(dict)
+    fingerprint: str = Field(index=True)
+    output: str = Field(default="", sa_column=Column(Text, nullable=False))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # prompt prefix reused from the previous call
+    latency_seconds: float = 0.0
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,160 @@
+"""The queries the engine and the app need, each in one place."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage.models import Evaluation, Event, ModelCall, Node, Prior, Run, utcnow
+
+
+def get_run(session: Session, run_id: int) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def list_runs(session: Session, limit: int = 500) -> list[Run]:
+    return list(session.exec(select(Run).order_by(col(Run.id).desc()).limit(limit)))
+
+
+def run_nodes(session: Session, run_id: int) -> list[Node]:
+    return list(session.exec(select(Node).where(Node.run_id == run_id).order_by(col(Node.id))))
+
+
+def run_evaluations(session: Session, run_id: int) -> list[Evaluation]:
+    query = select(Evaluation).where(Evaluation.run_id == run_id).order_by(col(Evaluation.id))
+    return list(session.exec(query))
+
+
+def run_events(session: Session, run_id: int) -> list[Event]:
+    return list(session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.id))))
+
+
+def run_model_calls(session: Session, run_id: int) -> list[ModelCall]:
+    query = select(ModelCall).where(ModelCall.run_id == run_id).order_by(col(ModelCall.id))
+    return list(session.exec(query))
+
+
+def run_priors(session: Session, run_id: int) -> list[Prior]:
+    return list(session.exec(select(Prior).where(Prior.run_id == run_id).order_by(col(Prior.id))))
+
+
+def judged_node_ids(session: Session, run_id: int, judge_set: int) -> set[int]:
+    query = select(Evaluation.node_id).where(
+        Evaluation.run_id == run_id, Evaluation.judge_set == judge_set
+    )
+    return set(session.exec(query))
+
+
+def node_count(session: Session, run_id: int) -> int:
+    query = select(func.count()).select_from(Node).where(Node.run_id == run_id)
+    return int(session.exec(query).one())
+
+
+def child_count(session: Session, node_id: int) -> int:
+    query = select(func.count()).select_from(Node).where(Node.parent_id == node_id)
+    return int(session.exec(query).one())
+
+
+def find_model_call(session: Session, fingerprint: str, run_id: int | None) -> ModelCall | None:
+    """An earlier successful call with the same fingerprint (in `run_id`, or anywhere)."""
+    query = select(ModelCall).where(
+        ModelCall.fingerprint == fingerprint, col(ModelCall.error).is_(None)
+    )
+    if run_id is not None:
+        query = query.where(ModelCall.run_id == run_id)
+    return session.exec(query.order_by(col(ModelCall.id)).limit(1)).first()
+
+
+def add_event(
+    session: Session,
+    run_id: int,
+    kind: str,
+    reason: str = "",
+    *,
+    node_id: int | None = None,
+    actor: str = "engine",
+    details: dict[str, Any] | None = None,
+) -> Event:
+    event = Event(
+        run_id=run_id, kind=kind, actor=actor, node_id=node_id, reason=reason,
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+# --- leases: one process works on a run at a time -------------------------------------
+
+def lease_owner_is_dead(owner: str | None) -> bool:
+    """True when `owner` ("host:pid:nonce") is a process on this host that has exited."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        import os
+
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claim_run(engine: Engine, run_id: int, owner: str, seconds: float) -> bool:
+    """Take or renew the lease on a run; False when another live process holds it."""
+    now = utcnow()
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return False
+        current = run.lease_owner
+        free = (
+            current is None
+            or current == owner
+            or run.lease_until is None
+            or run.lease_until < now
+            or lease_owner_is_dead(current)
+        )
+        if not free:
+            return False
+        # Compare-and-swap on the owner we saw, so two claimants cannot both win.
+        owner_matches = (
+            col(Run.lease_owner).is_(None) if current is None else Run.lease_owner == current
+        )
+        result = session.execute(
+            update(Run)
+            .where(col(Run.id) == run_id, owner_matches)
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+        )
+        session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def release_run(engine: Engine, run_id: int, owner: str) -> None:
+    with Session(engine) as session:
+        session.execute(
+            update(Run)
+            .where(col(Run.id) == run_id, Run.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        session.commit()
+
+
+def claimable_runs(session: Session) -> list[Run]:
+    """Runs a worker should pick up: running, queued, or paused with a step asked for."""
+    query = select(Run).where(
+        or_(
+            col(Run.status).in_(("queued", "running")),
+            (col(Run.status) == "paused") & (col(Run.steps_requested) > 0),
+        )
+    )
+    return list(session.exec(query.order_by(col(Run.id))))
