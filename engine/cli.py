@@ -19,7 +19,7 @@ from engine import commands
 from engine.errors import BadArguments, RunNotFound, TreelightError
 from engine.generators import BACKENDS, make_generator
 from engine.judges import parse_judge_specs
-from engine.runner import Outcome, Runner, create_run
+from engine.runner import Outcome, Runner, check_settings, create_run
 from engine.strategies import STRATEGIES
 from engine.tasks import TASKS
 from engine.textview import format_tree
@@ -47,19 +47,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a search and print its answer")
     run.add_argument("--task", required=True, choices=sorted(TASKS))
     run.add_argument("--problem", required=True, help='e.g. "4 9 10 13" for game24')
-    run.add_argument("--strategy", default="bfs", choices=list(STRATEGIES),
-                     help="; ".join(f"{s.name}: {s.summary}" for s in STRATEGIES.values()))
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                     help="a strategy parameter, e.g. --param beam=3 (repeatable)")
+    run.add_argument(
+        "--strategy",
+        default="bfs",
+        choices=list(STRATEGIES),
+        help="; ".join(f"{s.name}: {s.summary}" for s in STRATEGIES.values()),
+    )
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a strategy parameter, e.g. --param beam=3 (repeatable)",
+    )
     run.add_argument("--backend", default="embedded", choices=BACKENDS)
     run.add_argument("--script", help="JSON list of model outputs (scripted backend)")
     run.add_argument("--model", help="Ollama model name, or a .gguf path for embedded")
-    run.add_argument("--judges", help="e.g. game24-verifier,value:samples=3 (default: the "
-                     "task's); 'none' for no judges")
+    run.add_argument(
+        "--judges",
+        help="e.g. game24-verifier,value:samples=3 (default: the task's); 'none' for no judges",
+    )
     run.add_argument("--temperature", type=float, default=0.7)
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--replay", action="store_true",
-                     help="serve identical model calls from earlier runs' stored outputs")
+    run.add_argument(
+        "--replay",
+        action="store_true",
+        help="serve identical model calls from earlier runs' stored outputs",
+    )
     _budget_args(run)
 
     resume = sub.add_parser("resume", help="continue a paused, stopped or interrupted run")
@@ -80,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=f"{name} a run (the runner applies it between actions)")
         command.add_argument("run_id", type=int)
 
+    app = sub.add_parser("app", help="open the explorer (Streamlit) on this machine")
+    app.add_argument("--port", type=int, default=8501)
+    app.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="where to listen (default: this machine only; see the docs first)",
+    )
+
     worker = sub.add_parser("worker", help="run queued searches in the background")
     worker.add_argument("--once", action="store_true", help="work on one run, then exit")
     worker.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
@@ -97,8 +119,12 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def _budget(args: argparse.Namespace) -> dict[str, Any]:
-    pairs = {"max_calls": args.max_calls, "max_tokens": args.max_tokens,
-             "max_seconds": args.max_seconds, "max_nodes": args.max_nodes}
+    pairs = {
+        "max_calls": args.max_calls,
+        "max_tokens": args.max_tokens,
+        "max_seconds": args.max_seconds,
+        "max_nodes": args.max_nodes,
+    }
     return {k: v for k, v in pairs.items() if v is not None}
 
 
@@ -119,10 +145,17 @@ def _generator_spec(args: argparse.Namespace) -> dict[str, Any]:
 
 def summary(run: Run) -> dict[str, Any]:
     return {
-        "run_id": run.id, "status": run.status, "reason": run.status_reason,
-        "answer": run.answer, "task": run.task, "strategy": run.strategy,
-        "problem": run.problem, "nodes": 0, "model_calls": run.model_calls,
-        "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens,
+        "run_id": run.id,
+        "status": run.status,
+        "reason": run.status_reason,
+        "answer": run.answer,
+        "task": run.task,
+        "strategy": run.strategy,
+        "problem": run.problem,
+        "nodes": 0,
+        "model_calls": run.model_calls,
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
         "seconds": round(run.elapsed_seconds, 3),
     }
 
@@ -138,8 +171,9 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
     from tqdm import tqdm
 
     total = run.budget.get("max_calls")
-    bar = tqdm(total=total, unit="call", desc=f"run #{run.id}", file=sys.stderr,
-               disable=None, leave=False)
+    bar = tqdm(
+        total=total, unit="call", desc=f"run #{run.id}", file=sys.stderr, disable=None, leave=False
+    )
     seen = run.model_calls
     bar.update(seen)
 
@@ -147,12 +181,14 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
         nonlocal seen
         bar.update(current.model_calls - seen)
         seen = current.model_calls
-        bar.set_postfix(tokens=current.prompt_tokens + current.completion_tokens,
-                        actions=current.actions)
+        bar.set_postfix(
+            tokens=current.prompt_tokens + current.completion_tokens, actions=current.actions
+        )
 
     try:
-        outcome: Outcome = Runner(engine, run.id or 0, generator=generator,
-                                  progress=progress).run_until_idle()
+        outcome: Outcome = Runner(
+            engine, run.id or 0, generator=generator, progress=progress
+        ).run_until_idle()
     finally:
         bar.close()
     data = _summary_with_nodes(engine, outcome.run)
@@ -161,27 +197,42 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
     else:
         print(f"Answer: {outcome.run.answer if outcome.run.answer is not None else '(none)'}")
         print(f"Run #{data['run_id']}: {data['status']} — {data['reason']}")
-        print(f"{data['nodes']} nodes, {data['model_calls']} model calls, "
-              f"{data['prompt_tokens'] + data['completion_tokens']:,} tokens, "
-              f"{data['seconds']:.1f} s. See the tree: treelight show {data['run_id']}")
+        print(
+            f"{data['nodes']} nodes, {data['model_calls']} model calls, "
+            f"{data['prompt_tokens'] + data['completion_tokens']:,} tokens, "
+            f"{data['seconds']:.1f} s. See the tree: treelight show {data['run_id']}"
+        )
     if outcome.error is not None:
         print(f"error: {outcome.error}", file=sys.stderr)
-        print(f"The run is paused with every node kept; fix the cause, then "
-              f"`treelight resume {data['run_id']}`.", file=sys.stderr)
+        print(
+            f"The run is paused with every node kept; fix the cause, then "
+            f"`treelight resume {data['run_id']}`.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     spec = _generator_spec(args)
-    generator = make_generator(spec)  # fails early on a missing model file or package
     judges = None
     if args.judges is not None:
         judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
+    params = dict(_param(p) for p in args.param)
+    check_settings(args.task, args.problem, args.strategy, params, None, judges)
+    generator = make_generator(spec)  # fails early on a missing model file or package
     run = create_run(
-        engine, task=args.task, problem=args.problem, strategy=args.strategy,
-        strategy_params=dict(_param(p) for p in args.param), generator=spec, judges=judges,
-        budget=_budget(args), seed=args.seed, replay=args.replay, status="running",
+        engine,
+        task=args.task,
+        problem=args.problem,
+        strategy=args.strategy,
+        strategy_params=params,
+        generator=spec,
+        judges=judges,
+        budget=_budget(args),
+        seed=args.seed,
+        replay=args.replay,
+        status="running",
     )
     return _drive(engine, run, args, generator)
 
@@ -207,8 +258,13 @@ def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
         run = queries.get_run(session, args.run_id)
         if run is None:
             raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs there are.")
-        print(format_tree(run, queries.run_nodes(session, args.run_id),
-                          queries.run_evaluations(session, args.run_id)))
+        print(
+            format_tree(
+                run,
+                queries.run_nodes(session, args.run_id),
+                queries.run_evaluations(session, args.run_id),
+            )
+        )
     return 0
 
 
@@ -232,11 +288,13 @@ def cmd_runs(engine: Engine, args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     if not rows:
-        print("No runs yet. Start one: treelight run --task game24 --problem \"4 9 10 13\"")
+        print('No runs yet. Start one: treelight run --task game24 --problem "4 9 10 13"')
     for row in rows:
-        print(f"#{row['run_id']:<5} {row['status']:<8} {row['task']:<9} {row['strategy']:<17} "
-              f"{row['nodes']:>6} nodes {row['model_calls']:>5} calls  "
-              f"answer: {row['answer'] if row['answer'] is not None else '-'}")
+        print(
+            f"#{row['run_id']:<5} {row['status']:<8} {row['task']:<9} {row['strategy']:<17} "
+            f"{row['nodes']:>6} nodes {row['model_calls']:>5} calls  "
+            f"answer: {row['answer'] if row['answer'] is not None else '-'}"
+        )
     return 0
 
 
@@ -263,10 +321,42 @@ def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
+    import subprocess
+
+    import app
+
+    script = Path(app.__file__).parent / "main.py"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        args.address,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"Treelight explorer: http://{args.address}:{args.port}", file=sys.stderr)
+    return subprocess.call(command)
+
+
 HANDLERS = {
-    "run": cmd_run, "resume": cmd_resume, "show": cmd_show, "export": cmd_export,
-    "runs": cmd_runs, "pause": cmd_steer, "stop": cmd_steer, "step": cmd_steer,
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "show": cmd_show,
+    "export": cmd_export,
+    "runs": cmd_runs,
+    "pause": cmd_steer,
+    "stop": cmd_steer,
+    "step": cmd_steer,
     "worker": cmd_worker,
+    "app": cmd_app,
 }
 
 

@@ -16,9 +16,7 @@ from storage.models import Run
 FINISHED = ("done", "failed", "stopped")
 
 
-def _change(
-    engine: Engine, run_id: int, kind: str, reason: str = "", actor: str = "person"
-) -> Run:
+def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str = "person") -> Run:
     with unit_of_work(engine) as session:
         run = session.get(Run, run_id)
         if run is None:

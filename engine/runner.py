@@ -181,8 +181,9 @@ class Runner:
                         continue
                     child = self._child(parent, index, call, text, transition)
                     if parent.status == "pruned":
-                        child.status, child.status_reason = "pruned", (
-                            f"its parent #{parent.id} was pruned while it was being expanded"
+                        child.status, child.status_reason = (
+                            "pruned",
+                            (f"its parent #{parent.id} was pruned while it was being expanded"),
                         )
                     session.add(child)
                     index += 1
@@ -191,13 +192,20 @@ class Runner:
             if parent.status == "open":
                 parent.status = "expanded"
             details: dict[str, Any] = {
-                "candidates": made, "invalid": invalid, "model_calls": [c.id for c in calls],
+                "candidates": made,
+                "invalid": invalid,
+                "model_calls": [c.id for c in calls],
             }
             if skipped:
                 details["not_added"] = skipped
-            queries.add_event(session, self.run_id, "expand", action.note or
-                              f"{made} candidates, {invalid} invalid", node_id=node.id,
-                              details=details)
+            queries.add_event(
+                session,
+                self.run_id,
+                "expand",
+                action.note or f"{made} candidates, {invalid} invalid",
+                node_id=node.id,
+                details=details,
+            )
             if action.note.startswith("backtrack"):
                 queries.add_event(session, self.run_id, "backtrack", action.note, node_id=node.id)
             self._count_action(session)
@@ -213,15 +221,15 @@ class Runner:
 
         texts = self.task.parse_candidates(output, mode)
         if not texts:
-            why = "the model returned an empty output" if not output.strip() else (
-                "no candidate could be read from the model output"
+            why = (
+                "the model returned an empty output"
+                if not output.strip()
+                else ("no candidate could be read from the model output")
             )
             return [(output, Transition(invalid=f"{self.task.name} rules: {why}"))]
         return [(text, self.task.apply(node.state, text, mode)) for text in texts]
 
-    def _child(
-        self, parent: Node, index: int, call: ModelCall, text: str, transition: Any
-    ) -> Node:
+    def _child(self, parent: Node, index: int, call: ModelCall, text: str, transition: Any) -> Node:
         state = dict(transition.state)
         if transition.answer is not None:
             state["answer"] = transition.answer
@@ -253,12 +261,20 @@ class Runner:
                 node = session.get(Node, view.id)
                 assert node is not None
                 for judge, verdict in zip(self.judges, verdicts, strict=True):
-                    session.add(Evaluation(
-                        run_id=self.run_id, node_id=view.id, judge=judge.name,
-                        judge_config=judge.config(), judge_set=self.judge_set, role=judge.role,
-                        score=verdict.score, passed=verdict.passed,
-                        rationale=verdict.rationale, model_call_ids=verdict.model_call_ids,
-                    ))
+                    session.add(
+                        Evaluation(
+                            run_id=self.run_id,
+                            node_id=view.id,
+                            judge=judge.name,
+                            judge_config=judge.config(),
+                            judge_set=self.judge_set,
+                            role=judge.role,
+                            score=verdict.score,
+                            passed=verdict.passed,
+                            rationale=verdict.rationale,
+                            model_call_ids=verdict.model_call_ids,
+                        )
+                    )
                     self._remember(judge, view, verdict)
                 settlement = settle(self.judges, verdicts)
                 node.score = settlement.score
@@ -266,16 +282,26 @@ class Runner:
                     continue  # a person pruned it meanwhile: keep the verdicts, not a decision
                 if settlement.rejected_by:
                     node.status, node.status_reason = "pruned", settlement.rejected_by
-                    queries.add_event(session, self.run_id, "prune", settlement.rejected_by,
-                                      node_id=node.id, details={"by": "judge"})
+                    queries.add_event(
+                        session,
+                        self.run_id,
+                        "prune",
+                        settlement.rejected_by,
+                        node_id=node.id,
+                        details={"by": "judge"},
+                    )
                 elif node.status == "terminal":
                     check = self.task.check_answer(node.state.get("answer", ""))
                     if check is not None and check.passed:
                         node.status, node.status_reason = "solved", check.reason
-            queries.add_event(session, self.run_id, "evaluate",
-                              f"{len(group)} nodes by {', '.join(j.name for j in self.judges)}",
-                              node_id=group[0].parent_id,
-                              details={"nodes": list(action.node_ids)})
+            queries.add_event(
+                session,
+                self.run_id,
+                "evaluate",
+                f"{len(group)} nodes by {', '.join(j.name for j in self.judges)}",
+                node_id=group[0].parent_id,
+                details={"nodes": list(action.node_ids)},
+            )
             self._count_action(session)
 
     def _prune(self, action: Prune) -> None:
@@ -284,10 +310,18 @@ class Runner:
                 node = session.get(Node, node_id)
                 if node is None or node.status not in ("open", "terminal"):
                     continue
-                node.status, node.status_reason = "pruned", f"{action.kind}: {reason}" if (
-                    not reason.startswith(action.kind)) else reason
-                queries.add_event(session, self.run_id, "prune", node.status_reason,
-                                  node_id=node_id, details={"by": action.kind})
+                node.status, node.status_reason = (
+                    "pruned",
+                    f"{action.kind}: {reason}" if (not reason.startswith(action.kind)) else reason,
+                )
+                queries.add_event(
+                    session,
+                    self.run_id,
+                    "prune",
+                    node.status_reason,
+                    node_id=node_id,
+                    details={"by": action.kind},
+                )
             self._count_action(session)
 
     def _finish(self, action: Finish) -> None:
@@ -296,8 +330,14 @@ class Runner:
             assert run is not None
             run.status, run.status_reason = "done", action.reason
             run.answer, run.answer_node_id = action.answer, action.node_id
-            queries.add_event(session, self.run_id, "finish", action.reason,
-                              node_id=action.node_id, details={"answer": action.answer})
+            queries.add_event(
+                session,
+                self.run_id,
+                "finish",
+                action.reason,
+                node_id=action.node_id,
+                details={"answer": action.answer},
+            )
             self._count_action(session)
 
     # --- model calls: cache, budget, log ----------------------------------------------
@@ -339,15 +379,18 @@ class Runner:
         budget = run.budget
         self._check_time_budget()
         if budget.get("max_calls") is not None and run.model_calls >= budget["max_calls"]:
-            raise BudgetExhausted(f"model-call budget: {run.model_calls} of "
-                                  f"{budget['max_calls']} calls used")
+            raise BudgetExhausted(
+                f"model-call budget: {run.model_calls} of {budget['max_calls']} calls used"
+            )
         request = replace(request, sequence=run.model_calls)
         if budget.get("max_tokens") is not None:
             left = budget["max_tokens"] - run.prompt_tokens - run.completion_tokens
             room = left - self.generator.count_tokens(request.prompt)
             if room < 1:
-                raise BudgetExhausted(f"token budget: {budget['max_tokens'] - left:,} of "
-                                      f"{budget['max_tokens']:,} tokens used")
+                raise BudgetExhausted(
+                    f"token budget: {budget['max_tokens'] - left:,} of "
+                    f"{budget['max_tokens']:,} tokens used"
+                )
             request = replace(request, max_tokens=min(request.max_tokens, room))
         return request
 
@@ -356,9 +399,14 @@ class Runner:
     ) -> ModelCall:
         queries.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS)  # heartbeat
         row = ModelCall(
-            run_id=self.run_id, node_id=node.id, purpose=purpose,
-            backend=self.generator.backend, model=self.generator.model,
-            prompt=request.prompt, params=request.params(), fingerprint=fingerprint,
+            run_id=self.run_id,
+            node_id=node.id,
+            purpose=purpose,
+            backend=self.generator.backend,
+            model=self.generator.model,
+            prompt=request.prompt,
+            params=request.params(),
+            fingerprint=fingerprint,
         )
         try:
             completion = self.generator.complete([request])[0]
@@ -485,6 +533,22 @@ class _Context:
         return self.runner.earlier_verdict(judge, node)
 
 
+def check_settings(
+    task: str,
+    problem: str,
+    strategy: str,
+    strategy_params: dict[str, Any] | None = None,
+    task_params: dict[str, Any] | None = None,
+    judges: list[dict[str, Any]] | None = None,
+) -> tuple[Task, list[dict[str, Any]]]:
+    """Raise BadArguments for settings that cannot work; return the task and judge specs."""
+    task_obj = make_task(task, problem, task_params)
+    make_strategy(strategy, task_obj, strategy_params)
+    judge_specs = judges if judges is not None else [{"name": n} for n in task_obj.default_judges]
+    make_judges(judge_specs)
+    return task_obj, judge_specs
+
+
 def create_run(
     engine: Engine,
     *,
@@ -501,22 +565,35 @@ def create_run(
     status: str = "queued",
 ) -> Run:
     """Validate a run's settings, then store it with its root node."""
-    task_obj = make_task(task, problem, task_params)
-    make_strategy(strategy, task_obj, strategy_params)  # validates the parameters
-    judge_specs = judges if judges is not None else [{"name": n} for n in task_obj.default_judges]
-    make_judges(judge_specs)
+    task_obj, judge_specs = check_settings(
+        task, problem, strategy, strategy_params, task_params, judges
+    )
     with unit_of_work(engine) as session:
         run = Run(
-            task=task, problem=task_obj.problem, task_params=task_params or {},
-            strategy=strategy, strategy_params=strategy_params or {}, generator=generator,
-            judges=judge_specs, budget={k: v for k, v in (budget or {}).items() if v is not None},
-            seed=seed, replay=replay, status=status,
+            task=task,
+            problem=task_obj.problem,
+            task_params=task_params or {},
+            strategy=strategy,
+            strategy_params=strategy_params or {},
+            generator=generator,
+            judges=judge_specs,
+            budget={k: v for k, v in (budget or {}).items() if v is not None},
+            seed=seed,
+            replay=replay,
+            status=status,
         )
         session.add(run)
         session.flush()
         assert run.id is not None
-        session.add(Node(run_id=run.id, key="0", depth=0, text=task_obj.problem,
-                         state=task_obj.initial_state(), origin="person"))
+        session.add(
+            Node(
+                run_id=run.id,
+                key="0",
+                depth=0,
+                text=task_obj.problem,
+                state=task_obj.initial_state(),
+                origin="person",
+            )
+        )
         queries.add_event(session, run.id, "create", f"{strategy} on {task}", actor="person")
     return run
-

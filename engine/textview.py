@@ -33,7 +33,9 @@ def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> s
         score = "" if node.score is None else f" {node.score:.2f}"
         pin = " 📌" if node.pinned else ""
         origin = "" if node.origin == "model" else f" <{node.origin}>"
-        line = f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"
+        line = (
+            f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"
+        )
         if node.status in ("pruned", "invalid") and node.status_reason:
             line += f"\n{'  ' * indent}    ↳ {node.status_reason}"
         elif node.status == "solved":

@@ -18,9 +18,20 @@ def load_tree(engine: Engine, run_id: int, judge_set: int, has_judges: bool = Tr
             priors.setdefault(prior.node_id, []).append(prior.text)
     views = [
         NodeView(
-            id=n.id or 0, key=n.key, parent_id=n.parent_id, depth=n.depth, text=n.text,
-            state=n.state, status=n.status, status_reason=n.status_reason, origin=n.origin,
-            branch=n.branch, score=n.score, visits=n.visits, value=n.value, pinned=n.pinned,
+            id=n.id or 0,
+            key=n.key,
+            parent_id=n.parent_id,
+            depth=n.depth,
+            text=n.text,
+            state=n.state,
+            status=n.status,
+            status_reason=n.status_reason,
+            origin=n.origin,
+            branch=n.branch,
+            score=n.score,
+            visits=n.visits,
+            value=n.value,
+            pinned=n.pinned,
             evaluated=judged is None or n.id in judged,
         )
         for n in nodes

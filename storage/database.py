@@ -1,4 +1,4 @@
-"""The database engine: SQLite with WAL and a busy timeout by default, any SQLAlchemy URL otherwise."""
+"""The database engine: SQLite with WAL and a busy timeout by default, else any URL."""
 
 from __future__ import annotations
 

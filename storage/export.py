@@ -33,7 +33,9 @@ def run_to_dict(session: Session, run_id: int) -> dict[str, Any]:
         raise LookupError(f"No run #{run_id}")
     return {
         "run": _plain(run, {"status_reason": "reason"}),
-        "nodes": [_plain(n, {"status_reason": "reason"}) for n in queries.run_nodes(session, run_id)],
+        "nodes": [
+            _plain(n, {"status_reason": "reason"}) for n in queries.run_nodes(session, run_id)
+        ],
         "evaluations": [_plain(e) for e in queries.run_evaluations(session, run_id)],
         "priors": [_plain(p) for p in queries.run_priors(session, run_id)],
         "events": [_plain(e) for e in queries.run_events(session, run_id)],

@@ -42,9 +42,7 @@ def migrate(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied: list[str] = []
     with engine.begin() as conn:
-        conn.execute(
-            text("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR(200) PRIMARY KEY)")
-        )
+        conn.execute(text("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR(200) PRIMARY KEY)"))
         done = {row[0] for row in conn.execute(text("SELECT name FROM _migrations"))}
         for name, fn in MIGRATIONS:
             if name in done:

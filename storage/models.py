@@ -22,8 +22,9 @@ def utcnow() -> datetime:
 
 
 def _json(default: Any = None) -> Any:
-    return Field(default_factory=lambda: default() if callable(default) else default,
-                 sa_column=Column(JSON))
+    return Field(
+        default_factory=lambda: default() if callable(default) else default, sa_column=Column(JSON)
+    )
 
 
 class Run(SQLModel, table=True):

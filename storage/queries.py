@@ -81,7 +81,11 @@ def add_event(
     details: dict[str, Any] | None = None,
 ) -> Event:
     event = Event(
-        run_id=run_id, kind=kind, actor=actor, node_id=node_id, reason=reason,
+        run_id=run_id,
+        kind=kind,
+        actor=actor,
+        node_id=node_id,
+        reason=reason,
         details=details or {},
     )
     session.add(event)
@@ -89,6 +93,7 @@ def add_event(
 
 
 # --- leases: one process works on a run at a time -------------------------------------
+
 
 def lease_owner_is_dead(owner: str | None) -> bool:
     """True when `owner` ("host:pid:nonce") is a process on this host that has exited."""
@@ -128,7 +133,7 @@ def claim_run(engine: Engine, run_id: int, owner: str, seconds: float) -> bool:
             return False
         # Compare-and-swap on the owner we saw, so two claimants cannot both win.
         owner_matches = (
-            col(Run.lease_owner).is_(None) if current is None else Run.lease_owner == current
+            col(Run.lease_owner).is_(None) if current is None else col(Run.lease_owner) == current
         )
         result = session.execute(
             update(Run)
@@ -143,7 +148,7 @@ def release_run(engine: Engine, run_id: int, owner: str) -> None:
     with Session(engine) as session:
         session.execute(
             update(Run)
-            .where(col(Run.id) == run_id, Run.lease_owner == owner)
+            .where(col(Run.id) == run_id, col(Run.lease_owner) == owner)
             .values(lease_owner=None, lease_until=None)
         )
         session.commit()

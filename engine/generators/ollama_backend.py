@@ -63,7 +63,9 @@ class OllamaGenerator(Generator):
             options["stop"] = list(request.stop)
         started = time.perf_counter()
         try:
-            response = self.client.generate(model=self.model, prompt=request.prompt, options=options)
+            response = self.client.generate(
+                model=self.model, prompt=request.prompt, options=options
+            )
         except ollama.ResponseError as error:
             raise self._explain(error) from None
         except (ConnectionError, httpx.ConnectError):

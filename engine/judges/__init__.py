@@ -51,9 +51,7 @@ def make_judges(specs: list[dict[str, Any]]) -> list[Judge]:
         options = dict(spec)
         name = options.pop("name")
         if name not in JUDGES:
-            raise BadArguments(
-                f"Unknown judge {name!r}; choose from: {', '.join(sorted(JUDGES))}."
-            )
+            raise BadArguments(f"Unknown judge {name!r}; choose from: {', '.join(sorted(JUDGES))}.")
         try:
             judges.append(JUDGES[name](**options))
         except TypeError as error:

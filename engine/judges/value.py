@@ -39,8 +39,9 @@ class ValueJudge(Judge):
         earlier = ctx.earlier_verdict(self, node)
         if earlier is not None:
             verdict, other_id = earlier
-            return Verdict(verdict.score, None, f"same state as node #{other_id}: "
-                           f"{verdict.rationale}")
+            return Verdict(
+                verdict.score, None, f"same state as node #{other_id}: {verdict.rationale}"
+            )
         prompt = ctx.task.value_prompt(ctx.tree.path(node.id))
         if prompt is None:
             return Verdict(None, None, "nothing to value: a finished path is for the verifiers")
@@ -48,5 +49,9 @@ class ValueJudge(Judge):
         words = [read_word(a.text) for a in answers]
         score = sum(WORD_SCORES.get(w or "", 0.0) for w in words) / max(1, len(words))
         shown = ", ".join(w or "(no verdict word)" for w in words)
-        return Verdict(round(score, 5), None, f"{len(words)} samples: {shown} → {score:.3f}",
-                       [a.call_id for a in answers])
+        return Verdict(
+            round(score, 5),
+            None,
+            f"{len(words)} samples: {shown} → {score:.3f}",
+            [a.call_id for a in answers],
+        )

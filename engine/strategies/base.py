@@ -65,7 +65,8 @@ def ranked(nodes: list[NodeView]) -> list[NodeView]:
 def pending_evaluation(tree: TreeView) -> Evaluate | None:
     """The first sibling group with unjudged open or finished nodes, if any."""
     waiting = [
-        n for n in tree.with_status("open", "terminal")
+        n
+        for n in tree.with_status("open", "terminal")
         if not n.evaluated and n.parent_id is not None  # the problem itself is not judged
     ]
     if not waiting:

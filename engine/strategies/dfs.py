@@ -30,7 +30,8 @@ class DepthFirst(Strategy):
             return evaluate
         threshold = float(self.params["threshold"])
         weak = [
-            n for n in tree.with_status("open")
+            n
+            for n in tree.with_status("open")
             if n.score is not None and n.score < threshold and not n.pinned
         ]
         if weak:

@@ -102,7 +102,9 @@ def to_fraction(text: str) -> Fraction:
 
 def show(value: Fraction) -> str:
     """13 for integers, 5/3 for the rest: exact, and readable in a prompt."""
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return (
+        str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    )
 
 
 def calculate(a: Fraction, op: str, b: Fraction) -> Fraction:
@@ -123,11 +125,11 @@ def parse_problem(problem: str) -> list[Fraction]:
         numbers = [Fraction(int(p)) for p in parts]
     except ValueError:
         raise BadArguments(
-            f"A Game of 24 problem is four whole numbers, like \"4 9 10 13\"; got {problem!r}."
+            f'A Game of 24 problem is four whole numbers, like "4 9 10 13"; got {problem!r}.'
         ) from None
     if len(numbers) != 4:
         raise BadArguments(
-            f"A Game of 24 problem is four whole numbers, like \"4 9 10 13\"; got {len(numbers)}."
+            f'A Game of 24 problem is four whole numbers, like "4 9 10 13"; got {len(numbers)}.'
         )
     return numbers
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up if needed, then run everything CI runs: lint, format check, type
+# check and the whole test suite (real embedded model and real browser included).
+# Extra arguments go to pytest (e.g. -k invariants).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/browser.sh
+. .venv/bin/activate
+echo "== ruff check" && ruff check .
+echo "== ruff format --check" && ruff format --check .
+echo "== mypy" && mypy
+echo "== pytest" && python -m pytest -q "$@"

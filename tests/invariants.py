@@ -1,0 +1,84 @@
+"""Checks every strategy must pass, shared by the invariant and crash tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine.tasks import make_task
+from storage import queries
+
+
+def tree_signature(engine: Engine, run_id: int) -> dict[str, Any]:
+    """Everything that should be equal between an interrupted and an uninterrupted run."""
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        nodes = queries.run_nodes(session, run_id)
+        evaluations = queries.run_evaluations(session, run_id)
+        keys = {n.id: n.key for n in nodes}
+        return {
+            "status": run.status,
+            "reason": run.status_reason,
+            "answer": run.answer,
+            "model_calls": run.model_calls,
+            "tokens": run.prompt_tokens + run.completion_tokens,
+            "nodes": sorted(
+                (n.key, n.text, n.status, n.status_reason, n.score, repr(n.state)) for n in nodes
+            ),
+            "evaluations": sorted(
+                (keys[e.node_id], e.judge, e.score, e.passed, e.rationale) for e in evaluations
+            ),
+        }
+
+
+def check_tree_invariants(engine: Engine, run_id: int) -> None:
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        nodes = queries.run_nodes(session, run_id)
+        calls = queries.run_model_calls(session, run_id)
+        events = queries.run_events(session, run_id)
+    by_id = {n.id: n for n in nodes}
+
+    # Connected: one root, every other node hangs under a node of the same run.
+    roots = [n for n in nodes if n.parent_id is None]
+    assert len(roots) == 1, roots
+    for node in nodes:
+        if node.parent_id is not None:
+            parent = by_id[node.parent_id]
+            assert node.depth == parent.depth + 1
+            assert node.key.startswith(parent.key + "/")
+    assert len({n.key for n in nodes}) == len(nodes), "duplicated node keys"
+
+    # Budgets never exceeded, and the run's totals are the sum of its call rows.
+    made = [c for c in calls if c.error is None]
+    assert run.model_calls == len(made)
+    assert run.prompt_tokens == sum(c.prompt_tokens for c in made)
+    assert run.completion_tokens == sum(c.completion_tokens for c in made)
+    budget = run.budget
+    if "max_calls" in budget:
+        assert run.model_calls <= budget["max_calls"]
+    if "max_tokens" in budget:
+        assert run.prompt_tokens + run.completion_tokens <= budget["max_tokens"]
+    if "max_nodes" in budget:
+        assert len(nodes) <= budget["max_nodes"]
+
+    # Every candidate the generator returned is a node (or counted as not added
+    # when the node budget ran out).
+    task = make_task(run.task, run.problem, run.task_params)
+    call_by_id = {c.id: c for c in calls}
+    for event in (e for e in events if e.kind == "expand"):
+        parent = by_id[event.node_id]
+        mode = (
+            "solution"
+            if parent.parent_id is None and run.strategy in ("best-of-n", "self-consistency")
+            else "step"
+        )
+        expected = 0
+        for call_id in event.details["model_calls"]:
+            expected += max(1, len(task.parse_candidates(call_by_id[call_id].output, mode)))
+        children = [n for n in nodes if n.parent_id == parent.id and n.origin == "model"]
+        assert len(children) + event.details.get("not_added", 0) == expected

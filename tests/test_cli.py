@@ -1,0 +1,141 @@
+"""The `treelight` command line, driven as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import game24_script
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(game24_script(3)))
+    return path
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(list(args)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_run_json_then_show_export_and_runs(
+    capsys: pytest.CaptureFixture[str], script: Path
+) -> None:
+    result = run_json(
+        capsys,
+        "run",
+        "--task",
+        "game24",
+        "--problem",
+        "4 4 4 4",
+        "--strategy",
+        "bfs",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--param",
+        "samples=3",
+        "--max-calls",
+        "20",
+        "--json",
+    )
+    for field in (
+        "run_id",
+        "status",
+        "answer",
+        "nodes",
+        "model_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "seconds",
+    ):
+        assert field in result
+    assert result["status"] in ("done", "stopped")
+    assert result["model_calls"] <= 20 and result["nodes"] > 1
+
+    assert main(["show", str(result["run_id"])]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"Run #{result['run_id']} · game24 · bfs")
+    assert "↳ game24 rules:" in shown  # rejected nodes carry the rule that rejected them
+
+    exported = run_json(capsys, "export", str(result["run_id"]), "--format", "json")
+    assert len(exported["nodes"]) == result["nodes"]
+    assert exported["run"]["id"] == result["run_id"]
+
+    assert main(["export", str(result["run_id"]), "--format", "graphml"]) == 0
+    assert "<graphml" in capsys.readouterr().out
+
+    listed = run_json(capsys, "runs", "--json")
+    assert listed[0]["run_id"] == result["run_id"]
+    assert {"run_id", "status", "task", "strategy", "nodes"} <= set(listed[0])
+
+
+def test_budget_stop_exits_zero_and_resume_with_more_budget_continues(
+    capsys: pytest.CaptureFixture[str], script: Path
+) -> None:
+    first = run_json(
+        capsys,
+        "run",
+        "--task",
+        "game24",
+        "--problem",
+        "4 4 4 4",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--param",
+        "samples=3",
+        "--max-calls",
+        "4",
+        "--json",
+    )
+    assert first["status"] == "stopped" and "budget" in first["reason"]
+    resumed = run_json(capsys, "resume", str(first["run_id"]), "--max-calls", "12", "--json")
+    assert resumed["run_id"] == first["run_id"]
+    assert 4 < resumed["model_calls"] <= 12
+    assert resumed["nodes"] >= first["nodes"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "game24", "--problem", "1 2 3"], "four whole numbers"),
+        (
+            ["--task", "game24", "--problem", "1 2 3 4", "--strategy", "bfs", "--param", "beem=2"],
+            "has no parameter beem",
+        ),
+        (["--task", "game24", "--problem", "1 2 3 4", "--judges", "oracle"], "Unknown judge"),
+        (
+            ["--task", "game24", "--problem", "1 2 3 4", "--model", "/nope/model.gguf"],
+            "No GGUF file at /nope/model.gguf",
+        ),
+        (["--task", "game24", "--problem", "1 2 3 4", "--backend", "scripted"], "needs --script"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_clear_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["run", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_console_script_reports_a_missing_run(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "show", "999"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TREELIGHT_HOME": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "No run #999" in result.stderr

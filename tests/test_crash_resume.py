@@ -1,0 +1,85 @@
+"""Kill a real `treelight resume` process with SIGKILL mid-run, resume, lose nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from engine.judges import parse_judge_specs
+from engine.runner import Runner, create_run
+from storage import queries
+from storage.database import make_engine
+from tests.conftest import game24_script
+from tests.invariants import check_tree_invariants, tree_signature
+
+
+def start_run(url: str, seed: int, delay: float) -> int:
+    run = create_run(
+        make_engine(url),
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(seed), "delay": delay},
+        judges=parse_judge_specs("game24-verifier,value"),
+        budget={"max_calls": 45},
+        seed=seed,
+        status="running",
+    )
+    assert run.id is not None
+    return run.id
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
+    tmp_path: Path, trial: int
+) -> None:
+    rng = random.Random(1000 + trial)
+    seed = rng.randint(1, 10_000)
+
+    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    reference = start_run(reference_url, seed, delay=0.0)
+    Runner(make_engine(reference_url), reference).run_until_idle()
+    expected = tree_signature(make_engine(reference_url), reference)
+
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    run_id = start_run(url, seed, delay=0.02)
+    env = {**os.environ, "DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "resume", str(run_id), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    engine = make_engine(url)
+    # Wait until the search is under way, then kill it at a random moment.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            if queries.run_model_calls(session, run_id):
+                break
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.6))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    with Session(engine) as session:
+        before = {(n.id, n.key, n.text) for n in queries.run_nodes(session, run_id)}
+        status_before = queries.get_run(session, run_id).status  # type: ignore[union-attr]
+    if status_before == "running":  # the usual case: killed mid-search
+        outcome = Runner(engine, run_id).run_until_idle()
+        assert outcome.error is None, outcome.error
+
+    with Session(engine) as session:
+        after = {(n.id, n.key, n.text) for n in queries.run_nodes(session, run_id)}
+    assert before <= after, "a node committed before the kill is gone"
+    check_tree_invariants(engine, run_id)
+    assert tree_signature(engine, run_id) == expected

@@ -1,0 +1,93 @@
+"""Storage: where the database lives, migrations, SQLite settings, export."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from engine.runner import Runner, create_run
+from storage import paths
+from storage.database import make_engine
+from storage.export import run_to_dict, run_to_graphml
+from storage.migrations import MIGRATIONS, migrate
+
+
+def test_database_lives_under_treelight_home(treelight_home: Path) -> None:
+    assert paths.database_url() == f"sqlite:///{treelight_home / 'treelight.db'}"
+    make_engine()
+    assert (treelight_home / "treelight.db").exists()
+
+
+def test_database_url_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'team.db'}")
+    assert paths.database_url().endswith("team.db")
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_migrations_apply_once_and_match_the_models(engine: Engine) -> None:
+    assert migrate(engine) == []  # make_engine already applied them all
+    with engine.connect() as conn:
+        recorded = [r[0] for r in conn.execute(text("SELECT name FROM _migrations"))]
+    assert recorded == [name for name, _ in MIGRATIONS]
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+
+
+def _finished_run(engine: Engine) -> int:
+    outputs = [
+        "4 + 4 = 8 (left: 4 4 8)\n<img src=x onerror=alert(1)>",
+        "sure",
+        "likely",
+        "impossible",
+    ] * 20
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        generator={"backend": "scripted", "outputs": outputs},
+        budget={"max_calls": 12},
+        status="running",
+    )
+    assert run.id is not None
+    Runner(engine, run.id).run_until_idle()
+    return run.id
+
+
+def test_json_export_has_every_part_of_the_run(engine: Engine) -> None:
+    run_id = _finished_run(engine)
+    with Session(engine) as session:
+        data = json.loads(json.dumps(run_to_dict(session, run_id)))
+    assert {"id", "status", "task", "strategy", "problem", "answer"} <= set(data["run"])
+    node_fields = {"id", "parent_id", "depth", "text", "status", "score", "reason"}
+    assert data["nodes"] and all(node_fields <= set(n) for n in data["nodes"])
+    eval_fields = {"node_id", "judge", "score", "passed", "rationale"}
+    assert data["evaluations"] and all(eval_fields <= set(e) for e in data["evaluations"])
+    assert data["events"] and data["model_calls"]
+    invalid = [n for n in data["nodes"] if n["status"] == "invalid"]
+    assert invalid and all(n["reason"] for n in invalid)
+
+
+def test_graphml_export_is_the_tree_with_text_as_data(engine: Engine) -> None:
+    run_id = _finished_run(engine)
+    with Session(engine) as session:
+        graphml = run_to_graphml(session, run_id)
+        node_total = len(run_to_dict(session, run_id)["nodes"])
+    root = ET.fromstring(graphml)
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    assert len(root.findall(".//g:node", ns)) == node_total
+    assert len(root.findall(".//g:edge", ns)) == node_total - 1
+    assert "<img" not in graphml and "&lt;img src=x onerror=alert(1)&gt;" in graphml

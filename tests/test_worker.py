@@ -1,0 +1,98 @@
+"""The background worker, leases, and the steering commands it obeys."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine import commands
+from engine.runner import create_run
+from engine.worker import Worker, wait_until_idle
+from storage import queries
+from storage.database import unit_of_work
+from storage.models import Run, utcnow
+from tests.conftest import game24_script
+
+
+def queued_run(engine: Engine, status: str = "queued", delay: float = 0.0) -> int:
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(5), "delay": delay},
+        budget={"max_calls": 15},
+        status=status,
+    )
+    assert run.id is not None
+    return run.id
+
+
+def set_lease(engine: Engine, run_id: int, owner: str) -> None:
+    with unit_of_work(engine) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.status, run.lease_owner = "running", owner
+        run.lease_until = utcnow() + timedelta(hours=1)
+
+
+def test_worker_runs_a_queued_run_to_the_end(engine: Engine) -> None:
+    run_id = queued_run(engine)
+    assert Worker(engine).work_once() == run_id
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None and run.status in ("done", "stopped")
+        kinds = [e.kind for e in queries.run_events(session, run_id)]
+    assert kinds[:3] == ["create", "start", "expand"]
+
+
+def test_a_run_left_by_a_dead_process_is_picked_up(engine: Engine) -> None:
+    run_id = queued_run(engine)
+    set_lease(engine, run_id, f"{socket.gethostname()}:999999999:dead")
+    assert Worker(engine).work_once() == run_id
+    with Session(engine) as session:
+        assert queries.get_run(session, run_id).status in ("done", "stopped")  # type: ignore
+
+
+def test_a_run_held_by_a_live_process_is_left_alone(engine: Engine) -> None:
+    run_id = queued_run(engine)
+    set_lease(engine, run_id, f"{socket.gethostname()}:{os.getpid()}:someone-else")
+    assert Worker(engine).work_once() is None
+    with Session(engine) as session:
+        assert queries.get_run(session, run_id).model_calls == 0  # type: ignore[union-attr]
+
+
+def test_pause_step_and_stop(engine: Engine) -> None:
+    run_id = queued_run(engine, status="paused")
+    assert Worker(engine).work_once() is None  # paused: nothing to do
+    commands.step(engine, run_id)
+    assert Worker(engine).work_once() == run_id
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        assert (run.status, run.actions, run.steps_requested) == ("paused", 1, 0)
+    commands.stop(engine, run_id)
+    with Session(engine) as session:
+        events = queries.run_events(session, run_id)
+    assert [(e.kind, e.actor) for e in events if e.actor == "person"][-2:] == [
+        ("step", "person"),
+        ("stop", "person"),
+    ]
+
+
+def test_background_thread_picks_up_new_runs(engine: Engine) -> None:
+    worker = Worker(engine, poll_seconds=0.05)
+    thread = worker.start_thread()
+    try:
+        run_id = queued_run(engine)
+        wait_until_idle(engine, run_id, timeout=30)
+    finally:
+        worker.stopping.set()
+        thread.join(timeout=5)
+    with Session(engine) as session:
+        assert queries.get_run(session, run_id).status in ("done", "stopped")  # type: ignore
