@@ -1,48 +1,43 @@
 """The runner: one action at a time, every result written before the next.
 
 Each action reads the tree, asks the strategy what to do, does it, and commits.
-Model calls are committed one by one as they return (so no output is ever
-lost), and the nodes or verdicts an action makes are committed together (so a
-crash leaves either all of them or none). A resumed run re-reads the tree and
-carries on; the model calls an interrupted action had already made are served
-again from storage, so nothing is paid twice and the search stays
-deterministic.
+Model calls are committed one by one as they return (engine/model_calls.py),
+and the nodes or verdicts an action makes are committed together, so a crash
+leaves either all of them or none. A resumed run re-reads the tree and carries
+on; calls an interrupted action had already made are served again from
+storage, so nothing is paid twice and the search stays deterministic.
+
+Between actions the runner also serves a person's queued commands (re-run a
+branch, re-score the tree): see engine/command_runner.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.errors import BudgetExhausted, ModelError, RunBusy, RunNotFound, TreelightError
+from engine.errors import BudgetExhausted, RunBusy, RunNotFound, TreelightError
 from engine.generators import CompletionRequest, Generator, make_generator
-from engine.judges import Answer, Judge, Verdict, make_judges, settle
+from engine.judges import Answer, Judge, Settlement, Verdict, make_judges, settle
+from engine.model_calls import ModelCaller, derive_seed
 from engine.strategies import Strategy, make_strategy
 from engine.tasks import make_task
-from engine.tasks.base import Task
+from engine.tasks.base import Task, Transition
 from engine.tree import load_tree
 from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
 from storage import queries
 from storage.database import unit_of_work
-from storage.models import Evaluation, ModelCall, Node, Run, utcnow
+from storage.models import Command, Evaluation, ModelCall, Node, Run, utcnow
 
 LEASE_SECONDS = 60.0
 MAX_NODE_TEXT = 4_000
-
-
-def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
-    """A seed that depends only on where in the tree a call is made."""
-    digest = hashlib.sha256(f"{run_seed}|{node_key}|{purpose}|{index}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def clip(text: str, call_id: int | None) -> str:
@@ -63,7 +58,7 @@ class Outcome:
     error: TreelightError | None = None
 
 
-Progress = Callable[[Run], None]
+Progress = Any  # Callable[[Run], None]
 
 
 class Runner:
@@ -85,12 +80,13 @@ class Runner:
             run = queries.get_run(session, run_id)
         if run is None:
             raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")
+        self.run = run
         self.task: Task = make_task(run.task, run.problem, run.task_params)
         self.strategy: Strategy = make_strategy(run.strategy, self.task, run.strategy_params)
         self.judge_set = run.judge_set
         self.judges: list[Judge] = make_judges(run.judges)
         self.generator = generator or make_generator(run.generator)
-        self.run = run
+        self.calls = ModelCaller(engine, run_id, self._elapsed, self._heartbeat)
         self._verdict_memo: dict[tuple[str, str], tuple[Verdict, int]] | None = None
         self._clock_start = time.monotonic()
         self._elapsed_base = run.elapsed_seconds
@@ -98,7 +94,7 @@ class Runner:
     # --- the loop ---------------------------------------------------------------------
 
     def run_until_idle(self) -> Outcome:
-        """Work until the run is done, paused, stopped or failed."""
+        """Work until the run is done, paused or stopped and no command is pending."""
         if not queries.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS):
             raise RunBusy(
                 f"Run #{self.run_id} is being worked on by another process "
@@ -106,18 +102,30 @@ class Runner:
             )
         self._clock_start = time.monotonic()
         try:
-            while self._should_act():
-                self.step()
-            return Outcome(self._reload())
+            while True:
+                command = self._next_command()
+                if command is not None:
+                    from engine.command_runner import serve
+
+                    serve(self, command)
+                elif self._should_act():
+                    self.step()
+                else:
+                    return Outcome(self._reload())
         except BudgetExhausted as exhausted:
             return Outcome(self._stop_on_budget(str(exhausted)))
         except TreelightError as error:
-            return Outcome(self._pause(str(error), "error"), error)
+            return Outcome(self._pause(str(error)), error)
         except Exception as error:  # a bug: keep the tree, pause, and say so
             message = f"internal error: {type(error).__name__}: {error}"
-            return Outcome(self._pause(message, "error"), TreelightError(message))
+            return Outcome(self._pause(message), TreelightError(message))
         finally:
             queries.release_run(self.engine, self.run_id, self.owner)
+
+    def _next_command(self) -> Command | None:
+        with Session(self.engine) as session:
+            pending = queries.pending_commands(session, self.run_id)
+        return pending[0] if pending else None
 
     def _should_act(self) -> bool:
         run = self._reload()
@@ -132,19 +140,22 @@ class Runner:
             return True
         return run.status == "running"
 
-    def step(self) -> Action:
-        """Decide and perform one action."""
+    def load(self) -> TreeView:
         run = self._reload()
         if run.judge_set != self.judge_set:  # a person swapped the judges
             self.judge_set, self.judges = run.judge_set, make_judges(run.judges)
             self._verdict_memo = None
+        return load_tree(self.engine, self.run_id, self.judge_set, bool(self.judges))
+
+    def step(self) -> Action:
+        """Decide and perform one action."""
+        tree = self.load()
         self._check_time_budget()
-        tree = load_tree(self.engine, self.run_id, self.judge_set, bool(self.judges))
         action = self.strategy.next_action(tree)
         if isinstance(action, Expand):
             self._expand(tree, action)
         elif isinstance(action, Evaluate):
-            self._evaluate(tree, action)
+            self.evaluate(tree, list(action.node_ids))
         elif isinstance(action, Prune):
             self._prune(action)
         else:
@@ -157,79 +168,112 @@ class Runner:
 
     def _expand(self, tree: TreeView, action: Expand) -> None:
         node = tree.nodes[action.node_id]
-        priors = tree.priors_on_path(node.id)
-        if action.mode == "solution":
+        outputs = self.propose(tree, node, action.samples, action.mode, "expand")
+        self.write_children(node, outputs, action.mode, kind="expand", note=action.note)
+
+    def propose(
+        self,
+        tree: TreeView,
+        node: NodeView,
+        samples: int,
+        mode: str,
+        purpose: str,
+        *,
+        generator: Generator | None = None,
+        extra_priors: tuple[str, ...] = (),
+        seed: int | None = None,
+        temperature: float | None = None,
+    ) -> list[ModelCall]:
+        """Ask the generator for `samples` outputs continuing `node`."""
+        priors = [*tree.priors_on_path(node.id), *extra_priors]
+        if mode == "solution":
             prompt, max_tokens = self.task.solution_prompt(priors), self.task.solution_max_tokens
         else:
             prompt = self.task.propose_prompt(tree.path(node.id), priors)
             max_tokens = self.task.step_max_tokens
         requests = [
-            self._request(prompt, node.key, "expand", i, max_tokens) for i in range(action.samples)
+            self.request(prompt, node.key, purpose, i, max_tokens, seed, temperature)
+            for i in range(samples)
         ]
-        calls = self._call_model(node, requests, "expand")
+        return self.calls.call(generator or self.generator, node.id, requests, purpose)
+
+    def write_children(
+        self,
+        node: NodeView,
+        calls: list[ModelCall],
+        mode: str,
+        *,
+        kind: str,
+        note: str = "",
+        branch: str | None = None,
+        origin: str = "model",
+    ) -> list[int]:
+        """Turn model outputs into child nodes of `node`, all in one transaction."""
         skipped = 0
+        made_ids: list[int] = []
         with unit_of_work(self.engine) as session:
             parent = session.get(Node, node.id)
             assert parent is not None
             index = queries.child_count(session, node.id)
             room = self._node_room(session)
-            made = invalid = 0
+            invalid = 0
+            children: list[Node] = []
             for call in calls:
-                for text, transition in self._candidates(call.output, node, action.mode):
-                    if room is not None and made >= room:
+                for text, transition in self._candidates(call.output, node, mode):
+                    if room is not None and len(children) >= room:
                         skipped += 1
                         continue
                     child = self._child(parent, index, call, text, transition)
-                    if parent.status == "pruned":
-                        child.status, child.status_reason = (
-                            "pruned",
-                            (f"its parent #{parent.id} was pruned while it was being expanded"),
+                    child.branch, child.origin = branch or parent.branch, origin
+                    if parent.status == "pruned" and branch is None:
+                        child.status = "pruned"
+                        child.status_reason = (
+                            f"its parent #{parent.id} was pruned while it was being expanded"
                         )
                     session.add(child)
+                    children.append(child)
                     index += 1
-                    made += 1
                     invalid += child.status == "invalid"
-            if parent.status == "open":
+            if parent.status == "open" and branch is None:
                 parent.status = "expanded"
             details: dict[str, Any] = {
-                "candidates": made,
+                "candidates": len(children),
                 "invalid": invalid,
                 "model_calls": [c.id for c in calls],
             }
+            if branch:
+                details["branch"] = branch
             if skipped:
                 details["not_added"] = skipped
-            queries.add_event(
-                session,
-                self.run_id,
-                "expand",
-                action.note or f"{made} candidates, {invalid} invalid",
-                node_id=node.id,
-                details=details,
-            )
-            if action.note.startswith("backtrack"):
-                queries.add_event(session, self.run_id, "backtrack", action.note, node_id=node.id)
+            reason = note or f"{len(children)} candidates, {invalid} invalid"
+            queries.add_event(session, self.run_id, kind, reason, node_id=node.id, details=details)
+            if note.startswith("backtrack"):
+                queries.add_event(session, self.run_id, "backtrack", note, node_id=node.id)
             self._count_action(session)
+            session.flush()
+            made_ids = [c.id or 0 for c in children]
         if skipped:
-            limit = self._reload().budget.get("max_nodes")
+            limit = self.run.budget.get("max_nodes")
             raise BudgetExhausted(
                 f"node budget: {limit} nodes reached; {skipped} more candidates were not added "
                 "(their text is kept in the model calls)"
             )
+        return made_ids
 
-    def _candidates(self, output: str, node: NodeView, mode: str) -> list[tuple[str, Any]]:
-        from engine.tasks.base import Transition
-
+    def _candidates(self, output: str, node: NodeView, mode: str) -> list[tuple[str, Transition]]:
         texts = self.task.parse_candidates(output, mode)
         if not texts:
             why = (
                 "the model returned an empty output"
                 if not output.strip()
-                else ("no candidate could be read from the model output")
+                else "no candidate could be read from the model output"
             )
             return [(output, Transition(invalid=f"{self.task.name} rules: {why}"))]
         return [(text, self.task.apply(node.state, text, mode)) for text in texts]
 
-    def _child(self, parent: Node, index: int, call: ModelCall, text: str, transition: Any) -> Node:
+    def _child(
+        self, parent: Node, index: int, call: ModelCall, text: str, transition: Transition
+    ) -> Node:
         state = dict(transition.state)
         if transition.answer is not None:
             state["answer"] = transition.answer
@@ -246,63 +290,72 @@ class Runner:
             state=state,
             status=status,
             status_reason=reason,
-            origin="model",
-            branch=parent.branch,
             model_call_id=call.id,
         )
 
-    def _evaluate(self, tree: TreeView, action: Evaluate) -> None:
-        group = [tree.nodes[i] for i in action.node_ids]
+    def evaluate(
+        self, tree: TreeView, node_ids: list[int], decide: bool = True
+    ) -> dict[int, Settlement]:
+        """Judge a group of siblings and write the verdicts. With `decide`, also
+        prune what a gate rejects and mark checked answers solved."""
+        group = [tree.nodes[i] for i in node_ids]
         context = _Context(self, tree)
         per_judge = [judge.judge(group, context) for judge in self.judges]
+        settlements: dict[int, Settlement] = {}
         with unit_of_work(self.engine) as session:
             for position, view in enumerate(group):
                 verdicts = [verdicts[position] for verdicts in per_judge]
                 node = session.get(Node, view.id)
                 assert node is not None
                 for judge, verdict in zip(self.judges, verdicts, strict=True):
-                    session.add(
-                        Evaluation(
-                            run_id=self.run_id,
-                            node_id=view.id,
-                            judge=judge.name,
-                            judge_config=judge.config(),
-                            judge_set=self.judge_set,
-                            role=judge.role,
-                            score=verdict.score,
-                            passed=verdict.passed,
-                            rationale=verdict.rationale,
-                            model_call_ids=verdict.model_call_ids,
-                        )
-                    )
+                    session.add(self._evaluation(view.id, judge, verdict))
                     self._remember(judge, view, verdict)
-                settlement = settle(self.judges, verdicts)
-                node.score = settlement.score
-                if node.status not in ("open", "terminal"):
-                    continue  # a person pruned it meanwhile: keep the verdicts, not a decision
-                if settlement.rejected_by:
-                    node.status, node.status_reason = "pruned", settlement.rejected_by
-                    queries.add_event(
-                        session,
-                        self.run_id,
-                        "prune",
-                        settlement.rejected_by,
-                        node_id=node.id,
-                        details={"by": "judge"},
-                    )
-                elif node.status == "terminal":
-                    check = self.task.check_answer(node.state.get("answer", ""))
-                    if check is not None and check.passed:
-                        node.status, node.status_reason = "solved", check.reason
+                settlement = settlements[view.id] = settle(self.judges, verdicts)
+                if decide:
+                    self._decide(session, node, settlement)
             queries.add_event(
                 session,
                 self.run_id,
-                "evaluate",
+                "evaluate" if decide else "rescore",
                 f"{len(group)} nodes by {', '.join(j.name for j in self.judges)}",
                 node_id=group[0].parent_id,
-                details={"nodes": list(action.node_ids)},
+                details={"nodes": node_ids},
             )
             self._count_action(session)
+        return settlements
+
+    def _evaluation(self, node_id: int, judge: Judge, verdict: Verdict) -> Evaluation:
+        return Evaluation(
+            run_id=self.run_id,
+            node_id=node_id,
+            judge=judge.name,
+            judge_config=judge.config(),
+            judge_set=self.judge_set,
+            role=judge.role,
+            score=verdict.score,
+            passed=verdict.passed,
+            rationale=verdict.rationale,
+            model_call_ids=verdict.model_call_ids,
+        )
+
+    def _decide(self, session: Session, node: Node, settlement: Settlement) -> None:
+        node.score = settlement.score
+        if node.status not in ("open", "terminal"):
+            return  # a person decided it meanwhile: keep the verdicts, not a decision
+        if settlement.rejected_by:
+            queries.add_event(
+                session,
+                self.run_id,
+                "prune",
+                settlement.rejected_by,
+                node_id=node.id,
+                details={"by": "judge", "previous": node.status},
+            )
+            node.status, node.status_reason = "pruned", settlement.rejected_by
+        elif node.status == "terminal":
+            check = self.task.check_answer(node.state.get("answer", ""))
+            if check is not None and check.passed:
+                node.status, node.status_reason = "solved", check.reason
 
     def _prune(self, action: Prune) -> None:
         with unit_of_work(self.engine) as session:
@@ -310,18 +363,16 @@ class Runner:
                 node = session.get(Node, node_id)
                 if node is None or node.status not in ("open", "terminal"):
                     continue
-                node.status, node.status_reason = (
-                    "pruned",
-                    f"{action.kind}: {reason}" if (not reason.startswith(action.kind)) else reason,
-                )
+                why = reason if reason.startswith(action.kind) else f"{action.kind}: {reason}"
                 queries.add_event(
                     session,
                     self.run_id,
                     "prune",
-                    node.status_reason,
+                    why,
                     node_id=node_id,
-                    details={"by": action.kind},
+                    details={"by": action.kind, "previous": node.status},
                 )
+                node.status, node.status_reason = "pruned", why
             self._count_action(session)
 
     def _finish(self, action: Finish) -> None:
@@ -340,95 +391,27 @@ class Runner:
             )
             self._count_action(session)
 
-    # --- model calls: cache, budget, log ----------------------------------------------
+    # --- requests to the model --------------------------------------------------------
 
-    def _request(
-        self, prompt: str, key: str, purpose: str, index: int, max_tokens: int
+    def request(
+        self,
+        prompt: str,
+        key: str,
+        purpose: str,
+        index: int,
+        max_tokens: int,
+        seed: int | None = None,
+        temperature: float | None = None,
     ) -> CompletionRequest:
         spec = self.run.generator
         return CompletionRequest(
             prompt=prompt,
-            seed=derive_seed(self.run.seed, key, purpose, index),
-            temperature=float(spec.get("temperature", 0.7)),
+            seed=derive_seed(self.run.seed if seed is None else seed, key, purpose, index),
+            temperature=float(spec.get("temperature", 0.7) if temperature is None else temperature),
             top_p=float(spec.get("top_p", 0.95)),
             max_tokens=int(spec.get("max_tokens", max_tokens)),
             stop=tuple(spec.get("stop", self.task.stop)),
         )
-
-    def _call_model(
-        self, node: NodeView, requests: list[CompletionRequest], purpose: str
-    ) -> list[ModelCall]:
-        """One ModelCall row per request: served from storage when identical, else made."""
-        results: list[ModelCall | None] = []
-        fresh: list[tuple[int, CompletionRequest, str]] = []
-        with Session(self.engine) as session:
-            replay_scope = None if self.run.replay else self.run_id
-            for position, request in enumerate(requests):
-                fingerprint = self.generator.fingerprint(request)
-                cached = queries.find_model_call(session, fingerprint, replay_scope)
-                results.append(cached)
-                if cached is None:
-                    fresh.append((position, request, fingerprint))
-        for position, request, fingerprint in fresh:
-            sized = self._within_budget(request)
-            results[position] = self._make_call(node, sized, fingerprint, purpose)
-        return [r for r in results if r is not None]
-
-    def _within_budget(self, request: CompletionRequest) -> CompletionRequest:
-        run = self._reload()
-        budget = run.budget
-        self._check_time_budget()
-        if budget.get("max_calls") is not None and run.model_calls >= budget["max_calls"]:
-            raise BudgetExhausted(
-                f"model-call budget: {run.model_calls} of {budget['max_calls']} calls used"
-            )
-        request = replace(request, sequence=run.model_calls)
-        if budget.get("max_tokens") is not None:
-            left = budget["max_tokens"] - run.prompt_tokens - run.completion_tokens
-            room = left - self.generator.count_tokens(request.prompt)
-            if room < 1:
-                raise BudgetExhausted(
-                    f"token budget: {budget['max_tokens'] - left:,} of "
-                    f"{budget['max_tokens']:,} tokens used"
-                )
-            request = replace(request, max_tokens=min(request.max_tokens, room))
-        return request
-
-    def _make_call(
-        self, node: NodeView, request: CompletionRequest, fingerprint: str, purpose: str
-    ) -> ModelCall:
-        queries.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS)  # heartbeat
-        row = ModelCall(
-            run_id=self.run_id,
-            node_id=node.id,
-            purpose=purpose,
-            backend=self.generator.backend,
-            model=self.generator.model,
-            prompt=request.prompt,
-            params=request.params(),
-            fingerprint=fingerprint,
-        )
-        try:
-            completion = self.generator.complete([request])[0]
-        except ModelError as error:
-            row.error = str(error)
-            with unit_of_work(self.engine) as session:
-                session.add(row)
-            raise
-        row.output = completion.text
-        row.prompt_tokens = completion.prompt_tokens
-        row.completion_tokens = completion.completion_tokens
-        row.cached_prompt_tokens = completion.cached_prompt_tokens
-        row.latency_seconds = completion.latency_seconds
-        with unit_of_work(self.engine) as session:
-            session.add(row)
-            run = session.get(Run, self.run_id)
-            assert run is not None
-            run.model_calls += 1
-            run.prompt_tokens += completion.prompt_tokens
-            run.completion_tokens += completion.completion_tokens
-            run.elapsed_seconds = self._elapsed()
-        return row
 
     # --- judges' memory of equal states -----------------------------------------------
 
@@ -436,24 +419,24 @@ class Runner:
         key = self.task.state_key(node.state)
         if key is None:
             return None
-        return self._memo().get((repr(sorted(judge.config().items())), key))
+        return self._memo().get((_config_key(judge.config()), key))
 
     def _remember(self, judge: Judge, node: NodeView, verdict: Verdict) -> None:
         key = self.task.state_key(node.state)
-        if key is not None:
-            self._memo().setdefault((repr(sorted(judge.config().items())), key), (verdict, node.id))
+        if key is not None and verdict.passed is None:
+            self._memo().setdefault((_config_key(judge.config()), key), (verdict, node.id))
 
     def _memo(self) -> dict[tuple[str, str], tuple[Verdict, int]]:
         if self._verdict_memo is None:
-            self._verdict_memo = {}
+            memo: dict[tuple[str, str], tuple[Verdict, int]] = {}
             with Session(self.engine) as session:
                 nodes = {n.id: n for n in queries.run_nodes(session, self.run_id)}
                 for ev in queries.run_evaluations(session, self.run_id):
                     key = self.task.state_key(nodes[ev.node_id].state)
                     if key is not None and ev.passed is None:
-                        memo_key = (repr(sorted(ev.judge_config.items())), key)
                         verdict = Verdict(ev.score, ev.passed, ev.rationale, ev.model_call_ids)
-                        self._verdict_memo.setdefault(memo_key, (verdict, ev.node_id))
+                        memo.setdefault((_config_key(ev.judge_config), key), (verdict, ev.node_id))
+            self._verdict_memo = memo
         return self._verdict_memo
 
     # --- run bookkeeping --------------------------------------------------------------
@@ -467,6 +450,9 @@ class Runner:
 
     def _elapsed(self) -> float:
         return self._elapsed_base + (time.monotonic() - self._clock_start)
+
+    def _heartbeat(self) -> None:
+        queries.renew_lease(self.engine, self.run_id, self.owner, LEASE_SECONDS)
 
     def _count_action(self, session: Session) -> None:
         run = session.get(Run, self.run_id)
@@ -495,12 +481,11 @@ class Runner:
             queries.add_event(session, self.run_id, event, reason)
         return self._reload()
 
-    def _pause(self, reason: str, event: str) -> Run:
-        return self._set_status("paused", reason, event)
+    def _pause(self, reason: str) -> Run:
+        return self._set_status("paused", reason, "error")
 
     def _stop_on_budget(self, reason: str) -> Run:
-        tree = load_tree(self.engine, self.run_id, self.judge_set, bool(self.judges))
-        best = self.strategy.best(tree)
+        best = self.strategy.best(self.load())
         with unit_of_work(self.engine) as session:
             run = session.get(Run, self.run_id)
             assert run is not None
@@ -510,6 +495,10 @@ class Runner:
                 run.answer, run.answer_node_id = best.state.get("answer"), best.id
             queries.add_event(session, self.run_id, "budget_stop", reason)
         return self._reload()
+
+
+def _config_key(config: dict[str, Any]) -> str:
+    return repr(sorted(config.items()))
 
 
 class _Context:
@@ -524,9 +513,9 @@ class _Context:
         self, node: NodeView, prompt: str, samples: int, purpose: str, max_tokens: int
     ) -> list[Answer]:
         requests = [
-            self.runner._request(prompt, node.key, purpose, i, max_tokens) for i in range(samples)
+            self.runner.request(prompt, node.key, purpose, i, max_tokens) for i in range(samples)
         ]
-        calls = self.runner._call_model(node, requests, purpose)
+        calls = self.runner.calls.call(self.runner.generator, node.id, requests, purpose)
         return [Answer(call.output, call.id or 0) for call in calls]
 
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:

@@ -38,6 +38,13 @@ def m001_initial(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
+@migration
+def m002_commands(conn: Connection) -> None:
+    from storage.models import Command
+
+    Command.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def migrate(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied: list[str] = []

@@ -132,3 +132,18 @@ class ModelCall(SQLModel, table=True):
     latency_seconds: float = 0.0
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Command(SQLModel, table=True):
+    """A person's request that needs the runner (and maybe a model): re-run a
+    branch, re-score the whole tree. Steering that needs no model (prune, pin,
+    prior, judge swap) is written directly instead."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    kind: str  # "rerun", "rescore_tree"
+    node_id: int | None = None
+    payload: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", index=True)  # pending, done, failed
+    result: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

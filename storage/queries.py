@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.models import Evaluation, Event, ModelCall, Node, Prior, Run, utcnow
+from storage.models import Command, Evaluation, Event, ModelCall, Node, Prior, Run, utcnow
 
 
 def get_run(session: Session, run_id: int) -> Run | None:
@@ -144,6 +144,17 @@ def claim_run(engine: Engine, run_id: int, owner: str, seconds: float) -> bool:
         return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def renew_lease(engine: Engine, run_id: int, owner: str, seconds: float) -> None:
+    """Extend a lease this owner holds (a no-op for anyone else)."""
+    with Session(engine) as session:
+        session.execute(
+            update(Run)
+            .where(col(Run.id) == run_id, col(Run.lease_owner) == owner)
+            .values(lease_until=utcnow() + timedelta(seconds=seconds))
+        )
+        session.commit()
+
+
 def release_run(engine: Engine, run_id: int, owner: str) -> None:
     with Session(engine) as session:
         session.execute(
@@ -155,11 +166,29 @@ def release_run(engine: Engine, run_id: int, owner: str) -> None:
 
 
 def claimable_runs(session: Session) -> list[Run]:
-    """Runs a worker should pick up: running, queued, or paused with a step asked for."""
+    """Runs a worker should pick up: running, queued, paused with a step asked
+    for, or any run with a pending command (a re-run, a re-score)."""
+    pending = select(Command.run_id).where(Command.status == "pending")
     query = select(Run).where(
         or_(
             col(Run.status).in_(("queued", "running")),
             (col(Run.status) == "paused") & (col(Run.steps_requested) > 0),
+            col(Run.id).in_(pending),
         )
     )
     return list(session.exec(query.order_by(col(Run.id))))
+
+
+def pending_commands(session: Session, run_id: int) -> list[Command]:
+    query = select(Command).where(Command.run_id == run_id, Command.status == "pending")
+    return list(session.exec(query.order_by(col(Command.id))))
+
+
+def run_commands(session: Session, run_id: int) -> list[Command]:
+    query = select(Command).where(Command.run_id == run_id).order_by(col(Command.id))
+    return list(session.exec(query))
+
+
+def last_prune_event(session: Session, node_id: int) -> Event | None:
+    query = select(Event).where(Event.node_id == node_id, Event.kind == "prune")
+    return session.exec(query.order_by(col(Event.id).desc()).limit(1)).first()

@@ -10,7 +10,6 @@ from sqlalchemy.engine import Engine
 from engine import commands
 from engine.runner import Runner, create_run
 from engine.strategies import STRATEGIES
-from storage import queries
 from tests.conftest import game24_script, question_script
 from tests.invariants import check_tree_invariants, tree_signature
 
@@ -76,7 +75,6 @@ def test_pause_at_random_action_then_resume_gives_same_tree(
             break
         runner.step()
     commands.pause(engine, interrupted)
-    queries.release_run(engine, interrupted, runner.owner)  # that runner is gone
     paused = Runner(engine, interrupted).run_until_idle()
     if paused.run.status == "paused":
         commands.resume(engine, interrupted)

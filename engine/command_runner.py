@@ -1,0 +1,145 @@
+"""Serving a person's queued commands inside the runner: re-run a branch,
+re-score the whole tree.
+
+Both need model calls, which is why they run here and not in the app. Neither
+changes the main search's decisions: a re-run grows a branch of its own beside
+the original, and a whole-tree re-score only reports what would change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from engine.errors import BudgetExhausted, TreelightError
+from engine.generators import make_generator
+from engine.judges import Settlement
+from engine.types import TreeView
+from storage import queries
+from storage.database import unit_of_work
+from storage.models import Command
+
+if TYPE_CHECKING:
+    from engine.runner import Runner
+
+
+def serve(runner: Runner, command: Command) -> None:
+    try:
+        if command.kind == "rerun":
+            result = _rerun(runner, command)
+        elif command.kind == "rescore_tree":
+            result = _rescore_tree(runner)
+        else:
+            result = f"unknown command {command.kind!r}"
+        _close(runner, command, "done", result)
+    except BudgetExhausted as exhausted:
+        _close(runner, command, "failed", str(exhausted))
+        raise
+    except TreelightError as error:
+        _close(runner, command, "failed", str(error))
+        raise
+
+
+def _close(runner: Runner, command: Command, status: str, result: str) -> None:
+    with unit_of_work(runner.engine) as session:
+        stored = session.get(Command, command.id)
+        assert stored is not None
+        stored.status, stored.result = status, result
+
+
+def _rerun(runner: Runner, command: Command) -> str:
+    tree = runner.load()
+    node = tree.nodes[command.node_id or 0]
+    payload = command.payload
+    with Session(runner.engine) as session:
+        done = [
+            c
+            for c in queries.run_commands(session, runner.run_id)
+            if c.kind == "rerun" and c.status == "done"
+        ]
+    branch = f"rerun-{len(done) + 1}"
+    generator = runner.generator
+    if payload.get("model"):
+        generator = make_generator({**runner.run.generator, "model": payload["model"]})
+    sampling = runner.strategy.name in ("best-of-n", "self-consistency")
+    mode = "solution" if sampling and node.parent_id is None else "step"
+    samples = int(runner.strategy.params.get("samples", runner.strategy.params.get("n", 1)))
+    calls = runner.propose(
+        tree,
+        node,
+        samples,
+        mode,
+        branch,
+        generator=generator,
+        extra_priors=(payload["prior"],) if payload.get("prior") else (),
+        seed=payload.get("seed"),
+        temperature=payload.get("temperature"),
+    )
+    child_ids = runner.write_children(
+        node,
+        calls,
+        mode,
+        kind="rerun",
+        branch=branch,
+        origin="rerun",
+        note=f"{branch}: " + (", ".join(f"{k}={v}" for k, v in payload.items()) or "new seed"),
+    )
+    tree = runner.load()
+    judgeable = [i for i in child_ids if tree.nodes[i].status in ("open", "terminal")]
+    if judgeable and runner.judges:
+        runner.evaluate(tree, judgeable)
+    return f"{branch}: {len(child_ids)} candidates beside the original children of #{node.id}"
+
+
+def _rescore_tree(runner: Runner) -> str:
+    """Score every decided node with the active judges and list what would change."""
+    tree = runner.load()
+    todo = [
+        n
+        for n in tree.main()
+        if n.parent_id is not None
+        and not n.evaluated
+        and n.status in ("expanded", "pruned", "solved")
+    ]
+    settlements: dict[int, Settlement] = {}
+    for parent_id in sorted({n.parent_id for n in todo if n.parent_id is not None}):
+        group = [n.id for n in todo if n.parent_id == parent_id]
+        settlements.update(runner.evaluate(tree, group, decide=False))
+    changes = what_would_change(tree, settlements)
+    with unit_of_work(runner.engine) as session:
+        queries.add_event(
+            session,
+            runner.run_id,
+            "rescore_report",
+            f"{len(changes)} decisions would change",
+            details={"changes": changes},
+        )
+    return f"re-scored {len(settlements)} nodes; {len(changes)} decisions would change"
+
+
+def what_would_change(tree: TreeView, settlements: dict[int, Settlement]) -> list[str]:
+    changes = []
+    for node_id, settled in sorted(settlements.items()):
+        node = tree.nodes[node_id]
+        rejected_before = node.status == "pruned" and node.status_reason.startswith("rejected")
+        if rejected_before and not settled.rejected_by:
+            changes.append(f"#{node_id} would now pass the gates (was {node.status_reason})")
+        elif node.status in ("expanded", "solved") and settled.rejected_by:
+            changes.append(f"#{node_id} would now be {settled.rejected_by}")
+    # Beam selections: would the kept set of a level change under the new scores?
+    for depth in sorted({tree.nodes[i].depth for i in settlements}):
+        level = [n for n in tree.main() if n.depth == depth and n.id in settlements]
+        beam_cut = [n for n in level if n.status_reason.startswith("beam cutoff")]
+        kept = [n for n in level if n.status in ("expanded", "solved")]
+        if not beam_cut or not kept:
+            continue
+        ranked = sorted(level, key=lambda n: -(settlements[n.id].score or 0.0))
+        new_kept = {n.id for n in ranked[: len(kept)]}
+        for n in kept:
+            if n.id not in new_kept:
+                changes.append(f"#{n.id} would fall out of the beam at depth {depth}")
+        for n in beam_cut:
+            if n.id in new_kept:
+                changes.append(f"#{n.id} would be kept in the beam at depth {depth}")
+    return changes

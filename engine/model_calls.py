@@ -1,0 +1,146 @@
+"""Every model call goes through here: served from storage when identical,
+checked against the budget, made, and logged as a ModelCall row at once.
+
+Calls are committed one by one, as they return, with the run's totals in the
+same transaction, so `run.model_calls` always equals the rows on disk and no
+output is lost when the action that asked for it crashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine.errors import BudgetExhausted, ModelError
+from engine.generators import CompletionRequest, Generator
+from storage import queries
+from storage.database import unit_of_work
+from storage.models import ModelCall, Run
+
+
+def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
+    """A seed that depends only on where in the tree a call is made, so a
+    resumed run asks for exactly the calls an uninterrupted one would."""
+    digest = hashlib.sha256(f"{run_seed}|{node_key}|{purpose}|{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class ModelCaller:
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: int,
+        elapsed: Callable[[], float],
+        heartbeat: Callable[[], object],
+    ) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.elapsed = elapsed
+        self.heartbeat = heartbeat
+
+    def call(
+        self,
+        generator: Generator,
+        node_id: int,
+        requests: list[CompletionRequest],
+        purpose: str,
+    ) -> list[ModelCall]:
+        """One ModelCall row per request, in order."""
+        with Session(self.engine) as session:
+            run = queries.get_run(session, self.run_id)
+            assert run is not None
+            scope = None if run.replay else self.run_id
+            rows: list[ModelCall | None] = [
+                queries.find_model_call(session, generator.fingerprint(r), scope) for r in requests
+            ]
+        fresh = [i for i, row in enumerate(rows) if row is None]
+        sized, exhausted = self._fit_budget(generator, [requests[i] for i in fresh])
+        if sized:
+            self.heartbeat()
+            made = self._make(generator, node_id, sized, purpose)
+            for position, row in zip(fresh, made, strict=False):
+                rows[position] = row
+        if exhausted:
+            raise BudgetExhausted(exhausted)
+        return [row for row in rows if row is not None]
+
+    def _fit_budget(
+        self, generator: Generator, requests: list[CompletionRequest]
+    ) -> tuple[list[tuple[CompletionRequest, str]], str | None]:
+        """The requests that fit the budget (sized to it), and why the rest do not."""
+        with Session(self.engine) as session:
+            run = queries.get_run(session, self.run_id)
+            assert run is not None
+        budget = run.budget
+        if budget.get("max_seconds") is not None and self.elapsed() >= budget["max_seconds"]:
+            return [], f"time budget: {self.elapsed():.1f} s of {budget['max_seconds']} s used"
+        calls_used = run.model_calls
+        tokens_used = run.prompt_tokens + run.completion_tokens
+        fitted: list[tuple[CompletionRequest, str]] = []
+        for request in requests:
+            if budget.get("max_calls") is not None and calls_used >= budget["max_calls"]:
+                return fitted, f"model-call budget: {calls_used} of {budget['max_calls']} used"
+            fingerprint = generator.fingerprint(request)  # of the request as the search asked
+            request = replace(request, sequence=calls_used)
+            if budget.get("max_tokens") is not None:
+                prompt_tokens = generator.count_tokens(request.prompt)
+                room = budget["max_tokens"] - tokens_used - prompt_tokens
+                if room < 1:
+                    return fitted, (
+                        f"token budget: {tokens_used:,} of {budget['max_tokens']:,} tokens used"
+                    )
+                request = replace(request, max_tokens=min(request.max_tokens, room))
+                tokens_used += prompt_tokens + request.max_tokens  # the most it can use
+            fitted.append((request, fingerprint))
+            calls_used += 1
+        return fitted, None
+
+    def _make(
+        self,
+        generator: Generator,
+        node_id: int,
+        batch: list[tuple[CompletionRequest, str]],
+        purpose: str,
+    ) -> list[ModelCall]:
+        rows = [
+            ModelCall(
+                run_id=self.run_id,
+                node_id=node_id,
+                purpose=purpose,
+                backend=generator.backend,
+                model=generator.model,
+                prompt=request.prompt,
+                params=request.params(),
+                fingerprint=fingerprint,
+            )
+            for request, fingerprint in batch
+        ]
+        started = time.perf_counter()
+        try:
+            completions = generator.complete([request for request, _ in batch])
+        except ModelError as error:
+            rows[0].error = str(error)
+            rows[0].latency_seconds = time.perf_counter() - started
+            with unit_of_work(self.engine) as session:
+                session.add(rows[0])
+            raise
+        for row, completion in zip(rows, completions, strict=True):
+            row.output = completion.text
+            row.prompt_tokens = completion.prompt_tokens
+            row.completion_tokens = completion.completion_tokens
+            row.cached_prompt_tokens = completion.cached_prompt_tokens
+            row.latency_seconds = completion.latency_seconds
+            with unit_of_work(self.engine) as session:
+                session.add(row)
+                run = session.get(Run, self.run_id)
+                assert run is not None
+                run.model_calls += 1
+                run.prompt_tokens += completion.prompt_tokens
+                run.completion_tokens += completion.completion_tokens
+                run.elapsed_seconds = self.elapsed()
+        return rows

@@ -1,0 +1,185 @@
+"""What a person can do to a search at any moment, besides pause/resume/step/stop.
+
+Prune, restore, pin, add a prior and swap the judges change the tree directly,
+each in one transaction that re-reads the node first, so a command never
+applies to a node whose state has moved on (e.g. the runner pruned it a moment
+ago). Re-running a branch and re-scoring the whole tree need model calls, so
+they are queued as Commands for the runner; the app never calls a model.
+Every change is an Event with the person as actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from engine.errors import BadArguments, RunNotFound
+from engine.judges import make_judges
+from storage import queries
+from storage.database import unit_of_work
+from storage.models import Command, Node, Prior, Run
+
+PRUNABLE = ("open", "terminal", "expanded", "solved")
+
+
+def _node(session: Session, run_id: int, node_id: int) -> Node:
+    node = session.get(Node, node_id)
+    if node is None or node.run_id != run_id:
+        raise BadArguments(f"Run #{run_id} has no node #{node_id}.")
+    return node
+
+
+def _subtree(session: Session, node: Node) -> list[Node]:
+    """The node and all its descendants, parents before children."""
+    found, frontier = [node], [node]
+    while frontier:
+        ids = [n.id for n in frontier]
+        frontier = list(session.exec(select(Node).where(col(Node.parent_id).in_(ids))))
+        found.extend(frontier)
+    return found
+
+
+def prune(engine: Engine, run_id: int, node_id: int, branch: bool = True, note: str = "") -> int:
+    """Prune a node (and, with `branch`, everything under it). Returns how many changed."""
+    reason = "pruned by a person" + (f": {note}" if note else "")
+    changed = 0
+    with unit_of_work(engine) as session:
+        root = _node(session, run_id, node_id)
+        if root.parent_id is None:
+            raise BadArguments("The problem itself cannot be pruned; stop the run instead.")
+        for node in _subtree(session, root) if branch else [root]:
+            if node.status not in PRUNABLE:
+                continue
+            queries.add_event(
+                session,
+                run_id,
+                "prune",
+                reason,
+                node_id=node.id,
+                actor="person",
+                details={"by": "person", "previous": node.status},
+            )
+            node.status, node.status_reason = "pruned", reason
+            changed += 1
+    return changed
+
+
+def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> int:
+    """Undo a prune (by a person, a judge or a beam cutoff): the node is searchable again."""
+    changed = 0
+    with unit_of_work(engine) as session:
+        root = _node(session, run_id, node_id)
+        for node in _subtree(session, root) if branch else [root]:
+            if node.status != "pruned":
+                continue
+            last = queries.last_prune_event(session, node.id or 0)
+            previous = (last.details.get("previous") if last else None) or "open"
+            queries.add_event(
+                session,
+                run_id,
+                "restore",
+                f"restored to {previous}",
+                node_id=node.id,
+                actor="person",
+                details={"was": node.status_reason},
+            )
+            node.status, node.status_reason = previous, "restored by a person"
+            changed += 1
+    return changed
+
+
+def pin(engine: Engine, run_id: int, node_id: int, pinned: bool = True) -> None:
+    """A pinned node goes first among its peers and is never cut by a beam or threshold."""
+    with unit_of_work(engine) as session:
+        node = _node(session, run_id, node_id)
+        if node.pinned == pinned:
+            return
+        node.pinned = pinned
+        queries.add_event(
+            session,
+            run_id,
+            "pin" if pinned else "unpin",
+            "explore this more" if pinned else "",
+            node_id=node_id,
+            actor="person",
+        )
+
+
+def add_prior(engine: Engine, run_id: int, node_id: int, text: str) -> Prior:
+    """A hint that goes into the prompt of every expansion below `node_id` from now on."""
+    text = text.strip()
+    if not text:
+        raise BadArguments("A prior needs some text: the hint to give the model.")
+    with unit_of_work(engine) as session:
+        _node(session, run_id, node_id)
+        prior = Prior(run_id=run_id, node_id=node_id, text=text, actor="person")
+        session.add(prior)
+        queries.add_event(session, run_id, "prior", text, node_id=node_id, actor="person")
+    return prior
+
+
+def swap_judges(
+    engine: Engine, run_id: int, judges: list[dict[str, Any]], whole_tree: bool = False
+) -> Run:
+    """Make `judges` the active set. The open frontier is re-scored by the next
+    action (its nodes have no verdict from the new set); with `whole_tree`, the
+    runner also scores every other node and reports which decisions would change."""
+    make_judges(judges)  # validate before anything changes
+    with unit_of_work(engine) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise RunNotFound(f"No run #{run_id}.")
+        old = run.judges
+        run.judges, run.judge_set = judges, run.judge_set + 1
+        queries.add_event(
+            session,
+            run_id,
+            "judge_swap",
+            f"{_names(old)} → {_names(judges)}",
+            actor="person",
+            details={"old": old, "new": judges, "judge_set": run.judge_set},
+        )
+        if whole_tree:
+            session.add(Command(run_id=run_id, kind="rescore_tree"))
+    return run
+
+
+def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Command:
+    """Ask the runner to expand `node_id` again with other settings (model,
+    temperature, seed, prior); the new children form a branch of their own,
+    drawn beside the original ones and ignored by the main search."""
+    allowed = {"model", "temperature", "seed", "prior"}
+    unknown = set(overrides) - allowed
+    if unknown:
+        raise BadArguments(f"A re-run can change {', '.join(sorted(allowed))}, not {unknown}.")
+    with unit_of_work(engine) as session:
+        node = _node(session, run_id, node_id)
+        if node.status == "invalid":
+            raise BadArguments("An invalid node has no state to continue from; re-run its parent.")
+        command = Command(
+            run_id=run_id,
+            kind="rerun",
+            node_id=node_id,
+            payload={k: v for k, v in overrides.items() if v not in (None, "")},
+        )
+        session.add(command)
+        queries.add_event(
+            session,
+            run_id,
+            "rerun_request",
+            _describe(command.payload),
+            node_id=node_id,
+            actor="person",
+            details=command.payload,
+        )
+    return command
+
+
+def _names(judges: list[dict[str, Any]]) -> str:
+    return ", ".join(j["name"] for j in judges) or "no judges"
+
+
+def _describe(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "same settings"
