@@ -16,9 +16,14 @@ from tests.conftest import game24_script
 
 def paused_run(engine: Engine, actions: int = 2) -> int:
     run = create_run(
-        engine, task="game24", problem="4 4 4 4", strategy="bfs", strategy_params={"samples": 3},
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
         generator={"backend": "scripted", "outputs": game24_script(11)},
-        budget={"max_calls": 60}, status="running",
+        budget={"max_calls": 60},
+        status="running",
     )
     assert run.id is not None
     runner = Runner(engine, run.id)
@@ -30,8 +35,9 @@ def paused_run(engine: Engine, actions: int = 2) -> int:
 
 def person_events(engine: Engine, run_id: int) -> list[tuple[str, int | None]]:
     with Session(engine) as session:
-        return [(e.kind, e.node_id) for e in queries.run_events(session, run_id)
-                if e.actor == "person"]
+        return [
+            (e.kind, e.node_id) for e in queries.run_events(session, run_id) if e.actor == "person"
+        ]
 
 
 def open_child(engine: Engine, run_id: int) -> int:
@@ -78,8 +84,11 @@ def test_a_prior_goes_into_the_prompts_below_its_node(engine: Engine) -> None:
     Runner(engine, run_id).run_until_idle()
     with Session(engine) as session:
         calls = [c for c in queries.run_model_calls(session, run_id) if c.node_id == node_id]
-    assert calls and all("Hint from a person: try multiplying the two fours" in c.prompt
-                         for c in calls if c.purpose == "expand")
+    assert calls and all(
+        "Hint from a person: try multiplying the two fours" in c.prompt
+        for c in calls
+        if c.purpose == "expand"
+    )
     assert ("prior", node_id) in person_events(engine, run_id)
 
 
@@ -95,10 +104,10 @@ def test_swapping_judges_rescores_the_frontier_and_reports_the_rest(engine: Engi
     assert cmds[-1].kind == "rescore_tree" and cmds[-1].status == "done"
     assert any(e.kind == "rescore_report" for e in events)
     assert new_verdicts and all(e.judge == "game24-verifier" for e in new_verdicts)
-    frontier = {n.id for n in load_tree(engine, run_id, 2).main()
-                if n.status == "open" and n.parent_id}
-    assert frontier and not any(load_tree(engine, run_id, 2).nodes[i].evaluated
-                                for i in frontier)
+    frontier = {
+        n.id for n in load_tree(engine, run_id, 2).main() if n.status == "open" and n.parent_id
+    }
+    assert frontier and not any(load_tree(engine, run_id, 2).nodes[i].evaluated for i in frontier)
     for _ in range(len(frontier)):  # re-scoring the frontier comes before anything else
         commands.step(engine, run_id)
         Runner(engine, run_id).run_until_idle()
@@ -113,8 +122,7 @@ def test_rerun_grows_a_separate_branch_the_main_search_ignores(engine: Engine) -
     Runner(engine, run_id).run_until_idle()
     tree = load_tree(engine, run_id, 1)
     rerun_nodes = [n for n in tree.nodes.values() if n.branch == "rerun-1"]
-    assert rerun_nodes and all(n.parent_id == node_id and n.origin == "rerun"
-                               for n in rerun_nodes)
+    assert rerun_nodes and all(n.parent_id == node_id and n.origin == "rerun" for n in rerun_nodes)
     assert tree.nodes[node_id].status == "open"  # the main search has not touched it
     with Session(engine) as session:
         calls = [c for c in queries.run_model_calls(session, run_id) if c.purpose == "rerun-1"]
