@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 from sqlalchemy.engine import Engine
 
@@ -28,5 +30,9 @@ def _worker_for(url: str) -> Worker:
     return worker
 
 
-def ensure_worker() -> Worker:
+def ensure_worker() -> Worker | None:
+    """Start the in-app worker, unless TREELIGHT_WORKER=off (when `treelight worker`
+    processes run the searches instead, e.g. several on a team database)."""
+    if os.environ.get("TREELIGHT_WORKER", "on").lower() in ("off", "0", "false", "no"):
+        return None
     return _worker_for(database_url())

@@ -341,6 +341,8 @@ def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
     print(f"Treelight explorer: http://{args.address}:{args.port}", file=sys.stderr)
     return subprocess.call(command)

@@ -47,3 +47,25 @@ def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> s
     for root in children.get(None, []):
         visit(root, 0)
     return "\n".join(lines)
+
+
+def decision(node: Node) -> str:
+    """How the search settled a node, in words (for the inspector)."""
+    score = "" if node.score is None else f" (score {node.score:.2f})"
+    if node.parent_id is None:
+        return "the problem itself"
+    if node.status == "invalid":
+        return f"invalid — {node.status_reason}"
+    if node.status == "pruned":
+        return f"pruned — {node.status_reason}"
+    if node.status == "solved":
+        return f"solved — {node.status_reason}"
+    if node.status == "terminal":
+        return f"finished with answer {node.state.get('answer', '?')!r}, not checked{score}"
+    if node.status == "expanded":
+        return f"kept and expanded{score}"
+    if node.branch != "main":
+        return f"in re-run branch {node.branch}{score}; the main search does not expand it"
+    if node.score is None:
+        return "waiting for the judges"
+    return f"open: waiting to be expanded{score}"

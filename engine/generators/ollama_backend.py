@@ -95,3 +95,33 @@ class OllamaGenerator(Generator):
                 f"run `ollama pull {self.model}`."
             )
         return ModelError(f"Ollama at {self.host} answered {error.status_code}: {error.error}")
+
+
+def list_models(host: str | None = None, timeout: float = 3.0) -> list[dict[str, Any]]:
+    """The server's models (`/api/tags`): name, size, family, quantization."""
+    import httpx
+    import ollama
+
+    host = host or ollama_host()
+    try:
+        listed = ollama.Client(host=host, timeout=timeout).list()
+    except (ConnectionError, httpx.ConnectError, httpx.TimeoutException):
+        raise ModelUnavailable(
+            f"Ollama is not running at {host} — start it with `ollama serve`, "
+            "or set OLLAMA_HOST to where it runs."
+        ) from None
+    except ollama.ResponseError as error:
+        raise ModelError(f"Ollama at {host} answered {error.status_code}: {error.error}") from None
+    models = []
+    for model in listed.models:
+        details = model.details
+        models.append(
+            {
+                "name": model.model,
+                "size": model.size,
+                "family": details.family if details else None,
+                "parameters": details.parameter_size if details else None,
+                "quantization": details.quantization_level if details else None,
+            }
+        )
+    return models

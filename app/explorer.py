@@ -1,0 +1,242 @@
+"""The explorer page: the live tree, the run's controls and the node inspector."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+from sqlmodel import Session
+
+from app.charts import run_charts
+from app.inspector import inspector
+from app.safe import md
+from app.services import get_engine
+from app.tree_component import live_tree
+from engine import commands
+from engine.errors import TreelightError
+from engine.graph_view import best_path, legend, standalone_html, vis_elements
+from engine.strategies import STRATEGIES
+from storage import queries
+from storage.export import run_to_dict, run_to_graphml
+from storage.models import Run
+
+LIVE = ("queued", "running")
+STATUS_ICON = {
+    "queued": "⏳",
+    "running": "▶️",
+    "paused": "⏸️",
+    "done": "✅",
+    "failed": "❌",
+    "stopped": "⏹️",
+}
+
+
+def chosen_run_id() -> int | None:
+    raw = st.query_params.get("run")
+    if raw and raw.isdigit():
+        return int(raw)
+    with Session(get_engine()) as session:
+        runs = queries.list_runs(session, limit=1)
+    return runs[0].id if runs else None
+
+
+def page() -> None:
+    engine = get_engine()
+    run_id = chosen_run_id()
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id) if run_id else None
+        busy = bool(run_id and queries.pending_commands(session, run_id))
+    if run is None or run.id is None:
+        st.title("🌳 Treelight")
+        if run_id:
+            st.error(f"There is no run #{run_id}. Pick one on the Runs page or start a new one.")
+        else:
+            st.info("No runs yet. Start one on the **New run** page (sidebar).")
+        return
+    if st.query_params.get("run") != str(run.id):
+        st.query_params["run"] = str(run.id)
+
+    st.markdown(
+        f"### {STATUS_ICON.get(run.status, '')} Run #{run.id} · {run.task} · {run.strategy}"
+    )
+    st.caption("Problem")
+    st.text(run.problem)
+    controls(run)
+    left, right = st.columns([3, 2], gap="medium")
+    live = run.status in LIVE or busy
+    with left:
+        tree_panel(run.id, live)
+    with right:
+        inspector(run.id, live)
+    st.divider()
+    run_charts(run.id)
+    with st.expander("What this strategy does"):
+        strategy = STRATEGIES.get(run.strategy)
+        st.write(strategy.explanation if strategy else run.strategy)
+
+
+def controls(run: Run) -> None:
+    engine = get_engine()
+    assert run.id is not None
+    columns = st.columns([1, 1, 1, 1, 1.2, 1.2, 1.2])
+    finished = run.status in ("done", "failed")
+
+    def act(name: str) -> None:
+        try:
+            getattr(commands, name)(engine, run.id)
+        except TreelightError as error:
+            st.session_state["flash"] = str(error)
+
+    columns[0].button(
+        "Pause",
+        key="pause",
+        on_click=act,
+        args=("pause",),
+        disabled=run.status not in LIVE,
+        use_container_width=True,
+    )
+    columns[1].button(
+        "Resume",
+        key="resume",
+        on_click=act,
+        args=("resume",),
+        disabled=run.status not in ("paused", "stopped"),
+        use_container_width=True,
+    )
+    columns[2].button(
+        "Step",
+        key="step",
+        on_click=act,
+        args=("step",),
+        disabled=finished or run.status in LIVE,
+        use_container_width=True,
+        help="Do one action, then pause again",
+    )
+    columns[3].button(
+        "Stop",
+        key="stop",
+        on_click=act,
+        args=("stop",),
+        disabled=finished or run.status == "stopped",
+        use_container_width=True,
+    )
+    columns[4].download_button(
+        "JSON",
+        data=lambda: _export_json(run.id or 0),
+        file_name=f"treelight-run-{run.id}.json",
+        mime="application/json",
+        key="export_json",
+        icon="⬇️",
+    )
+    columns[5].download_button(
+        "GraphML",
+        data=lambda: _export_graphml(run.id or 0),
+        file_name=f"treelight-run-{run.id}.graphml",
+        mime="application/xml",
+        key="export_graphml",
+        icon="⬇️",
+    )
+    columns[6].download_button(
+        "HTML page",
+        data=lambda: _export_html(run.id or 0),
+        file_name=f"treelight-run-{run.id}.html",
+        mime="text/html",
+        key="export_html",
+        icon="⬇️",
+    )
+    if "flash" in st.session_state:
+        st.error(md(st.session_state.pop("flash")))
+
+
+def _export_json(run_id: int) -> str:
+    with Session(get_engine()) as session:
+        return json.dumps(run_to_dict(session, run_id), indent=1)
+
+
+def _export_graphml(run_id: int) -> str:
+    with Session(get_engine()) as session:
+        return run_to_graphml(session, run_id)
+
+
+def _export_html(run_id: int) -> str:
+    with Session(get_engine()) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        return standalone_html(
+            run, queries.run_nodes(session, run_id), queries.run_priors(session, run_id)
+        )
+
+
+def tree_panel(run_id: int, live: bool) -> None:
+    @st.fragment(run_every=1.0 if live else None)
+    def draw() -> None:
+        with Session(get_engine()) as session:
+            run = queries.get_run(session, run_id)
+            assert run is not None
+            nodes = queries.run_nodes(session, run_id)
+            priors = queries.run_priors(session, run_id)
+            busy = bool(queries.pending_commands(session, run_id))
+        status_line(run, len(nodes))
+        vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run))
+        live_tree(run_id, vis_nodes, vis_edges, st.session_state.get("selected_node"))
+        st.html(_legend_html())
+        still_live = run.status in LIVE or busy
+        selection = st.session_state.get("selected_node")
+        if still_live != live or selection != st.session_state.get("inspected_node"):
+            st.session_state["inspected_node"] = selection
+            st.rerun()  # the page around the tree (controls, inspector) is out of date
+
+    draw()
+
+
+def _legend_html() -> str:
+    # Static text and colours from our own table: no model text here.
+    items = "".join(
+        f'<span style="margin-right:12px;white-space:nowrap;font-size:0.8rem">'
+        f'<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
+        f'background:{colour};margin-right:4px"></span>{text}</span>'
+        for colour, text in legend()
+    )
+    return (
+        f'<div style="line-height:1.8">{items} <span style="font-size:0.8rem">'
+        f"· gold border: best path · size: score · dashed: re-run branch</span></div>"
+    )
+
+
+def status_line(run: Run, node_total: int) -> None:
+    tokens = run.prompt_tokens + run.completion_tokens
+    line = (
+        f"**{run.status}**"
+        + (f" — {md(run.status_reason)}" if run.status_reason else "")
+        + f" · {node_total} nodes · {run.model_calls} model calls · {tokens:,} tokens · "
+        f"{run.elapsed_seconds:.1f} s"
+    )
+    if run.status == "paused" and run.status_reason and run.status_reason != "paused by a person":
+        st.error(
+            f"Paused: {md(run.status_reason)}\n\nFix the cause, then press **Resume**: "
+            "every node made so far is kept."
+        )
+    else:
+        st.markdown(line.replace("\n", " "))
+    if run.answer is not None:
+        st.success("Answer")
+        st.code(run.answer, language=None)
+    budget_bars(run, node_total)
+
+
+def budget_bars(run: Run, node_total: int) -> None:
+    budget = run.budget
+    used = {
+        "max_calls": (run.model_calls, "model calls"),
+        "max_tokens": (run.prompt_tokens + run.completion_tokens, "tokens"),
+        "max_nodes": (node_total, "nodes"),
+        "max_seconds": (run.elapsed_seconds, "seconds"),
+    }
+    shown = [(key, *used[key]) for key in used if budget.get(key)]
+    if not shown:
+        return
+    for column, (key, value, label) in zip(st.columns(len(shown)), shown, strict=True):
+        limit = float(budget[key])
+        column.progress(
+            min(1.0, value / limit) if limit else 0.0, text=f"{label}: {value:,.0f} / {limit:,.0f}"
+        )

@@ -1,0 +1,237 @@
+"""The node inspector: everything about one node, and what a person can do to it.
+
+All model text (thought, prompt, raw output, rationales) is shown with
+st.code / st.text / st.dataframe, which show characters, never markup.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlmodel import Session
+
+from app.safe import md
+from app.services import get_engine
+from engine import steering
+from engine.errors import TreelightError
+from engine.judges import JUDGES, parse_judge_specs
+from engine.textview import decision
+from storage import queries
+from storage.models import ModelCall, Node, Run
+
+
+def inspector(run_id: int, live: bool) -> None:
+    @st.fragment(run_every=1.5 if live else None)
+    def details() -> None:
+        with Session(get_engine()) as session:
+            run = queries.get_run(session, run_id)
+            nodes = {n.id: n for n in queries.run_nodes(session, run_id)}
+            selected = st.session_state.get("selected_node")
+            node = nodes.get(selected) if selected else None
+            if node is None:
+                node = nodes.get(run.answer_node_id) if run and run.answer_node_id else None
+            if node is None:
+                node = next(iter(nodes.values()), None)
+            if run is None or node is None or node.id is None:
+                st.info("Click a node in the tree to inspect it.")
+                return
+            evaluations = [
+                e for e in queries.run_evaluations(session, run_id) if e.node_id == node.id
+            ]
+            call = session.get(ModelCall, node.model_call_id) if node.model_call_id else None
+            priors = [p for p in queries.run_priors(session, run_id) if p.node_id == node.id]
+        show_node(run, node, evaluations, call, [p.text for p in priors])
+
+    details()
+    steering_panel(run_id)
+
+
+def show_node(
+    run: Run, node: Node, evaluations: list, call: ModelCall | None, priors: list[str]
+) -> None:
+    st.markdown(
+        f"#### Node #{node.id} · {node.status}"
+        + (" · 📌 pinned" if node.pinned else "")
+        + (f" · {md(node.branch)}" if node.branch != "main" else "")
+    )
+    st.caption("Decision")
+    st.text(decision(node))
+    st.caption("Thought")
+    st.code(node.text or "(empty)", language=None, wrap_lines=True)
+    if node.state:
+        st.caption("State (kept by the engine)")
+        st.json(node.state, expanded=False)
+    if priors:
+        st.caption("Priors at this node")
+        for text in priors:
+            st.text(f"💡 {text}")
+    if evaluations:
+        st.caption("Verdicts")
+        st.dataframe(
+            [
+                {
+                    "judge": e.judge,
+                    "set": e.judge_set,
+                    "role": e.role,
+                    "score": e.score,
+                    "passed": e.passed,
+                    "rationale": e.rationale,
+                }
+                for e in evaluations
+            ],
+            hide_index=True,
+            use_container_width=True,
+        )
+    elif node.parent_id is not None and node.status != "invalid":
+        st.caption("Verdicts: none yet")
+    if call is not None:
+        with st.expander(f"Model call #{call.id}: {call.backend}:{call.model}"):
+            st.text(
+                f"temperature {call.params.get('temperature')} · seed "
+                f"{call.params.get('seed')} · {call.prompt_tokens} prompt tokens "
+                f"({call.cached_prompt_tokens} reused) · {call.completion_tokens} generated · "
+                f"{call.latency_seconds:.2f} s"
+            )
+            st.caption("Prompt")
+            st.code(call.prompt, language=None, wrap_lines=True)
+            st.caption("Raw output")
+            st.code(call.output or "(empty)", language=None, wrap_lines=True)
+    st.session_state["inspected"] = {
+        "id": node.id,
+        "status": node.status,
+        "pinned": node.pinned,
+        "depth": node.depth,
+    }
+
+
+def steering_panel(run_id: int) -> None:
+    engine = get_engine()
+    node = st.session_state.get("inspected")
+    if not node:
+        return
+    node_id = node["id"]
+
+    def do(label: str, fn, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        try:
+            result = fn(engine, run_id, node_id, *args, **kwargs)
+            st.session_state["steer_note"] = f"{label}: done" + (
+                f" ({result} nodes)" if isinstance(result, int) else ""
+            )
+        except TreelightError as error:
+            st.session_state["steer_note"] = f"{label}: {error}"
+
+    st.markdown("##### Steer this node")
+    a, b, c = st.columns(3)
+    if node["status"] == "pruned":
+        a.button(
+            "Restore",
+            key="restore",
+            on_click=do,
+            args=("Restore", steering.restore),
+            use_container_width=True,
+            help="Make it searchable again",
+        )
+        b.button(
+            "Restore branch",
+            key="restore_branch",
+            use_container_width=True,
+            on_click=do,
+            args=("Restore branch", steering.restore, True),
+        )
+    else:
+        a.button(
+            "Prune",
+            key="prune",
+            on_click=do,
+            args=("Prune", steering.prune, False),
+            use_container_width=True,
+            disabled=node["depth"] == 0,
+        )
+        b.button(
+            "Prune branch",
+            key="prune_branch",
+            on_click=do,
+            args=("Prune branch", steering.prune, True),
+            use_container_width=True,
+            disabled=node["depth"] == 0,
+        )
+    c.button(
+        "Unpin" if node["pinned"] else "Pin",
+        key="pin",
+        use_container_width=True,
+        on_click=do,
+        args=("Pin", steering.pin, not node["pinned"]),
+        help="Explore this more: a pinned node goes first and is never cut",
+    )
+
+    with st.form("prior_form", clear_on_submit=True, border=False):
+        hint = st.text_input(
+            "Inject a prior (a hint for every expansion below this node)",
+            key="prior_text",
+            placeholder="e.g. try multiplying first",
+        )
+        if st.form_submit_button("Add prior"):
+            do("Prior", steering.add_prior, hint)
+
+    with st.expander("Re-run this branch with other settings"):
+        with st.form("rerun_form", border=False):
+            model = st.text_input(
+                "Model (blank: same; a .gguf path or an Ollama model name)", key="rerun_model"
+            )
+            temperature = st.slider("Temperature", 0.0, 2.0, 1.0, 0.1, key="rerun_temp")
+            seed = st.number_input("Seed", 0, 2**31 - 1, 1, key="rerun_seed")
+            prior = st.text_input("Extra prior for this re-run only", key="rerun_prior")
+            if st.form_submit_button("Re-run"):
+                do(
+                    "Re-run",
+                    steering.rerun,
+                    model=model or None,
+                    temperature=temperature,
+                    seed=int(seed),
+                    prior=prior or None,
+                )
+    if "steer_note" in st.session_state:
+        st.info(md(st.session_state.pop("steer_note")))
+    judge_panel(run_id)
+
+
+def judge_panel(run_id: int) -> None:
+    engine = get_engine()
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+    if run is None:
+        return
+    with st.expander(
+        f"Judges (set {run.judge_set}): " + (", ".join(j["name"] for j in run.judges) or "none")
+    ):
+        with st.form("judges_form", border=False):
+            current = [j["name"] for j in run.judges]
+            chosen = st.multiselect(
+                "Active judges",
+                sorted(JUDGES),
+                default=current,
+                key="judges_choice",
+                help="; ".join(f"{n}: {j.description}" for n, j in JUDGES.items()),
+            )
+            options = st.text_input("Options (e.g. value:samples=5;weight=2)", key="judge_opts")
+            whole = st.checkbox(
+                "Also re-score the whole tree and list which decisions would change",
+                key="judges_whole",
+            )
+            if st.form_submit_button("Swap judges"):
+                specs = [{"name": n} for n in chosen]
+                for extra in parse_judge_specs(options or ""):
+                    specs = [s if s["name"] != extra["name"] else extra for s in specs]
+                try:
+                    steering.swap_judges(engine, run_id, specs, whole_tree=whole)
+                    st.session_state["steer_note"] = (
+                        "Judges swapped: the open frontier is re-scored by the next action."
+                    )
+                except TreelightError as error:
+                    st.session_state["steer_note"] = str(error)
+                st.rerun()
+        with Session(engine) as session:
+            reports = [e for e in queries.run_events(session, run_id) if e.kind == "rescore_report"]
+        if reports:
+            st.caption(f"Latest whole-tree re-score: {md(reports[-1].reason)}")
+            for change in reports[-1].details.get("changes", [])[:50]:
+                st.text(f"• {change}")

@@ -1,0 +1,193 @@
+"""The New run page: a preset or a free problem, a strategy, a generator, judges, a budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app.safe import md
+from app.services import get_engine
+from engine.errors import BadArguments, TreelightError
+from engine.generators.ollama_backend import list_models, ollama_host
+from engine.judges import JUDGES, parse_judge_specs
+from engine.runner import create_run
+from engine.strategies import STRATEGIES
+from engine.tasks import TASKS
+
+PRESETS: list[dict[str, str]] = json.loads(
+    (Path(__file__).resolve().parent.parent / "assets" / "presets.json").read_text("utf-8")
+)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def ollama_models(host: str) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        return list_models(host), None
+    except TreelightError as error:
+        return [], str(error)
+
+
+def page() -> None:
+    st.title("New run")
+    preset = st.selectbox("Preset", [p["name"] for p in PRESETS], index=2, key="preset")
+    chosen = next(p for p in PRESETS if p["name"] == preset)
+    left, right = st.columns(2, gap="large")
+    with left:
+        task = st.selectbox(
+            "Task",
+            sorted(TASKS),
+            index=sorted(TASKS).index(chosen["task"]),
+            key=f"task_{preset}",
+            help="; ".join(f"{t.name}: {t.description}" for t in TASKS.values()),
+        )
+        problem = st.text_area("Problem", chosen["problem"], key=f"problem_{preset}", height=80)
+        strategy = st.selectbox(
+            "Strategy",
+            list(STRATEGIES),
+            key="strategy",
+            format_func=lambda s: f"{s} — {STRATEGIES[s].summary}",
+        )
+        st.caption(md(STRATEGIES[strategy].explanation))
+        params = strategy_params(strategy)
+    with right:
+        generator = generator_choice()
+        default_judges = list(TASKS[task].default_judges)
+        judges = st.multiselect(
+            "Judges",
+            sorted(JUDGES),
+            default=default_judges,
+            key=f"judges_{task}",
+            help="; ".join(f"{n}: {j.description}" for n, j in JUDGES.items()),
+        )
+        options = st.text_input(
+            "Judge options", "", key="judge_options", placeholder="e.g. value:samples=5;weight=2"
+        )
+        st.markdown("**Budget** (0 = no limit)")
+        b1, b2 = st.columns(2)
+        max_calls = b1.number_input("Model calls", 0, 100_000, 60, key="max_calls")
+        max_tokens = b2.number_input("Tokens", 0, 10_000_000, 0, step=1000, key="max_tokens")
+        max_seconds = b1.number_input("Seconds", 0, 86_400, 300, key="max_seconds")
+        max_nodes = b2.number_input("Nodes", 0, 100_000, 0, key="max_nodes")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+        temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
+
+    if st.button("Start the search", type="primary", key="start"):
+        specs = [{"name": n} for n in judges]
+        try:
+            if generator["backend"] == "scripted":
+                generator = scripted_spec(generator)
+            for extra in parse_judge_specs(options):
+                specs = [s if s["name"] != extra["name"] else extra for s in specs]
+            run = create_run(
+                get_engine(),
+                task=task,
+                problem=problem,
+                strategy=strategy,
+                strategy_params=params,
+                generator={**generator, "temperature": temperature},
+                judges=specs,
+                seed=int(seed),
+                budget={
+                    "max_calls": max_calls or None,
+                    "max_tokens": max_tokens or None,
+                    "max_seconds": max_seconds or None,
+                    "max_nodes": max_nodes or None,
+                },
+            )
+        except TreelightError as error:
+            st.error(md(error))
+            return
+        st.session_state.pop("selected_node", None)
+        from app.pages import explorer_page
+
+        st.switch_page(explorer_page(), query_params={"run": str(run.id)})
+
+
+BACKEND_LABELS = {
+    "embedded": "Embedded (SmolLM2-135M, no server)",
+    "ollama": "Ollama server",
+    "scripted": "Scripted (replay outputs)",
+}
+
+
+def strategy_params(strategy: str) -> dict[str, Any]:
+    defaults = STRATEGIES[strategy].defaults
+    params: dict[str, Any] = {}
+    columns = st.columns(max(1, len(defaults)))
+    for column, (name, default) in zip(columns, defaults.items(), strict=False):
+        key = f"param_{strategy}_{name}"
+        if isinstance(default, bool):
+            params[name] = column.checkbox(name, default, key=key)
+        elif isinstance(default, float):
+            params[name] = column.number_input(name, value=default, format="%.3f", key=key)
+        elif default is None:  # "the task's default"
+            value = column.number_input(name, 0, 20, 0, key=key, help="0: the task's default")
+            if value:
+                params[name] = int(value)
+        else:
+            params[name] = int(column.number_input(name, 1, 1000, int(default), key=key))
+    return params
+
+
+def generator_choice() -> dict[str, Any]:
+    backend = st.radio(
+        "Generator",
+        list(BACKEND_LABELS),
+        horizontal=True,
+        key="backend",
+        format_func=BACKEND_LABELS.__getitem__,
+    )
+    if backend == "scripted":
+        path = st.text_input(
+            "Script: a JSON file with a list of model outputs, used in order", key="script_path"
+        )
+        delay = st.number_input(
+            "Seconds per call (to watch it grow)", 0.0, 10.0, 0.0, 0.1, key="script_delay"
+        )
+        return {"backend": "scripted", "script": path, "delay": delay}
+    if backend == "embedded":
+        path = st.text_input(
+            "GGUF file (blank: the built-in SmolLM2-135M-Instruct)", key="gguf_path"
+        )
+        return {"backend": "embedded", **({"model": path} if path else {})}
+    host = st.text_input("Ollama host", ollama_host(), key="ollama_host")
+    models, error = ollama_models(host)
+    if error:
+        st.warning(md(error))
+        name = st.text_input("Model name", "llama3.2", key="ollama_model_name")
+    else:
+        name = st.selectbox(
+            "Model",
+            [m["name"] for m in models],
+            key="ollama_model",
+            format_func=lambda n: _describe(next(m for m in models if m["name"] == n)),
+        )
+    return {"backend": "ollama", "model": name, "host": host}
+
+
+def scripted_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The outputs go into the run itself, so it replays without the file."""
+    from engine.generators.scripted import ScriptedGenerator
+
+    if not spec.get("script"):
+        raise BadArguments("The scripted generator needs the path of a JSON file of outputs.")
+    outputs = ScriptedGenerator.from_file(spec["script"]).outputs
+    return {
+        "backend": "scripted",
+        "model": Path(spec["script"]).name,
+        "outputs": outputs,
+        "delay": spec.get("delay", 0.0),
+    }
+
+
+def _describe(model: dict[str, Any]) -> str:
+    size = f"{model['size'] / 1e9:.1f} GB" if model.get("size") else ""
+    extras = " · ".join(
+        str(x)
+        for x in (model.get("parameters"), model.get("family"), model.get("quantization"), size)
+        if x
+    )
+    return f"{model['name']} ({extras})" if extras else model["name"]

@@ -1,0 +1,24 @@
+"""The app's pages, built in one place so any page can link to another.
+
+Each page is a two-line script in app/views/ (file pages let AppTest switch
+between them); the code lives in the module it imports.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+
+def explorer_page() -> StreamlitPage:
+    return st.Page(
+        "views/explorer.py", title="Explorer", icon="🌳", url_path="explorer", default=True
+    )
+
+
+def new_run_page() -> StreamlitPage:
+    return st.Page("views/new_run.py", title="New run", icon="➕", url_path="new")
+
+
+def runs_page() -> StreamlitPage:
+    return st.Page("views/runs_page.py", title="Runs", icon="📋", url_path="runs")

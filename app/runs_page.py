@@ -1,0 +1,123 @@
+"""The Runs page: every run, a side-by-side comparison, and a step-by-step replay."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlmodel import Session
+
+from app.safe import md
+from app.services import get_engine
+from app.tree_component import live_tree
+from engine.graph_view import best_path, vis_elements
+from engine.replay import tree_at
+from engine.textview import format_tree
+from storage import queries
+from storage.models import Run
+
+
+def page() -> None:
+    st.title("Runs")
+    engine = get_engine()
+    with Session(engine) as session:
+        runs = queries.list_runs(session)
+        counts = {r.id: queries.node_count(session, r.id or 0) for r in runs}
+    if not runs:
+        st.info("No runs yet: start one on the New run page.")
+        return
+    st.dataframe(
+        [
+            {
+                "open": f"/?run={r.id}",
+                "run": r.id,
+                "status": r.status,
+                "task": r.task,
+                "strategy": r.strategy,
+                "problem": r.problem[:60],
+                "answer": r.answer,
+                "nodes": counts[r.id],
+                "model calls": r.model_calls,
+                "tokens": r.prompt_tokens + r.completion_tokens,
+                "seconds": round(r.elapsed_seconds, 1),
+                "reason": r.status_reason,
+            }
+            for r in runs
+        ],
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},
+        hide_index=True,
+        use_container_width=True,
+    )
+    labels: dict[int, str] = {
+        r.id or 0: f"#{r.id} · {r.task} · {r.strategy} · {r.status}" for r in runs
+    }
+    ids = list(labels)
+    compare, replay = st.tabs(["Compare two runs", "Replay a run"])
+    with compare:
+        a, b = st.columns(2)
+        first = a.selectbox("Run", ids, format_func=labels.__getitem__, key="cmp_a")
+        second = b.selectbox(
+            "Against",
+            ids,
+            index=min(1, len(ids) - 1),
+            format_func=labels.__getitem__,
+            key="cmp_b",
+        )
+        for column, run_id in ((a, first), (b, second)):
+            with column:
+                summary(run_id)
+    with replay:
+        replay_panel(ids, labels)
+
+
+def summary(run_id: int | None) -> None:
+    if run_id is None:
+        return
+    with Session(get_engine()) as session:
+        run = queries.get_run(session, run_id)
+        if run is None:
+            return
+        nodes = queries.run_nodes(session, run_id)
+        text = format_tree(run, nodes, queries.run_evaluations(session, run_id))
+    m1, m2, m3 = st.columns(3)
+    m1.metric("nodes", len(nodes))
+    m2.metric("model calls", run.model_calls)
+    m3.metric("tokens", f"{run.prompt_tokens + run.completion_tokens:,}")
+    st.text(f"answer: {run.answer}")
+    st.code(text, language=None)
+
+
+def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
+    run_id = st.selectbox(
+        "Run to replay", run_ids, format_func=labels.__getitem__, key="replay_run"
+    )
+    if run_id is None:
+        return
+    with Session(get_engine()) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+        priors = queries.run_priors(session, run_id)
+    if run is None or not events:
+        st.info("This run has no events yet.")
+        return
+    step = st.slider(
+        "Event",
+        1,
+        len(events),
+        len(events),
+        key=f"replay_step_{run_id}",
+        help="Drag to watch the search unfold; no model is called.",
+    )
+    event = events[step - 1]
+    st.markdown(
+        f"**{step}/{len(events)}** · {md(event.kind)} by {md(event.actor)}"
+        + (f" on #{event.node_id}" if event.node_id else "")
+        + (f" — {md(event.reason)}" if event.reason else "")
+    )
+    shown = tree_at(nodes, events, step - 1)
+    replay_run = Run.model_validate(
+        {**run.model_dump(), "answer_node_id": None} if step < len(events) else run.model_dump()
+    )
+    vis_nodes, vis_edges = vis_elements(
+        shown, [p for p in priors if p.created_at <= event.created_at], best_path(shown, replay_run)
+    )
+    live_tree(run_id, vis_nodes, vis_edges, None, height=480, key="replay_tree")

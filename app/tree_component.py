@@ -1,0 +1,109 @@
+"""The live tree on the page: a custom component (Streamlit components v2).
+
+Each rerun sends only what changed since the last rerun of this browser
+session (a delta on a version number); vis-network's 470 KB library is sent
+once per session. A click on a node comes back as the component's `selected`
+state. See assets/tree_component.js for the other half.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from engine.graph_view import vis_library, vis_options
+
+JS = (Path(__file__).resolve().parent.parent / "assets" / "tree_component.js").read_text(
+    encoding="utf-8"
+)
+CSS = ".treelight-tree { border: 1px solid rgba(128,128,128,0.25); border-radius: 6px; }"
+
+_component = st.components.v2.component("treelight_tree", js=JS, css=CSS)
+
+
+def _on_need_lib() -> None:
+    st.session_state["tree_lib_sent"] = False
+
+
+def _forget(key: str) -> None:
+    st.session_state.pop(f"{key}_sent", None)
+
+
+def _on_selected(key: str) -> None:
+    selected = getattr(st.session_state.get(key), "selected", None)
+    if selected is not None:
+        st.session_state["selected_node"] = int(selected)
+
+
+def delta(
+    sent: dict[str, Any] | None, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What to send this rerun, and what the client will then have.
+
+    `sent` is {"version", "nodes": {id: json}, "edges": {id: json}} from the last
+    rerun, or None for a fresh client.
+    """
+    node_json = {str(n["id"]): json.dumps(n, sort_keys=True) for n in nodes}
+    edge_json = {str(e["id"]): json.dumps(e, sort_keys=True) for e in edges}
+    if sent is None:
+        now = {"version": 1, "nodes": node_json, "edges": edge_json}
+        return {
+            "reset": True,
+            "base": 0,
+            "version": 1,
+            "nodes": nodes,
+            "edges": edges,
+            "remove_nodes": [],
+            "remove_edges": [],
+            "options": vis_options(),
+        }, now
+    changed_nodes = [n for n in nodes if sent["nodes"].get(str(n["id"])) != node_json[str(n["id"])]]
+    changed_edges = [e for e in edges if sent["edges"].get(str(e["id"])) != edge_json[str(e["id"])]]
+    removed_nodes = [i for i in sent["nodes"] if i not in node_json]
+    removed_edges = [i for i in sent["edges"] if i not in edge_json]
+    changed = changed_nodes or changed_edges or removed_nodes or removed_edges
+    version = sent["version"] + 1 if changed else sent["version"]
+    # Node ids are ints on the client (vis keeps the type); priors are "p<id>".
+    by_id = {str(n["id"]): n["id"] for n in nodes}
+    by_id.update({i: (int(i) if i.isdigit() else i) for i in removed_nodes})
+    payload = {
+        "reset": False,
+        "base": sent["version"],
+        "version": version,
+        "nodes": changed_nodes,
+        "edges": changed_edges,
+        "remove_nodes": [by_id[i] for i in removed_nodes],
+        "remove_edges": removed_edges,
+    }
+    return payload, {"version": version, "nodes": node_json, "edges": edge_json}
+
+
+def live_tree(
+    run_id: int,
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    selected: int | None,
+    height: int = 560,
+    key: str = "tree",
+) -> None:
+    """Draw (or update in place) the tree of `run_id` under component key `key`."""
+    sent = st.session_state.get(f"{key}_sent")
+    if sent is not None and sent.get("run_id") != run_id:
+        sent = None
+    payload, now = delta(sent, nodes, edges)
+    payload["selected"] = selected
+    payload["height"] = height
+    if not st.session_state.get("tree_lib_sent"):
+        payload["lib"] = vis_library()
+    _component(
+        data=payload,
+        key=key,
+        on_selected_change=lambda: _on_selected(key),
+        on_need_lib_change=_on_need_lib,
+        on_need_full_change=lambda: _forget(key),
+    )
+    st.session_state["tree_lib_sent"] = True
+    st.session_state[f"{key}_sent"] = {**now, "run_id": run_id}

@@ -1,0 +1,87 @@
+// Treelight's live tree: a Streamlit custom component (v2) around vis-network.
+//
+// Streamlit calls the default export on every rerun with new `data`. The
+// vis.Network and its DataSets live on the host element, so the tree is
+// mounted once and then updated in place from deltas: no reload, no flicker.
+//
+// data = {
+//   lib?: string,               vis-network's source, sent once per browser session
+//   reset: bool,                nodes/edges are the whole tree (else a delta on `base`)
+//   version, base: int,         delta bookkeeping; a stale copy asks for a reset
+//   nodes, edges: [...],        added or changed items
+//   remove_nodes, remove_edges: removed ids
+//   options?: {...},            vis-network options (with a reset)
+//   selected: id | null, height: px
+// }
+//
+// Model text arrives only in `label` (drawn on a canvas) and `title` (a
+// string, which vis-network shows as text). Nothing here sets innerHTML.
+
+export default function (component) {
+  const { parentElement, data, setStateValue } = component;
+  const host = parentElement;
+
+  if (!window.vis && data.lib) {
+    // The UMD bundle defines `vis` on the global object; an indirect eval
+    // runs it in global scope.
+    (0, eval)(data.lib);
+  }
+  if (!window.vis) {
+    setStateValue("need_lib", Date.now());
+    return;
+  }
+
+  let tree = host.__treelight;
+  const stale = !tree || tree.version !== data.base;
+  if (!data.reset && stale) {
+    setStateValue("need_full", Date.now());
+    return;
+  }
+
+  if (!tree || data.reset) {
+    if (tree) {
+      tree.network.destroy();
+      tree.container.remove();
+    }
+    const container = document.createElement("div");
+    container.className = "treelight-tree";
+    container.style.height = `${data.height || 560}px`;
+    container.style.width = "100%";
+    host.appendChild(container);
+    const nodes = new window.vis.DataSet(data.nodes);
+    const edges = new window.vis.DataSet(data.edges);
+    const network = new window.vis.Network(container, { nodes, edges }, data.options);
+    tree = { container, nodes, edges, network, version: data.version, touched: 0 };
+    host.__treelight = tree;
+    container.__treelight = tree; // for the browser tests: find the network from its element
+    host.__treelightMounts = (host.__treelightMounts || 0) + 1;
+
+    network.on("click", (params) => {
+      if (params.nodes.length > 0) {
+        const id = params.nodes[0];
+        if (typeof id === "number") setStateValue("selected", id);
+      }
+    });
+    // Once a person zooms or drags, stop re-fitting the view on every update.
+    network.on("zoom", () => { tree.touched = Date.now(); });
+    network.on("dragStart", () => { tree.touched = Date.now(); });
+    network.fit();
+  } else {
+    if (data.remove_edges.length) tree.edges.remove(data.remove_edges);
+    if (data.remove_nodes.length) tree.nodes.remove(data.remove_nodes);
+    if (data.nodes.length) tree.nodes.update(data.nodes);
+    if (data.edges.length) tree.edges.update(data.edges);
+    tree.version = data.version;
+    const grew = data.nodes.length > 0 || data.remove_nodes.length > 0;
+    if (grew && Date.now() - tree.touched > 15000) tree.network.fit();
+  }
+
+  // Read by the browser tests: how many nodes are drawn, and how often the
+  // network was built from scratch (once, while the tree grows).
+  tree.container.dataset.nodes = String(tree.nodes.length);
+  tree.container.dataset.version = String(tree.version);
+  tree.container.dataset.mounts = String(host.__treelightMounts);
+  if (data.selected !== null && data.selected !== undefined && tree.nodes.get(data.selected)) {
+    tree.network.selectNodes([data.selected]);
+  }
+}

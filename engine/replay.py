@@ -1,0 +1,49 @@
+"""Replaying a run from its event log: the tree as it stood after event k.
+
+No model is called: node rows, their creation times and the events are
+enough. A node exists from its creation; it is `expanded` from its expand
+event, `pruned` from its prune event (with that event's reason), carries its
+score from the evaluate event that judged it, and shows its final status
+(solved, terminal, invalid) from then on.
+"""
+
+from __future__ import annotations
+
+from storage.models import Event, Node
+
+
+def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
+    """Copies of the nodes as they were after `events[step]` (0-based)."""
+    if not events:
+        return []
+    last = min(step, len(events) - 1)
+    until = events[last]
+    status: dict[int, tuple[str, str]] = {}
+    judged: set[int] = set()
+    for event in events[: last + 1]:
+        if event.kind == "evaluate":
+            judged.update(event.details.get("nodes", []))
+        if event.node_id is None:
+            continue
+        if event.kind in ("expand",):
+            status[event.node_id] = ("expanded", "")
+        elif event.kind == "prune":
+            status[event.node_id] = ("pruned", event.reason)
+        elif event.kind == "restore":
+            status[event.node_id] = (event.reason.removeprefix("restored to "), "restored")
+    shown: list[Node] = []
+    for node in nodes:
+        if node.parent_id is not None and node.created_at > until.created_at:
+            continue
+        node_id = node.id or 0
+        copy = Node.model_validate(node.model_dump())
+        if node_id in status:
+            copy.status, copy.status_reason = status[node_id]
+        elif node.status == "invalid" or (node_id in judged and node.status == "solved"):
+            pass  # invalid from birth; solved once judged
+        else:
+            copy.status = "terminal" if "answer" in node.state else "open"
+            copy.status_reason = ""
+        copy.score = node.score if node_id in judged else None
+        shown.append(copy)
+    return shown

@@ -1,0 +1,88 @@
+"""Helpers for the real-browser tests: a served app and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served_app(home: Path, worker: bool = True) -> Iterator[str]:
+    """Start `streamlit run app/main.py` on a free port; yield its URL."""
+    port = free_port()
+    env = {**os.environ, "TREELIGHT_HOME": str(home), "TREELIGHT_WORKER": "on" if worker else "off"}
+    env.pop("DATABASE_URL", None)
+    log = open(home / "app.log", "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app" / "main.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError((home / "app.log").read_text()) from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+NODE_POSITION_JS = """
+(el, id) => {
+  const tree = el.__treelight;
+  tree.touched = Date.now();  // keep the view still while we click
+  const ids = tree.nodes.getIds();
+  const target = id === null ? ids[ids.length - 1] : id;
+  tree.network.focus(target, {scale: 1.0});
+  const p = tree.network.canvasToDOM(tree.network.getPosition(target));
+  const box = el.getBoundingClientRect();
+  return {id: target, x: box.left + p.x, y: box.top + p.y};
+}
+"""

@@ -1,0 +1,182 @@
+"""The real app script, driven by AppTest with the scripted generator.
+
+The in-app worker is off (TREELIGHT_WORKER=off); the test runs the worker's
+steps itself, so each steering action lands at a known point of the search.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from engine.worker import Worker
+from storage import queries
+from storage.database import make_engine
+from storage.paths import database_url
+from tests.conftest import game24_script
+
+MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+
+
+@pytest.fixture
+def app_engine(monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("TREELIGHT_WORKER", "off")
+    return make_engine(database_url())
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(MAIN, default_timeout=60)
+
+
+def explorer(run_id: int) -> AppTest:
+    at = new_app()
+    at.query_params["run"] = str(run_id)
+    return at.run()
+
+
+def events(engine: Engine, run_id: int) -> list[tuple[str, str, int | None]]:
+    with Session(engine) as session:
+        return [(e.kind, e.actor, e.node_id) for e in queries.run_events(session, run_id)]
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click()
+    return at.run()
+
+
+def start_run_from_the_new_run_page(tmp_path: Path) -> tuple[AppTest, int]:
+    script = tmp_path / "outputs.json"
+    script.write_text(json.dumps(game24_script(5)))
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    at.selectbox(key="preset").set_value("Free problem").run()
+    at.selectbox(key="task_Free problem").set_value("game24").run()
+    at.text_area(key="problem_Free problem").input("4 4 4 4")
+    at.number_input(key="param_bfs_samples").set_value(3)
+    at.radio(key="backend").set_value("scripted").run()
+    at.text_input(key="script_path").input(str(script))
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    run_id = int(
+        at.query_params["run"][0]
+        if isinstance(at.query_params["run"], list)
+        else at.query_params["run"]
+    )
+    return at, run_id
+
+
+def test_the_explorer_opens_without_runs(app_engine: Engine) -> None:
+    at = new_app().run()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+
+
+def test_start_pause_step_prune_prior_judges_rerun_and_replay(
+    app_engine: Engine, tmp_path: Path
+) -> None:
+    at, run_id = start_run_from_the_new_run_page(tmp_path)
+    with Session(app_engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None and run.status == "queued" and run.generator["outputs"]
+
+    # Pause before the worker gets to it, then step one action at a time.
+    at = explorer(run_id)
+    at = click(at, "pause")
+    assert at.button(key="step").disabled is False
+    for _ in range(3):
+        at = click(at, "step")
+        Worker(app_engine).work_once()
+    with Session(app_engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+    assert run is not None and run.status == "paused" and run.actions == 3
+    child = next(n for n in nodes if n.parent_id is not None and n.status == "open")
+
+    # A click on the tree selects a node (the browser test clicks for real).
+    at.session_state["selected_node"] = child.id
+    at.run()
+    assert f"#### Node #{child.id} · open" in [m.value for m in at.markdown]
+    assert child.text in [c.value for c in at.code]
+
+    at = click(at, "prune")
+    assert ("prune", "person", child.id) in events(app_engine, run_id)
+    assert f"#### Node #{child.id} · pruned" in [m.value for m in at.markdown]
+    at = click(at, "restore")
+    assert ("restore", "person", child.id) in events(app_engine, run_id)
+
+    at.text_input(key="prior_text").input("multiply the two fours first")
+    at.button[[b.label for b in at.button].index("Add prior")].click().run()
+    with Session(app_engine) as session:
+        priors = queries.run_priors(session, run_id)
+    assert [(p.node_id, p.text) for p in priors] == [(child.id, "multiply the two fours first")]
+    assert ("prior", "person", child.id) in events(app_engine, run_id)
+
+    at.multiselect(key="judges_choice").set_value(["game24-verifier"])
+    at.checkbox(key="judges_whole").check()
+    at.button[[b.label for b in at.button].index("Swap judges")].click().run()
+    Worker(app_engine).work_once()  # serves the whole-tree re-score
+    kinds = [kind for kind, _, _ in events(app_engine, run_id)]
+    assert "judge_swap" in kinds and "rescore_report" in kinds
+    with Session(app_engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None and run.judge_set == 2
+
+    at = explorer(run_id)
+    at.session_state["selected_node"] = child.id
+    at.run()
+    at.slider(key="rerun_temp").set_value(1.3)
+    at.number_input(key="rerun_seed").set_value(42)
+    at.button[[b.label for b in at.button].index("Re-run")].click().run()
+    Worker(app_engine).work_once()
+    with Session(app_engine) as session:
+        rerun_nodes = [n for n in queries.run_nodes(session, run_id) if n.branch == "rerun-1"]
+    assert rerun_nodes and all(n.parent_id == child.id for n in rerun_nodes)
+    assert ("rerun", "engine", child.id) in events(app_engine, run_id)
+
+    at = click(explorer(run_id), "resume")
+    Worker(app_engine).work_once()
+    at = explorer(run_id)
+    assert not at.exception
+    with Session(app_engine) as session:
+        assert queries.get_run(session, run_id).status in ("done", "stopped")  # type: ignore
+
+    # Replay from the event log: the slider rebuilds the tree at any event.
+    at.switch_page("views/runs_page.py").run()
+    assert not at.exception
+    total = len(events(app_engine, run_id))
+    at.slider(key=f"replay_step_{run_id}").set_value(3).run()
+    assert any(m.value.startswith(f"**3/{total}**") for m in at.markdown)
+
+
+def test_a_paused_run_shows_its_reason_and_what_to_do(app_engine: Engine) -> None:
+    from engine.runner import Runner, create_run
+
+    run = create_run(
+        app_engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        generator={"backend": "scripted", "outputs": ["4 + 4 = 8"]},
+        status="running",
+    )
+    assert run.id is not None
+    Runner(app_engine, run.id).run_until_idle()  # the script runs dry: the run pauses
+    at = explorer(run.id)
+    assert not at.exception
+    assert "The script has 1 outputs" in at.error[0].value
+    assert "Resume" in at.error[0].value
+
+
+def test_new_run_page_reports_bad_input(app_engine: Engine) -> None:
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    at.selectbox(key="preset").set_value("Free problem").run()
+    at.selectbox(key="task_Free problem").set_value("game24").run()
+    at.text_area(key="problem_Free problem").input("1 2 3")
+    at.button(key="start").click().run()
+    assert "four whole numbers" in at.error[0].value

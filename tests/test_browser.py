@@ -1,0 +1,173 @@
+"""Real headless Chromium against the served app (Debian's chromium, no download)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+from sqlmodel import Session
+
+from engine.graph_view import standalone_html
+from engine.runner import Runner, create_run
+from storage import queries
+from storage.database import make_engine
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NODE_POSITION_JS, served_app
+
+pytestmark = pytest.mark.browser
+
+PAYLOADS = [
+    "<img src=x onerror=alert(1)>",
+    "<script>window.__pwned = 1; alert(2)</script>",
+    '<a href="javascript:window.__pwned=3">click me</a>',
+    "<b onmouseover=alert(4)>bold</b> [link](javascript:alert(5)) ![img](http://127.0.0.1:9/x.png)",
+]
+
+
+@pytest.fixture
+def browser_page():  # type: ignore[no-untyped-def]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.dialogs = dialogs  # type: ignore[attr-defined]
+        yield page
+        browser.close()
+
+
+def tree_nodes(page: Page) -> int:
+    tree = page.locator(".treelight-tree")
+    if tree.count() == 0:
+        return 0
+    return int(tree.first.get_attribute("data-nodes") or 0)
+
+
+def click_node(page: Page, node_id: int | None = None) -> int:
+    spot = page.locator(".treelight-tree").first.evaluate(NODE_POSITION_JS, node_id)
+    page.mouse.click(spot["x"], spot["y"])
+    return int(spot["id"])
+
+
+@pytest.mark.model
+def test_live_embedded_run_click_a_node_and_inspect_it(browser_page: Page, tmp_path: Path) -> None:
+    page = browser_page
+    home = tmp_path / "home"
+    home.mkdir()
+    with served_app(home) as url:
+        page.goto(f"{url}/new")
+        page.get_by_role("button", name="Start the search").click()
+        page.wait_for_url(re.compile(r".*run=\d+"), timeout=30_000)
+        run_id = int(re.search(r"run=(\d+)", page.url).group(1))  # type: ignore[union-attr]
+        engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+
+        deadline = time.monotonic() + 120
+        while tree_nodes(page) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with Session(engine) as session:
+            run = queries.get_run(session, run_id)
+            assert run is not None and run.generator["backend"] == "embedded"
+            assert run.status == "running", "the tree must show nodes while the run goes on"
+        drawn_while_running = tree_nodes(page)
+        assert drawn_while_running >= 3
+
+        time.sleep(3)  # a few more live updates arrive
+        tree = page.locator(".treelight-tree").first
+        assert tree.get_attribute("data-mounts") == "1", "the tree must update in place"
+
+        node_id = click_node(page)
+        page.get_by_text(f"Node #{node_id} ·").first.wait_for(timeout=20_000)
+        with Session(engine) as session:
+            node = next(n for n in queries.run_nodes(session, run_id) if n.id == node_id)
+        page.get_by_text("Decision").first.wait_for()
+        assert page.get_by_text(node.text.splitlines()[0][:40]).count() >= 1
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "explorer-live.png"), full_page=True)
+        main = page.get_by_test_id("stMainBlockContainer")
+        main.get_by_role("button", name="Stop").click()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                if queries.get_run(session, run_id).status == "stopped":  # type: ignore[union-attr]
+                    break
+            time.sleep(0.3)
+        with Session(engine) as session:
+            assert queries.get_run(session, run_id).status == "stopped"  # type: ignore[union-attr]
+
+
+def hostile_run(home: Path) -> tuple[int, list[int]]:
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="question",
+        problem="<script>window.__pwned=9</script> What is 2+2?",
+        strategy="bfs",
+        strategy_params={"samples": len(PAYLOADS), "steps": 1},
+        judges=[],
+        generator={"backend": "scripted", "outputs": PAYLOADS},
+        status="running",
+    )
+    assert run.id is not None
+    Runner(engine, run.id).run_until_idle()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run.id)
+    return run.id, [n.id or 0 for n in nodes if n.parent_id is not None]
+
+
+def assert_nothing_ran(page: Page) -> None:
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_hostile_model_text_is_shown_literally_and_never_runs(
+    browser_page: Page, tmp_path: Path
+) -> None:
+    page = browser_page
+    home = tmp_path / "home"
+    home.mkdir()
+    run_id, node_ids = hostile_run(home)
+    assert len(node_ids) == len(PAYLOADS)
+    with served_app(home, worker=False) as url:
+        page.goto(f"{url}/?run={run_id}")
+        page.locator(".treelight-tree").first.wait_for(timeout=30_000)
+        deadline = time.monotonic() + 30
+        while tree_nodes(page) < len(PAYLOADS) + 1 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        for node_id, payload in zip(node_ids, PAYLOADS, strict=True):
+            click_node(page, node_id)
+            page.get_by_text(f"Node #{node_id} ·").first.wait_for(timeout=20_000)
+            # The exact characters are on the page, as text.
+            shown = page.locator("code").all_text_contents()
+            assert payload in shown
+            # Hovering shows the title tooltip: text only, no elements inside.
+            spot = page.locator(".treelight-tree").first.evaluate(NODE_POSITION_JS, node_id)
+            page.mouse.move(spot["x"], spot["y"])
+            tooltip = page.locator(".vis-tooltip").first
+            tooltip.wait_for(state="visible", timeout=5_000)
+            assert payload in (tooltip.text_content() or "")
+            # (vis-network sets the title with innerText: line breaks become <br>.)
+            tags = tooltip.evaluate("el => [...el.querySelectorAll('*')].map(e => e.tagName)")
+            assert set(tags) <= {"BR"}
+            assert_nothing_ran(page)
+        assert page.locator("img[src='x']").count() == 0
+        assert page.locator("a[href^='javascript']").count() == 0
+        assert_nothing_ran(page)
+
+    # The standalone HTML export, opened on its own.
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        html = standalone_html(
+            run, queries.run_nodes(session, run_id), queries.run_priors(session, run_id)
+        )
+    export = tmp_path / "tree.html"
+    export.write_text(html, encoding="utf-8")
+    page.goto(export.as_uri())
+    page.wait_for_function("document.querySelector('#tree canvas') !== null")
+    assert json.loads(page.locator("#data").text_content() or "{}")["nodes"]
+    assert "<img src=x" not in page.inner_html("body").split('<script type="application/json"')[0]
+    assert_nothing_ran(page)
