@@ -69,10 +69,36 @@ def page() -> None:
     with right:
         inspector(run.id, live)
     st.divider()
-    run_charts(run.id)
-    with st.expander("What this strategy does"):
+    charts, log, method = st.tabs(["Charts", "Event log", "What this strategy does"])
+    with charts:
+        run_charts(run.id)
+    with log:
+        event_log(run.id)
+    with method:
         strategy = STRATEGIES.get(run.strategy)
         st.write(strategy.explanation if strategy else run.strategy)
+
+
+def event_log(run_id: int) -> None:
+    """The audit log: every decision, by the engine or a person, newest first."""
+    with Session(get_engine()) as session:
+        events = queries.run_events(session, run_id)
+    actors = st.multiselect(
+        "Actor", ["engine", "person"], default=["engine", "person"], key="log_actors"
+    )
+    rows = [
+        {
+            "#": e.id,
+            "time": e.created_at.strftime("%H:%M:%S"),
+            "actor": e.actor,
+            "event": e.kind,
+            "node": e.node_id,
+            "reason": e.reason,
+        }
+        for e in reversed(events)
+        if e.actor in actors
+    ]
+    st.dataframe(rows, hide_index=True, use_container_width=True, height=320)
 
 
 def controls(run: Run) -> None:
@@ -168,6 +194,21 @@ def _export_html(run_id: int) -> str:
 
 
 def tree_panel(run_id: int, live: bool) -> None:
+    hide, layout = st.columns([1, 1])
+    hide_invalid = hide.toggle(
+        "Hide invalid candidates",
+        key="hide_invalid",
+        help="Small models propose many unusable steps; they stay in "
+        "the database and the exports either way.",
+    )
+    direction = layout.segmented_control(
+        "Layout",
+        ["top-down", "left-right"],
+        default="top-down",
+        key="tree_layout",
+        label_visibility="collapsed",
+    )
+
     @st.fragment(run_every=1.0 if live else None)
     def draw() -> None:
         with Session(get_engine()) as session:
@@ -177,8 +218,15 @@ def tree_panel(run_id: int, live: bool) -> None:
             priors = queries.run_priors(session, run_id)
             busy = bool(queries.pending_commands(session, run_id))
         status_line(run, len(nodes))
-        vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run))
-        live_tree(run_id, vis_nodes, vis_edges, st.session_state.get("selected_node"))
+        shown = [n for n in nodes if not (hide_invalid and n.status == "invalid")]
+        vis_nodes, vis_edges = vis_elements(shown, priors, best_path(nodes, run))
+        live_tree(
+            run_id,
+            vis_nodes,
+            vis_edges,
+            st.session_state.get("selected_node"),
+            direction="LR" if direction == "left-right" else "UD",
+        )
         st.html(_legend_html())
         still_live = run.status in LIVE or busy
         selection = st.session_state.get("selected_node")

@@ -39,7 +39,9 @@ def inspector(run_id: int, live: bool) -> None:
             ]
             call = session.get(ModelCall, node.model_call_id) if node.model_call_id else None
             priors = [p for p in queries.run_priors(session, run_id) if p.node_id == node.id]
+            children = [n for n in nodes.values() if n.parent_id == node.id]
         show_node(run, node, evaluations, call, [p.text for p in priors])
+        compare_branches(children)
 
     details()
     steering_panel(run_id)
@@ -101,6 +103,29 @@ def show_node(
         "pinned": node.pinned,
         "depth": node.depth,
     }
+
+
+def compare_branches(children: list[Node]) -> None:
+    """The original children next to every re-run's children, side by side."""
+    branches = sorted({c.branch for c in children} | {"main"}, key=lambda b: (b != "main", b))
+    if len(branches) < 2:
+        return  # no re-run here
+    st.caption("Children by branch: the original expansion beside each re-run")
+    for column, branch in zip(st.columns(len(branches)), branches, strict=True):
+        with column:
+            st.text("original" if branch == "main" else branch)
+            if not any(c.branch == branch for c in children):
+                st.text("(not expanded by the search yet)")
+                continue
+            st.dataframe(
+                [
+                    {"node": c.id, "status": c.status, "score": c.score, "thought": c.text}
+                    for c in children
+                    if c.branch == branch
+                ],
+                hide_index=True,
+                use_container_width=True,
+            )
 
 
 def steering_panel(run_id: int) -> None:

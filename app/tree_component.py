@@ -39,7 +39,10 @@ def _on_selected(key: str) -> None:
 
 
 def delta(
-    sent: dict[str, Any] | None, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
+    sent: dict[str, Any] | None,
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    direction: str = "UD",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What to send this rerun, and what the client will then have.
 
@@ -58,7 +61,7 @@ def delta(
             "edges": edges,
             "remove_nodes": [],
             "remove_edges": [],
-            "options": vis_options(),
+            "options": vis_options(direction),
         }, now
     changed_nodes = [n for n in nodes if sent["nodes"].get(str(n["id"])) != node_json[str(n["id"])]]
     changed_edges = [e for e in edges if sent["edges"].get(str(e["id"])) != edge_json[str(e["id"])]]
@@ -88,12 +91,13 @@ def live_tree(
     selected: int | None,
     height: int = 560,
     key: str = "tree",
+    direction: str = "UD",
 ) -> None:
     """Draw (or update in place) the tree of `run_id` under component key `key`."""
     sent = st.session_state.get(f"{key}_sent")
-    if sent is not None and sent.get("run_id") != run_id:
-        sent = None
-    payload, now = delta(sent, nodes, edges)
+    if sent is not None and (sent.get("run_id"), sent.get("direction")) != (run_id, direction):
+        sent = None  # another run, or another layout: draw from scratch
+    payload, now = delta(sent, nodes, edges, direction)
     payload["selected"] = selected
     payload["height"] = height
     if not st.session_state.get("tree_lib_sent"):
@@ -106,4 +110,4 @@ def live_tree(
         on_need_full_change=lambda: _forget(key),
     )
     st.session_state["tree_lib_sent"] = True
-    st.session_state[f"{key}_sent"] = {**now, "run_id": run_id}
+    st.session_state[f"{key}_sent"] = {**now, "run_id": run_id, "direction": direction}

@@ -137,13 +137,15 @@ def vis_elements(
     return net.nodes, net.edges
 
 
-def vis_options() -> dict[str, Any]:
+def vis_options(direction: str = "UD") -> dict[str, Any]:
+    """Hierarchical layout, physics off: positions stay put as the tree grows.
+    `direction` is "UD" (top-down) or "LR" (left-right, for wide levels)."""
     net = Network(directed=True, layout=True)
     net.toggle_physics(False)
     options: dict[str, Any] = json.loads(net.options.to_json())
     options["layout"]["hierarchical"].update(
         {
-            "direction": "UD",
+            "direction": direction,
             "sortMethod": "directed",
             "levelSeparation": 70,
             "nodeSpacing": 160,

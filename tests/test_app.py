@@ -137,6 +137,16 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
         rerun_nodes = [n for n in queries.run_nodes(session, run_id) if n.branch == "rerun-1"]
     assert rerun_nodes and all(n.parent_id == child.id for n in rerun_nodes)
     assert ("rerun", "engine", child.id) in events(app_engine, run_id)
+    at = explorer(run_id)
+    at.session_state["selected_node"] = child.id
+    at.run()
+    assert "Children by branch: the original expansion beside each re-run" in [
+        c.value for c in at.caption
+    ]
+    log = next(d.value for d in at.dataframe if "actor" in d.value.columns)
+    assert {"prune", "restore", "prior", "judge_swap", "rerun_request"} <= set(
+        log[log["actor"] == "person"]["event"]
+    )
 
     at = click(explorer(run_id), "resume")
     Worker(app_engine).work_once()
