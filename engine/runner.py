@@ -218,6 +218,7 @@ class Runner:
             room = self._node_room(session)
             invalid = 0
             children: list[Node] = []
+            seen = self._sibling_states(session, parent, branch or parent.branch)
             for call in calls:
                 for text, transition in self._candidates(call.output, node, mode):
                     if room is not None and len(children) >= room:
@@ -230,6 +231,7 @@ class Runner:
                         child.status_reason = (
                             f"its parent #{parent.id} was pruned while it was being expanded"
                         )
+                    self._mark_duplicate(session, child, seen)
                     session.add(child)
                     children.append(child)
                     index += 1
@@ -259,6 +261,33 @@ class Runner:
                 "(their text is kept in the model calls)"
             )
         return made_ids
+
+    def _sibling_states(self, session: Session, parent: Node, branch: str) -> dict[str, Node]:
+        siblings = queries.children(session, parent.id or 0)
+        return {
+            key: sibling
+            for sibling in reversed(siblings)
+            if sibling.branch == branch
+            and sibling.status != "invalid"
+            and (key := self.task.state_key(sibling.state)) is not None
+        }
+
+    def _mark_duplicate(self, session: Session, child: Node, seen: dict[str, Node]) -> None:
+        """A sibling that reaches a state an earlier sibling reached is kept, but
+        pruned at once: expanding it again would only repeat that sibling's work."""
+        if child.status not in ("open", "terminal"):
+            return
+        key = self.task.state_key(child.state)
+        if key is None:
+            return
+        original = seen.get(key)
+        if original is None:
+            seen[key] = child
+            return
+        if original.id is None:
+            session.flush()
+        child.status = "pruned"
+        child.status_reason = f"duplicate of #{original.id}: the same state"
 
     def _candidates(self, output: str, node: NodeView, mode: str) -> list[tuple[str, Transition]]:
         texts = self.task.parse_candidates(output, mode)

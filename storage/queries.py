@@ -55,6 +55,11 @@ def node_count(session: Session, run_id: int) -> int:
     return int(session.exec(query).one())
 
 
+def children(session: Session, node_id: int) -> list[Node]:
+    query = select(Node).where(Node.parent_id == node_id).order_by(col(Node.id))
+    return list(session.exec(query))
+
+
 def child_count(session: Session, node_id: int) -> int:
     query = select(func.count()).select_from(Node).where(Node.parent_id == node_id)
     return int(session.exec(query).one())

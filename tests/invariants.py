@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -19,6 +20,10 @@ def tree_signature(engine: Engine, run_id: int) -> dict[str, Any]:
         nodes = queries.run_nodes(session, run_id)
         evaluations = queries.run_evaluations(session, run_id)
         keys = {n.id: n.key for n in nodes}
+
+        def by_key(text: str) -> str:  # node ids differ between runs; keys do not
+            return re.sub(r"#(\d+)", lambda m: f"#{keys.get(int(m[1]), m[1])}", text)
+
         return {
             "status": run.status,
             "reason": run.status_reason,
@@ -26,10 +31,12 @@ def tree_signature(engine: Engine, run_id: int) -> dict[str, Any]:
             "model_calls": run.model_calls,
             "tokens": run.prompt_tokens + run.completion_tokens,
             "nodes": sorted(
-                (n.key, n.text, n.status, n.status_reason, n.score, repr(n.state)) for n in nodes
+                (n.key, n.text, n.status, by_key(n.status_reason), n.score, repr(n.state))
+                for n in nodes
             ),
             "evaluations": sorted(
-                (keys[e.node_id], e.judge, e.score, e.passed, e.rationale) for e in evaluations
+                (keys[e.node_id], e.judge, e.score, e.passed, by_key(e.rationale))
+                for e in evaluations
             ),
         }
 

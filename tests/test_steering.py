@@ -21,7 +21,7 @@ def paused_run(engine: Engine, actions: int = 2) -> int:
         problem="4 4 4 4",
         strategy="bfs",
         strategy_params={"samples": 3},
-        generator={"backend": "scripted", "outputs": game24_script(11)},
+        generator={"backend": "scripted", "outputs": game24_script(5)},
         budget={"max_calls": 60},
         status="running",
     )
