@@ -440,6 +440,7 @@ class Runner:
             top_p=float(spec.get("top_p", 0.95)),
             max_tokens=int(spec.get("max_tokens", max_tokens)),
             stop=tuple(spec.get("stop", self.task.stop)),
+            chat=bool(spec.get("chat", self.task.chat)),
         )
 
     # --- judges' memory of equal states -----------------------------------------------

@@ -10,9 +10,16 @@ from storage import queries
 
 
 def expand_root(engine: Engine, outputs: list[str], samples: int = 1) -> list:
-    run = create_run(engine, task="game24", problem="4 4 4 4", strategy="bfs",
-                     strategy_params={"samples": samples}, judges=[],
-                     generator={"backend": "scripted", "outputs": outputs}, status="running")
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": samples},
+        judges=[],
+        generator={"backend": "scripted", "outputs": outputs},
+        status="running",
+    )
     assert run.id is not None
     Runner(engine, run.id).step()
     with Session(engine) as session:
@@ -23,7 +30,9 @@ def test_a_repeated_state_is_kept_but_pruned_as_a_duplicate(engine: Engine) -> N
     first, second, third = expand_root(engine, ["4 + 4 = 8\n4 + 4 = 8 (left: 4 4 8)\n4 * 4 = 16"])
     assert first.status == "open"
     assert (second.status, second.status_reason) == (
-        "pruned", f"duplicate of #{first.id}: the same state")
+        "pruned",
+        f"duplicate of #{first.id}: the same state",
+    )
     assert third.status == "open"
 
 
@@ -31,11 +40,14 @@ def test_empty_and_huge_outputs_become_nodes_with_a_reason(engine: Engine) -> No
     huge = "9" * 100_000
     empty, big = expand_root(engine, ["   ", huge], samples=2)
     assert (empty.status, empty.status_reason) == (
-        "invalid", "game24 rules: the model returned an empty output")
+        "invalid",
+        "game24 rules: the model returned an empty output",
+    )
     assert big.status == "invalid"
     assert len(big.text) < MAX_NODE_TEXT + 200
-    assert big.text.endswith(f"[truncated: 100,000 characters in all; see model call "
-                             f"#{big.model_call_id}]")
+    assert big.text.endswith(
+        f"[truncated: 100,000 characters in all; see model call #{big.model_call_id}]"
+    )
     with Session(engine) as session:
         calls = queries.run_model_calls(session, big.run_id)
     assert calls[1].output == huge  # the full text is kept where the model call is

@@ -21,6 +21,9 @@ class CompletionRequest:
     max_tokens: int = 128
     top_p: float = 0.95
     stop: tuple[str, ...] = ()
+    # True: the prompt is a user message, wrapped in the model's chat template.
+    # False: a plain completion that continues the prompt (few-shot prompts).
+    chat: bool = False
     # Which model call of the run this is (0-based); the scripted backend
     # replays its outputs by it, so a resumed run continues where it stopped.
     sequence: int = 0

@@ -76,6 +76,26 @@ class LoadedModel:
             )
         except Exception as error:  # llama.cpp raises plain ValueError/RuntimeError
             raise ModelUnavailable(f"Could not load the GGUF model {path}: {error}") from None
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        self.chat_format = None
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def text(token: int) -> str:
+                return self.llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+            self.chat_format = Jinja2ChatFormatter(
+                template, eos_token=text(self.llm.token_eos()), bos_token=text(self.llm.token_bos())
+            )
+
+    def chat_prompt(self, user_message: str) -> tuple[str, list[str]]:
+        """The user message wrapped in the model's own chat template (rendered here,
+        not inside llama.cpp, so the prompt-prefix accounting sees the real prompt)."""
+        if self.chat_format is None:
+            return user_message, []
+        response = self.chat_format(messages=[{"role": "user", "content": user_message}])
+        stop = response.stop if isinstance(response.stop, list) else [response.stop or ""]
+        return response.prompt, [s for s in stop if s]
 
 
 _LOADED: dict[Path, LoadedModel] = {}
@@ -117,7 +137,11 @@ class EmbeddedGenerator(Generator):
 
     def _complete_one(self, request: CompletionRequest) -> Completion:
         llm = self.loaded.llm
-        prompt_ids = llm.tokenize(request.prompt.encode("utf-8", "replace"))
+        prompt, stop = request.prompt, list(request.stop)
+        if request.chat:
+            prompt, template_stop = self.loaded.chat_prompt(request.prompt)
+            stop += template_stop
+        prompt_ids = llm.tokenize(prompt.encode("utf-8", "replace"))
         budget = CONTEXT_TOKENS - len(prompt_ids)
         if budget < 1:
             raise ModelError(
@@ -128,11 +152,11 @@ class EmbeddedGenerator(Generator):
         started = time.perf_counter()
         try:
             result: Any = llm.create_completion(
-                prompt=request.prompt,
+                prompt=prompt,
                 max_tokens=min(request.max_tokens, budget),
                 temperature=request.temperature,
                 top_p=request.top_p,
-                stop=list(request.stop) or None,
+                stop=stop or None,
                 seed=request.seed,
             )
         except Exception as error:

@@ -64,7 +64,7 @@ class OllamaGenerator(Generator):
         started = time.perf_counter()
         try:
             response = self.client.generate(
-                model=self.model, prompt=request.prompt, options=options
+                model=self.model, prompt=request.prompt, options=options, raw=not request.chat
             )
         except ollama.ResponseError as error:
             raise self._explain(error) from None

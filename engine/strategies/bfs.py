@@ -39,7 +39,14 @@ class BeamSearch(Strategy):
         steps = int(self.params["steps"])
         frontier = [n for n in tree.with_status("open") if n.depth < steps]
         if not frontier:
-            return self.finish(tree, f"all {steps} levels searched")
+            deepest = max(n.depth for n in tree.main())
+            if deepest >= steps:
+                return self.finish(tree, f"all {steps} levels searched")
+            return self.finish(
+                tree,
+                f"nothing left to expand at depth {deepest}: every candidate there was "
+                "invalid or pruned",
+            )
         depth = min(n.depth for n in frontier)
         level = ranked([n for n in frontier if n.depth == depth])
         beam = int(self.params["beam"])

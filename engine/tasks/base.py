@@ -37,6 +37,9 @@ class Task(ABC):
     step_max_tokens: ClassVar[int] = 96
     solution_max_tokens: ClassVar[int] = 192
     stop: ClassVar[tuple[str, ...]] = ()
+    # Few-shot prompts are continued as plain text; instructions go through the
+    # model's chat template.
+    chat: ClassVar[bool] = False
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         self.problem = problem.strip()

@@ -32,6 +32,7 @@ class Question(Task):
     step_max_tokens = 80
     solution_max_tokens = 200
     stop = ("\n\n",)
+    chat = True
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
