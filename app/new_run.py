@@ -11,7 +11,7 @@ import streamlit as st
 from app.safe import md
 from app.services import get_engine
 from engine.errors import BadArguments, TreelightError
-from engine.generators.ollama_backend import list_models, ollama_host
+from engine.generators.ollama_backend import list_models, ollama_host, pull_model
 from engine.judges import JUDGES, parse_judge_specs
 from engine.runner import create_run
 from engine.strategies import STRATEGIES
@@ -159,13 +159,41 @@ def generator_choice() -> dict[str, Any]:
         st.warning(md(error))
         name = st.text_input("Model name", "llama3.2", key="ollama_model_name")
     else:
+        if not models:
+            st.info("This Ollama server has no models yet: pull one below.")
         name = st.selectbox(
             "Model",
             [m["name"] for m in models],
             key="ollama_model",
             format_func=lambda n: _describe(next(m for m in models if m["name"] == n)),
         )
+        pull_panel(host)
     return {"backend": "ollama", "model": name, "host": host}
+
+
+def pull_panel(host: str) -> None:
+    """Pull a model onto the server, with a progress bar."""
+    with st.expander("Pull a model onto this server"):
+        wanted = st.text_input(
+            "Model to pull",
+            "llama3.2:1b",
+            key="pull_name",
+            help="Any name from the Ollama library, e.g. qwen2.5:1.5b",
+        )
+        if not st.button("Pull", key="pull"):
+            return
+        bar = st.progress(0.0, text=f"pulling {wanted} …")
+        try:
+            for progress in pull_model(wanted, host):
+                total, done = progress.get("total"), progress.get("completed") or 0
+                fraction = min(1.0, done / total) if total else 0.0
+                bar.progress(fraction, text=md(f"{wanted}: {progress.get('status')}"))
+        except TreelightError as error:
+            st.error(md(error))
+            return
+        bar.progress(1.0, text=md(f"{wanted}: pulled"))
+        ollama_models.clear()
+        st.success(md(f"Pulled {wanted}: pick it in the Model list."))
 
 
 def scripted_spec(spec: dict[str, Any]) -> dict[str, Any]:

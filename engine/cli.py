@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("--json", action="store_true")
 
+    models = sub.add_parser("models", help="list the models on the Ollama server")
+    models.add_argument("--host", help="default: $OLLAMA_HOST or http://localhost:11434")
+    models.add_argument("--json", action="store_true")
+
+    pull = sub.add_parser("pull", help="pull a model onto the Ollama server, with progress")
+    pull.add_argument("name")
+    pull.add_argument("--host", help="default: $OLLAMA_HOST or http://localhost:11434")
+
     for name in ("pause", "stop", "step"):
         command = sub.add_parser(name, help=f"{name} a run (the runner applies it between actions)")
         command.add_argument("run_id", type=int)
@@ -348,6 +356,42 @@ def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def cmd_models(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.generators.ollama_backend import list_models
+
+    models = list_models(args.host)
+    if args.json:
+        print(json.dumps(models))
+    elif not models:
+        print("The Ollama server has no models yet: `treelight pull llama3.2` pulls one.")
+    for model in [] if args.json else models:
+        size = f"{model['size'] / 1e9:.1f} GB" if model.get("size") else "?"
+        print(
+            f"{model['name']:<32} {size:>8}  {model.get('parameters') or '':<8} "
+            f"{model.get('family') or '':<10} {model.get('quantization') or ''}"
+        )
+    return 0
+
+
+def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from engine.generators.ollama_backend import pull_model
+
+    bar = tqdm(unit="B", unit_scale=True, desc=args.name, file=sys.stderr, disable=None)
+    try:
+        for progress in pull_model(args.name, args.host):
+            if progress.get("total"):
+                bar.total = progress["total"]
+                bar.n = progress.get("completed") or 0
+                bar.refresh()
+            bar.set_postfix_str(progress.get("status") or "")
+    finally:
+        bar.close()
+    print(f"Pulled {args.name}.")
+    return 0
+
+
 HANDLERS = {
     "run": cmd_run,
     "resume": cmd_resume,
@@ -358,6 +402,8 @@ HANDLERS = {
     "stop": cmd_steer,
     "step": cmd_steer,
     "worker": cmd_worker,
+    "models": cmd_models,
+    "pull": cmd_pull,
     "app": cmd_app,
 }
 

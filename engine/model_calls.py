@@ -135,6 +135,7 @@ class ModelCaller:
             row.completion_tokens = completion.completion_tokens
             row.cached_prompt_tokens = completion.cached_prompt_tokens
             row.latency_seconds = completion.latency_seconds
+            row.extra = completion.extra
             with unit_of_work(self.engine) as session:
                 session.add(row)
                 run = session.get(Run, self.run_id)

@@ -431,6 +431,7 @@ class Runner:
         max_tokens: int,
         seed: int | None = None,
         temperature: float | None = None,
+        json_schema: dict[str, Any] | None = None,
     ) -> CompletionRequest:
         spec = self.run.generator
         return CompletionRequest(
@@ -441,6 +442,7 @@ class Runner:
             max_tokens=int(spec.get("max_tokens", max_tokens)),
             stop=tuple(spec.get("stop", self.task.stop)),
             chat=bool(spec.get("chat", self.task.chat)),
+            json_schema=json_schema if self.generator.supports_schema else None,
         )
 
     # --- judges' memory of equal states -----------------------------------------------
@@ -540,10 +542,17 @@ class _Context:
         self.tree = tree
 
     def ask(
-        self, node: NodeView, prompt: str, samples: int, purpose: str, max_tokens: int
+        self,
+        node: NodeView,
+        prompt: str,
+        samples: int,
+        purpose: str,
+        max_tokens: int,
+        json_schema: dict[str, Any] | None = None,
     ) -> list[Answer]:
         requests = [
-            self.runner.request(prompt, node.key, purpose, i, max_tokens) for i in range(samples)
+            self.runner.request(prompt, node.key, purpose, i, max_tokens, json_schema=json_schema)
+            for i in range(samples)
         ]
         calls = self.runner.calls.call(self.runner.generator, node.id, requests, purpose)
         return [Answer(call.output, call.id or 0) for call in calls]

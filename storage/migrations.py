@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, Connection, inspect, text
+from sqlalchemy import JSON, Column, Connection, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -43,6 +43,11 @@ def m002_commands(conn: Connection) -> None:
     from storage.models import Command
 
     Command.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
+@migration
+def m003_model_call_extra(conn: Connection) -> None:
+    add_column(conn, "modelcall", Column("extra", JSON))
 
 
 def migrate(engine: Engine) -> list[str]:

@@ -130,6 +130,7 @@ class ModelCall(SQLModel, table=True):
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # prompt prefix reused from the previous call
     latency_seconds: float = 0.0
+    extra: dict[str, Any] = _json(dict)  # backend details, e.g. Ollama's durations
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

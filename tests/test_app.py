@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
+from app.safe import md
 from engine.worker import Worker
 from storage import queries
 from storage.database import make_engine
@@ -190,3 +191,41 @@ def test_new_run_page_reports_bad_input(app_engine: Engine) -> None:
     at.text_area(key="problem_Free problem").input("1 2 3")
     at.button(key="start").click().run()
     assert "four whole numbers" in at.error[0].value
+
+
+def test_new_run_lists_ollama_models_and_pulls_one(
+    app_engine: Engine, httpserver: pytest.FixtureRequest
+) -> None:
+    from tests.fake_ollama import FakeOllama
+
+    fake = FakeOllama(httpserver)  # type: ignore[arg-type]
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    at.radio(key="backend").set_value("ollama").run()
+    at.text_input(key="ollama_host").input(fake.url).run()
+    assert not at.exception
+    picker = at.selectbox(key="ollama_model")
+    assert picker.options == ["tiny:1b (1.2B · llama · Q8_0 · 1.3 GB)"]
+    at.text_input(key="pull_name").input("qwen2.5:0.5b")
+    at.button(key="pull").click().run()
+    assert md("Pulled qwen2.5:0.5b") in at.success[0].value  # escaped Markdown source
+    at.run()
+    assert len(at.selectbox(key="ollama_model").options) == 2
+    at.button(key="start").click().run()
+    with Session(app_engine) as session:
+        run = queries.list_runs(session)[0]
+    assert run.generator == {
+        "backend": "ollama",
+        "model": "tiny:1b",
+        "host": fake.url,
+        "temperature": 0.7,
+    }
+
+
+def test_new_run_says_when_ollama_is_not_running(app_engine: Engine) -> None:
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    at.radio(key="backend").set_value("ollama").run()
+    at.text_input(key="ollama_host").input("http://127.0.0.1:9").run()
+    assert "Ollama is not running at http" in at.warning[0].value
+    assert "ollama serve" in at.warning[0].value

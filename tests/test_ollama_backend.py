@@ -7,77 +7,207 @@ import socket
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from engine import commands
 from engine.cli import main
-from engine.errors import ModelUnavailable
+from engine.errors import ModelError, ModelUnavailable
 from engine.generators.base import CompletionRequest
-from engine.generators.ollama_backend import OllamaGenerator
+from engine.generators.ollama_backend import OllamaGenerator, list_models, pull_model
+from engine.runner import Runner, create_run
+from storage import queries
+from storage.database import unit_of_work
+from tests.fake_ollama import FakeOllama
 
 
-def generate_reply(text: str) -> dict:
-    return {
-        "model": "tiny",
-        "created_at": "2026-11-21T00:00:00Z",
-        "response": text,
-        "done": True,
-        "done_reason": "stop",
-        "prompt_eval_count": 17,
-        "eval_count": 5,
-        "total_duration": 1_000_000,
-    }
-
-
-def test_generate_passes_options_and_records_tokens(httpserver: HTTPServer) -> None:
-    seen: list[dict] = []
-
-    def handler(request: Request) -> Response:
-        seen.append(json.loads(request.data))
-        return Response(
-            json.dumps(generate_reply("4 + 9 = 13 (left: 10 13 13)")),
-            content_type="application/json",
-        )
-
-    httpserver.expect_request("/api/generate", method="POST").respond_with_handler(handler)
-    generator = OllamaGenerator("tiny", host=httpserver.url_for(""))
-    [completion] = generator.complete(
-        [CompletionRequest("Input: 4 9 10 13", seed=5, max_tokens=40, stop=("Input:",))]
-    )
-    assert completion.text.startswith("4 + 9 = 13")
-    assert (completion.prompt_tokens, completion.completion_tokens) == (17, 5)
-    options = seen[0]["options"]
-    assert options["seed"] == 5 and options["num_predict"] == 40 and options["stop"] == ["Input:"]
-    assert seen[0]["model"] == "tiny" and seen[0]["stream"] is False
-
-
-def test_missing_model_names_ollama_pull(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/api/generate").respond_with_json(
-        {"error": "model 'tiny' not found, try pulling it first"}, status=404
-    )
-    generator = OllamaGenerator("tiny", host=httpserver.url_for(""))
-    with pytest.raises(ModelUnavailable, match="ollama pull tiny"):
-        generator.complete([CompletionRequest("hi", seed=1)])
+@pytest.fixture
+def fake(httpserver: HTTPServer) -> FakeOllama:
+    return FakeOllama(httpserver)
 
 
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
-def test_server_down_says_how_to_start_it() -> None:
+def ask(generator: OllamaGenerator, **fields: object) -> str:
+    request = CompletionRequest(**{"prompt": "Input: 4 9 10 13", "seed": 5, **fields})
+    return generator.complete([request])[0].text
+
+
+def test_models_are_listed_with_size_family_and_quantization(fake: FakeOllama) -> None:
+    [model] = list_models(fake.url)
+    assert model == {
+        "name": "tiny:1b",
+        "size": 1_321_098_329,
+        "family": "llama",
+        "parameters": "1.2B",
+        "quantization": "Q8_0",
+    }
+
+
+def test_streamed_generation_passes_every_option_and_records_tokens(fake: FakeOllama) -> None:
+    generator = OllamaGenerator("tiny:1b", host=fake.url, keep_alive="30m", num_ctx=4096)
+    request = CompletionRequest(
+        "Input: 4 9 10 13", seed=5, temperature=0.3, max_tokens=40, stop=("Input:",), chat=False
+    )
+    [completion] = generator.complete([request])
+    assert completion.text == "4 + 9 = 13 (left: 10 13 13)\n13 - 10 = 3 (left: 3 9 13)\nseed 5"
+    # The fake counts words; the point is that the server's counts are what we record.
+    assert completion.prompt_tokens == 5
+    assert completion.completion_tokens == len(completion.text.split())
+    assert completion.extra["total_duration"] == 5_000_000
+    assert completion.extra["done_reason"] == "stop"
+    [sent] = fake.requests
+    assert sent["stream"] is True and sent["raw"] is True and sent["keep_alive"] == "30m"
+    assert sent["options"] == {
+        "temperature": 0.3,
+        "top_p": 0.95,
+        "seed": 5,
+        "num_predict": 40,
+        "stop": ["Input:"],
+        "num_ctx": 4096,
+    }
+
+
+def test_chat_prompts_use_the_template_and_judges_get_a_json_schema(fake: FakeOllama) -> None:
+    generator = OllamaGenerator("tiny:1b", host=fake.url)
+    schema = {"type": "object", "properties": {"verdict": {"enum": ["sure"]}}}
+    ask(generator, chat=True, json_schema=schema)
+    assert fake.requests[0]["raw"] is False and fake.requests[0]["format"] == schema
+
+
+def test_k_candidates_are_k_requests_sent_concurrently(
+    fake: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "3")
+    generator = OllamaGenerator("tiny:1b", host=fake.url)
+    requests = [CompletionRequest("p", seed=s) for s in (1, 2, 3)]
+    texts = [c.text for c in generator.complete(requests)]
+    assert [t.rsplit(" ", 1)[-1] for t in texts] == ["1", "2", "3"]  # in order
+    assert len(fake.requests) == 3
+
+
+def test_missing_model_names_ollama_pull(fake: FakeOllama) -> None:
+    with pytest.raises(ModelUnavailable, match="run `ollama pull nope:7b`"):
+        ask(OllamaGenerator("nope:7b", host=fake.url))
+
+
+def test_server_down_names_the_host_and_ollama_serve() -> None:
     host = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(ModelUnavailable, match=f"Ollama is not running at {host}.*ollama serve"):
-        OllamaGenerator("tiny", host=host).complete([CompletionRequest("hi", seed=1)])
+        ask(OllamaGenerator("tiny:1b", host=host))
+    with pytest.raises(ModelUnavailable, match="ollama serve"):
+        list_models(host)
+
+
+def test_a_full_queue_is_retried_with_backoff(fake: FakeOllama) -> None:
+    waits: list[float] = []
+    generator = OllamaGenerator("tiny:1b", host=fake.url, sleep=waits.append)
+    fake.busy_left = 2
+    assert ask(generator).endswith("seed 5")
+    assert waits == [0.5, 1.0]
+
+
+def test_a_queue_that_stays_full_gives_up_with_advice(fake: FakeOllama) -> None:
+    generator = OllamaGenerator("tiny:1b", host=fake.url, sleep=lambda _: None)
+    fake.busy_left = 100
+    with pytest.raises(ModelError, match="busy.*OLLAMA_NUM_PARALLEL"):
+        ask(generator)
+
+
+def test_an_error_line_in_the_middle_of_a_stream(fake: FakeOllama) -> None:
+    fake.fault = "error_mid_stream"
+    with pytest.raises(ModelError, match="in the middle of a response: an error was encountered"):
+        ask(OllamaGenerator("tiny:1b", host=fake.url))
+
+
+def test_a_hang_times_out(fake: FakeOllama) -> None:
+    fake.fault, fake.hang_seconds = "hang", 2.5
+    with pytest.raises(ModelError, match="did not answer within 1 s"):
+        ask(OllamaGenerator("tiny:1b", host=fake.url, timeout=1.0))
+
+
+def test_the_server_dying_mid_response(fake: FakeOllama) -> None:
+    fake.fault = "die"
+    with pytest.raises(ModelError, match="in the middle of a response.*ollama serve"):
+        ask(OllamaGenerator("tiny:1b", host=fake.url))
+
+
+def test_pull_reports_progress(fake: FakeOllama) -> None:
+    progress = list(pull_model("qwen:0.5b", fake.url))
+    assert progress[0]["status"] == "pulling manifest"
+    assert [p["completed"] for p in progress if p["total"]] == [0, 500, 1000]
+    assert "qwen:0.5b" in [m["name"] for m in list_models(fake.url)]
+
+
+@pytest.mark.parametrize("fault", ["missing", "busy", "error_mid_stream", "die", "down"])
+def test_each_fault_pauses_the_run_and_resume_continues_once_it_clears(
+    engine: Engine, fake: FakeOllama, fault: str
+) -> None:
+    generator_spec = {"backend": "ollama", "model": "tiny:1b", "host": fake.url}
+    if fault == "down":
+        generator_spec["host"] = f"http://127.0.0.1:{closed_port()}"
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 9 10 13",
+        strategy="bfs",
+        generator=generator_spec,
+        budget={"max_calls": 8},
+        status="running",
+    )
+    assert run.id is not None
+    first = Runner(engine, run.id).run_until_idle()  # one healthy expansion and judging
+    assert first.run.status == "stopped" or fault == "down"
+    if fault != "down":
+        commands.resume(engine, run.id)
+        # Raise the budget so the run goes on, and break the server.
+        with unit_of_work(engine) as session:
+            stored = session.get(type(run), run.id)
+            assert stored is not None
+            stored.budget = {"max_calls": 20}
+        if fault == "missing":
+            fake.models = []
+        elif fault == "busy":
+            fake.busy_left = 10_000
+        else:
+            fake.fault = fault
+        nodes_before = _node_ids(engine, run.id)
+        faulty = Runner(
+            engine,
+            run.id,
+            generator=OllamaGenerator("tiny:1b", host=fake.url, sleep=lambda _: None),
+        ).run_until_idle()
+    else:
+        nodes_before = _node_ids(engine, run.id)
+        faulty = first
+    assert faulty.run.status == "paused" and faulty.error is not None
+    assert isinstance(faulty.error, ModelError)
+    assert _node_ids(engine, run.id) >= nodes_before  # nothing lost
+    # The fault clears; resume carries on.
+    fake.models, fake.busy_left, fake.fault = ["tiny:1b"], 0, None
+    with unit_of_work(engine) as session:
+        stored = session.get(type(run), run.id)
+        assert stored is not None
+        stored.generator = {**stored.generator, "host": fake.url}
+    commands.resume(engine, run.id)
+    healed = Runner(engine, run.id).run_until_idle()
+    assert healed.error is None and healed.run.status in ("done", "stopped")
+    assert _node_ids(engine, run.id) > nodes_before or healed.run.status == "done"
+
+
+def _node_ids(engine: Engine, run_id: int) -> set[int]:
+    with Session(engine) as session:
+        return {n.id or 0 for n in queries.run_nodes(session, run_id)}
 
 
 def test_cli_search_against_the_fake_server(
-    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fake: FakeOllama, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    httpserver.expect_request("/api/generate").respond_with_json(
-        generate_reply("4 + 9 = 13 (left: 10 13 13)\n10 - 4 = 6 (left: 6 9 13)\nlikely")
-    )
-    monkeypatch.setenv("OLLAMA_HOST", httpserver.url_for("").rstrip("/"))
+    monkeypatch.setenv("OLLAMA_HOST", fake.url)
     code = main(
         [
             "run",
@@ -88,7 +218,7 @@ def test_cli_search_against_the_fake_server(
             "--backend",
             "ollama",
             "--model",
-            "tiny",
+            "tiny:1b",
             "--max-calls",
             "10",
             "--json",
@@ -97,13 +227,24 @@ def test_cli_search_against_the_fake_server(
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result
     assert result["status"] in ("done", "stopped") and 0 < result["model_calls"] <= 10
-    assert result["nodes"] > 3
+    assert result["nodes"] > 2 and result["prompt_tokens"] > 0
+
+
+def test_cli_models_lists_the_server(
+    fake: FakeOllama, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", fake.url)
+    assert main(["models"]) == 0
+    assert "tiny:1b" in capsys.readouterr().out
+    assert main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["quantization"] == "Q8_0"
 
 
 def test_cli_with_the_server_down_exits_1_and_pauses(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{closed_port()}")
+    host = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("OLLAMA_HOST", host)
     code = main(
         [
             "run",
@@ -114,11 +255,34 @@ def test_cli_with_the_server_down_exits_1_and_pauses(
             "--backend",
             "ollama",
             "--model",
-            "tiny",
+            "tiny:1b",
             "--json",
         ]
     )
     captured = capsys.readouterr()
     assert code == 1
     assert json.loads(captured.out)["status"] == "paused"
+    assert f"Ollama is not running at {host}" in captured.err
     assert "ollama serve" in captured.err and "treelight resume" in captured.err
+
+
+def test_cli_with_a_missing_model_names_ollama_pull(
+    fake: FakeOllama, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", fake.url)
+    code = main(
+        [
+            "run",
+            "--task",
+            "game24",
+            "--problem",
+            "4 9 10 13",
+            "--backend",
+            "ollama",
+            "--model",
+            "llama3.2",
+            "--json",
+        ]
+    )
+    assert code == 1
+    assert "run `ollama pull llama3.2`" in capsys.readouterr().err

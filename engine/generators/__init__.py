@@ -20,11 +20,19 @@ def make_generator(spec: dict[str, Any]) -> Generator:
 
         return EmbeddedGenerator(spec.get("model"))
     if backend == "ollama":
-        from engine.generators.ollama_backend import OllamaGenerator
+        from engine.generators.ollama_backend import DEFAULT_TIMEOUT_SECONDS, OllamaGenerator
 
         if not spec.get("model"):
-            raise BadArguments("The ollama backend needs a model: --model NAME (e.g. llama3.2).")
-        return OllamaGenerator(spec["model"], host=spec.get("host"))
+            raise BadArguments(
+                "The ollama backend needs a model: --model NAME (`treelight models` lists them)."
+            )
+        return OllamaGenerator(
+            spec["model"],
+            host=spec.get("host"),
+            timeout=float(spec.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
+            keep_alive=spec.get("keep_alive", "10m"),
+            num_ctx=spec.get("num_ctx"),
+        )
     if backend == "scripted":
         from engine.generators.scripted import ScriptedGenerator
 

@@ -24,6 +24,9 @@ class CompletionRequest:
     # True: the prompt is a user message, wrapped in the model's chat template.
     # False: a plain completion that continues the prompt (few-shot prompts).
     chat: bool = False
+    # A JSON schema the answer must follow, for backends that can enforce one
+    # (Ollama's `format`); the others ignore it, and judges parse either way.
+    json_schema: dict[str, Any] | None = None
     # Which model call of the run this is (0-based); the scripted backend
     # replays its outputs by it, so a resumed run continues where it stopped.
     sequence: int = 0
@@ -47,6 +50,7 @@ class Completion:
 
 class Generator(ABC):
     backend: ClassVar[str]
+    supports_schema: ClassVar[bool] = False
 
     def __init__(self, model: str) -> None:
         self.model = model

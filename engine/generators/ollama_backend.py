@@ -1,14 +1,22 @@
 """The Ollama backend: any model an Ollama server has, through the official client.
 
-Ollama has no `n`: k candidates are k requests, sent concurrently up to a limit
-(`OLLAMA_NUM_PARALLEL` when set, else 1, matching the server's own default).
-Every call has a timeout, because the client's default waits forever.
+- Ollama has no `n`: k candidates are k requests, sent concurrently up to a
+  limit (`OLLAMA_NUM_PARALLEL` when set, else 1, the server's own default).
+- Every call has a timeout (`timeout` in the generator spec, default 300 s),
+  because the client's default waits forever; a stalled stream times out too.
+- Responses are streamed (NDJSON), so an error line in the middle of a stream,
+  or a server that dies mid-response, is caught and named.
+- A full queue (503) is retried with backoff, then reported.
+- Every fault becomes a ModelError whose message says what to do; the runner
+  pauses the run with it, and `resume` continues once the fault is fixed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +25,9 @@ from engine.generators.base import Completion, CompletionRequest, Generator
 
 DEFAULT_HOST = "http://localhost:11434"
 DEFAULT_TIMEOUT_SECONDS = 300.0
+DEFAULT_KEEP_ALIVE = "10m"  # keep the model loaded between the calls of a search
+BUSY_RETRIES = 5
+BUSY_FIRST_WAIT_SECONDS = 0.5
 
 
 def ollama_host() -> str:
@@ -31,28 +42,57 @@ def parallel_limit() -> int:
         return 1
 
 
+def not_running(host: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Ollama is not running at {host} — start it with `ollama serve` "
+        "(or set OLLAMA_HOST to where it runs), then resume."
+    )
+
+
 class OllamaGenerator(Generator):
     backend = "ollama"
+    supports_schema = True
 
     def __init__(
-        self, model: str, host: str | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS
+        self,
+        model: str,
+        host: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        keep_alive: str | float = DEFAULT_KEEP_ALIVE,
+        num_ctx: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         import ollama
 
         super().__init__(model)
-        self.host = host or ollama_host()
-        self.client = ollama.Client(host=self.host, timeout=timeout)
+        self.host = (host or ollama_host()).rstrip("/")
+        self.timeout = float(timeout)
+        self.keep_alive = keep_alive
+        self.num_ctx = num_ctx
+        self.sleep = sleep
+        self.client = ollama.Client(host=self.host, timeout=self.timeout)
 
     def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
         if len(requests) == 1:
-            return [self._complete_one(requests[0])]
+            return [self._with_retries(requests[0])]
         with ThreadPoolExecutor(max_workers=min(parallel_limit(), len(requests))) as pool:
-            return list(pool.map(self._complete_one, requests))
+            return list(pool.map(self._with_retries, requests))
 
-    def _complete_one(self, request: CompletionRequest) -> Completion:
-        import httpx
+    def _with_retries(self, request: CompletionRequest) -> Completion:
         import ollama
 
+        wait = BUSY_FIRST_WAIT_SECONDS
+        for attempt in range(1, BUSY_RETRIES + 1):
+            try:
+                return self._complete_one(request)
+            except ollama.ResponseError as error:
+                if error.status_code not in (429, 503) or attempt == BUSY_RETRIES:
+                    raise self._explain(error) from None
+            self.sleep(wait)
+            wait *= 2
+        raise AssertionError("unreachable")
+
+    def _options(self, request: CompletionRequest) -> dict[str, Any]:
         options: dict[str, Any] = {
             "temperature": request.temperature,
             "top_p": request.top_p,
@@ -61,55 +101,92 @@ class OllamaGenerator(Generator):
         }
         if request.stop:
             options["stop"] = list(request.stop)
+        if self.num_ctx:
+            options["num_ctx"] = self.num_ctx
+        return options
+
+    def _complete_one(self, request: CompletionRequest) -> Completion:
+        import httpx
+
         started = time.perf_counter()
+        text: list[str] = []
+        final: Any = None
         try:
-            response = self.client.generate(
-                model=self.model, prompt=request.prompt, options=options, raw=not request.chat
+            stream: Iterator[Any] = self.client.generate(
+                model=self.model,
+                prompt=request.prompt,
+                options=self._options(request),
+                raw=not request.chat,
+                format=request.json_schema,
+                keep_alive=self.keep_alive,
+                stream=True,
             )
-        except ollama.ResponseError as error:
-            raise self._explain(error) from None
+            for part in stream:
+                text.append(part.response or "")
+                if part.done:
+                    final = part
         except (ConnectionError, httpx.ConnectError):
-            raise ModelUnavailable(
-                f"Ollama is not running at {self.host} — start it with `ollama serve`, "
-                "or set OLLAMA_HOST to where it runs."
-            ) from None
+            raise not_running(self.host) from None
         except httpx.TimeoutException:
             raise ModelError(
-                f"Ollama at {self.host} did not answer in time: the model may still be loading "
-                "or the server is overloaded. Resume the run to try again."
+                f"Ollama at {self.host} did not answer within {self.timeout:g} s: the model may "
+                "still be loading, or the server is overloaded. Resume the run to try again."
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, json.JSONDecodeError):
+            raise ModelError(
+                f"The connection to Ollama at {self.host} broke in the middle of a response "
+                "(did the server stop or crash?). Restart it with `ollama serve`, then resume."
             ) from None
         except httpx.HTTPError as error:
-            raise ModelError(f"Ollama at {self.host} failed mid-response: {error}") from None
+            raise ModelError(f"Ollama at {self.host} failed: {error}") from None
+        if final is None:  # the stream ended without its closing "done" line
+            raise ModelError(
+                f"Ollama at {self.host} stopped in the middle of a response (did the server "
+                "stop or crash?). Restart it with `ollama serve` if needed, then resume."
+            )
+        durations = {
+            name: getattr(final, name, None)
+            for name in ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
+        }
         return Completion(
-            text=response.response or "",
-            prompt_tokens=int(response.prompt_eval_count or 0),
-            completion_tokens=int(response.eval_count or 0),
+            text="".join(text),
+            prompt_tokens=int(final.prompt_eval_count or 0),
+            completion_tokens=int(final.eval_count or 0),
             latency_seconds=time.perf_counter() - started,
-            extra={"total_duration_ns": response.total_duration},
+            extra={k: v for k, v in durations.items() if v is not None}
+            | {"done_reason": getattr(final, "done_reason", None)},
         )
 
     def _explain(self, error: Any) -> ModelError:
         if error.status_code == 404:
             return ModelUnavailable(
                 f"Ollama at {self.host} does not have the model {self.model!r}: "
-                f"run `ollama pull {self.model}`."
+                f"run `ollama pull {self.model}` (or use Pull in the app), then resume."
+            )
+        if error.status_code in (429, 503):
+            return ModelError(
+                f"Ollama at {self.host} is busy (status {error.status_code}: {error.error}) and "
+                f"stayed busy after {BUSY_RETRIES} tries. Lower OLLAMA_NUM_PARALLEL or wait, "
+                "then resume."
+            )
+        if error.status_code == -1:
+            return ModelError(
+                f"Ollama at {self.host} reported an error in the middle of a response: "
+                f"{error.error}. Resume to retry."
             )
         return ModelError(f"Ollama at {self.host} answered {error.status_code}: {error.error}")
 
 
-def list_models(host: str | None = None, timeout: float = 3.0) -> list[dict[str, Any]]:
-    """The server's models (`/api/tags`): name, size, family, quantization."""
+def list_models(host: str | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The server's models (`/api/tags`): name, size, family, parameters, quantization."""
     import httpx
     import ollama
 
-    host = host or ollama_host()
+    host = (host or ollama_host()).rstrip("/")
     try:
         listed = ollama.Client(host=host, timeout=timeout).list()
     except (ConnectionError, httpx.ConnectError, httpx.TimeoutException):
-        raise ModelUnavailable(
-            f"Ollama is not running at {host} — start it with `ollama serve`, "
-            "or set OLLAMA_HOST to where it runs."
-        ) from None
+        raise not_running(host) from None
     except ollama.ResponseError as error:
         raise ModelError(f"Ollama at {host} answered {error.status_code}: {error.error}") from None
     models = []
@@ -125,3 +202,22 @@ def list_models(host: str | None = None, timeout: float = 3.0) -> list[dict[str,
             }
         )
     return models
+
+
+def pull_model(
+    name: str, host: str | None = None, timeout: float = 3600.0
+) -> Iterator[dict[str, Any]]:
+    """Pull a model, yielding progress: {"status", "completed", "total"}."""
+    import httpx
+    import ollama
+
+    host = (host or ollama_host()).rstrip("/")
+    try:
+        for part in ollama.Client(host=host, timeout=timeout).pull(name, stream=True):
+            yield {"status": part.status, "completed": part.completed, "total": part.total}
+    except (ConnectionError, httpx.ConnectError):
+        raise not_running(host) from None
+    except ollama.ResponseError as error:
+        raise ModelError(f"Ollama at {host} could not pull {name!r}: {error.error}") from None
+    except httpx.HTTPError as error:
+        raise ModelError(f"Pulling {name!r} from Ollama at {host} failed: {error}") from None

@@ -36,8 +36,17 @@ class JudgeContext(Protocol):
     tree: TreeView
 
     def ask(
-        self, node: NodeView, prompt: str, samples: int, purpose: str, max_tokens: int
-    ) -> list[Answer]: ...
+        self,
+        node: NodeView,
+        prompt: str,
+        samples: int,
+        purpose: str,
+        max_tokens: int,
+        json_schema: dict[str, Any] | None = None,
+    ) -> list[Answer]:
+        """`samples` model outputs for `prompt`; `json_schema` is enforced by backends
+        that can (Ollama's `format`), so judges must parse plain text too."""
+        ...
 
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
         """A verdict this judge gave a node in the same state (and that node's id)."""

@@ -15,6 +15,11 @@ from engine.judges.base import Judge, JudgeContext, Verdict
 from engine.types import NodeView
 
 WORD_SCORES = {"sure": 1.0, "likely": 0.05, "impossible": 0.00005}
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {"verdict": {"enum": ["sure", "likely", "impossible"]}},
+    "required": ["verdict"],
+}
 WORD = re.compile(r"\b(sure|likely|impossible)\b", re.IGNORECASE)
 
 
@@ -45,7 +50,9 @@ class ValueJudge(Judge):
         prompt = ctx.task.value_prompt(ctx.tree.path(node.id))
         if prompt is None:
             return Verdict(None, None, "nothing to value: a finished path is for the verifiers")
-        answers = ctx.ask(node, prompt, self.samples, "value", max_tokens=48)
+        answers = ctx.ask(
+            node, prompt, self.samples, "value", max_tokens=48, json_schema=VERDICT_SCHEMA
+        )
         words = [read_word(a.text) for a in answers]
         score = sum(WORD_SCORES.get(w or "", 0.0) for w in words) / max(1, len(words))
         shown = ", ".join(w or "(no verdict word)" for w in words)

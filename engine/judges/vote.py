@@ -11,14 +11,19 @@ import re
 from engine.judges.base import Judge, JudgeContext, Verdict
 from engine.types import NodeView
 
-CHOICE = re.compile(r"best choice is\s*(?:choice\s*)?#?(\d+)", re.IGNORECASE)
+CHOICE = re.compile(r"best choice is\s*(?:choice\s*)?#?(\d+)|\"best\"\s*:\s*(\d+)", re.IGNORECASE)
+CHOICE_SCHEMA = {
+    "type": "object",
+    "properties": {"best": {"type": "integer", "minimum": 1}},
+    "required": ["best"],
+}
 
 
 def read_choice(output: str, count: int) -> int | None:
     found = CHOICE.search(output)
     if not found:
         return None
-    choice = int(found.group(1)) - 1
+    choice = int(found.group(1) or found.group(2)) - 1
     return choice if 0 <= choice < count else None
 
 
@@ -35,7 +40,9 @@ class VoteJudge(Judge):
             return [Verdict(1.0, None, "the only candidate: nothing to vote between")]
         anchor = ctx.tree.nodes[nodes[0].parent_id] if nodes[0].parent_id else nodes[0]
         prompt = ctx.task.vote_prompt(ctx.tree.path(anchor.id), [n.text for n in nodes])
-        answers = ctx.ask(anchor, prompt, self.samples, "vote", max_tokens=48)
+        answers = ctx.ask(
+            anchor, prompt, self.samples, "vote", max_tokens=48, json_schema=CHOICE_SCHEMA
+        )
         choices = [read_choice(a.text, len(nodes)) for a in answers]
         abstained = choices.count(None)
         ids = [a.call_id for a in answers]
