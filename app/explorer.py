@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import streamlit as st
@@ -146,30 +147,20 @@ def controls(run: Run) -> None:
         disabled=finished or run.status == "stopped",
         use_container_width=True,
     )
-    columns[4].download_button(
-        "JSON",
-        data=lambda: _export_json(run.id or 0),
-        file_name=f"treelight-run-{run.id}.json",
-        mime="application/json",
-        key="export_json",
-        icon="⬇️",
-    )
-    columns[5].download_button(
-        "GraphML",
-        data=lambda: _export_graphml(run.id or 0),
-        file_name=f"treelight-run-{run.id}.graphml",
-        mime="application/xml",
-        key="export_graphml",
-        icon="⬇️",
-    )
-    columns[6].download_button(
-        "HTML page",
-        data=lambda: _export_html(run.id or 0),
-        file_name=f"treelight-run-{run.id}.html",
-        mime="text/html",
-        key="export_html",
-        icon="⬇️",
-    )
+    exports = [
+        ("JSON", _export_json, "json", "application/json"),
+        ("GraphML", _export_graphml, "graphml", "application/xml"),
+        ("HTML page", _export_html, "html", "text/html"),
+    ]
+    for column, (label, export, extension, mime) in zip(columns[4:], exports, strict=True):
+        column.download_button(
+            label,
+            data=functools.partial(export, run.id or 0),  # built only when clicked
+            file_name=f"treelight-run-{run.id}.{extension}",
+            mime=mime,
+            key=f"export_{extension}",
+            icon="⬇️",
+        )
     if "flash" in st.session_state:
         st.error(md(st.session_state.pop("flash")))
 
