@@ -30,7 +30,7 @@ from engine.model_calls import ModelCaller, derive_seed
 from engine.strategies import Strategy, make_strategy
 from engine.tasks import make_task
 from engine.tasks.base import Task, Transition
-from engine.tree import load_tree
+from engine.tree import TreeCache
 from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
 from storage import queries
 from storage.database import unit_of_work
@@ -88,6 +88,7 @@ class Runner:
         self.generator = generator or make_generator(run.generator)
         self.calls = ModelCaller(engine, run_id, self._elapsed, self._heartbeat)
         self._verdict_memo: dict[tuple[str, str], tuple[Verdict, int]] | None = None
+        self._tree = TreeCache(engine, run_id)
         self._clock_start = time.monotonic()
         self._elapsed_base = run.elapsed_seconds
 
@@ -145,7 +146,7 @@ class Runner:
         if run.judge_set != self.judge_set:  # a person swapped the judges
             self.judge_set, self.judges = run.judge_set, make_judges(run.judges)
             self._verdict_memo = None
-        return load_tree(self.engine, self.run_id, self.judge_set, bool(self.judges))
+        return self._tree.refresh(self.judge_set, bool(self.judges))
 
     def step(self) -> Action:
         """Decide and perform one action."""

@@ -29,19 +29,36 @@ class NodeView:
 
 @dataclass
 class TreeView:
-    """The materialized tree. Strategies decide from this alone."""
+    """The materialized tree. Strategies decide from this alone.
 
-    nodes: dict[int, NodeView]
+    Kept up to date incrementally (`upsert`), with an index by status so a
+    strategy's look at the frontier costs the frontier's size, not the tree's.
+    """
+
+    nodes: dict[int, NodeView] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
     priors: dict[int, list[str]] = field(default_factory=dict)
+    by_status: dict[str, dict[int, None]] = field(default_factory=dict)  # ordered sets
+    newest_main: int = 0
 
     @classmethod
     def build(cls, nodes: list[NodeView], priors: dict[int, list[str]] | None = None) -> TreeView:
-        tree = cls(nodes={n.id: n for n in nodes}, priors=priors or {})
+        tree = cls(priors=priors or {})
         for node in sorted(nodes, key=lambda n: n.id):
-            if node.parent_id is not None:
-                tree.children.setdefault(node.parent_id, []).append(node.id)
+            tree.upsert(node)
         return tree
+
+    def upsert(self, node: NodeView) -> None:
+        old = self.nodes.get(node.id)
+        if old is None:
+            if node.parent_id is not None:
+                self.children.setdefault(node.parent_id, []).append(node.id)
+        elif old.branch == "main":
+            self.by_status[old.status].pop(node.id, None)
+        self.nodes[node.id] = node
+        if node.branch == "main":
+            self.by_status.setdefault(node.status, {})[node.id] = None
+            self.newest_main = max(self.newest_main, node.id)
 
     @property
     def root(self) -> NodeView:
@@ -52,7 +69,9 @@ class TreeView:
         return [n for n in self.nodes.values() if n.branch == "main"]
 
     def with_status(self, *statuses: str) -> list[NodeView]:
-        return [n for n in self.main() if n.status in statuses]
+        """Main-search nodes with one of `statuses`, oldest first."""
+        ids = sorted(i for status in statuses for i in self.by_status.get(status, {}))
+        return [self.nodes[i] for i in ids]
 
     def kids(self, node_id: int) -> list[NodeView]:
         return [self.nodes[i] for i in self.children.get(node_id, [])]

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from storage import revisions  # noqa: F401  (stamps node revisions on every flush)
 from storage.migrations import migrate
 from storage.paths import database_url
 

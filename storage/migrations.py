@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import JSON, Column, Connection, inspect, text
+from sqlalchemy import JSON, Column, Connection, Integer, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -48,6 +48,13 @@ def m002_commands(conn: Connection) -> None:
 @migration
 def m003_model_call_extra(conn: Connection) -> None:
     add_column(conn, "modelcall", Column("extra", JSON))
+
+
+@migration
+def m004_revisions(conn: Connection) -> None:
+    add_column(conn, "run", Column("revision", Integer, nullable=False, server_default="0"))
+    add_column(conn, "node", Column("rev", Integer, nullable=False, server_default="0"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_node_rev ON node (rev)"))
 
 
 def migrate(engine: Engine) -> list[str]:

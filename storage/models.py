@@ -51,6 +51,7 @@ class Run(SQLModel, table=True):
     completion_tokens: int = 0
     elapsed_seconds: float = 0.0
     actions: int = 0
+    revision: int = 0  # bumped by every node write; see Node.rev
     steps_requested: int = 0  # "step one action" while paused
     lease_owner: str | None = None
     lease_until: datetime | None = None
@@ -77,6 +78,9 @@ class Node(SQLModel, table=True):
     value: float = 0.0
     pinned: bool = False
     model_call_id: int | None = Field(default=None, foreign_key="modelcall.id")
+    # The run's revision when this node was last written (storage/revisions.py):
+    # lets the runner re-read only what changed since its last look.
+    rev: int = Field(default=0, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -51,3 +51,34 @@ def test_empty_and_huge_outputs_become_nodes_with_a_reason(engine: Engine) -> No
     with Session(engine) as session:
         calls = queries.run_model_calls(session, big.run_id)
     assert calls[1].output == huge  # the full text is kept where the model call is
+
+
+def test_the_incremental_tree_equals_a_full_load_at_every_step(engine: Engine) -> None:
+    import random
+
+    from engine import steering
+    from engine.tree import TreeCache, load_tree
+    from tests.conftest import game24_script
+
+    run = create_run(engine, task="game24", problem="4 4 4 4", strategy="bfs",
+                     strategy_params={"samples": 3},
+                     generator={"backend": "scripted", "outputs": game24_script(4)},
+                     budget={"max_calls": 40}, status="running")
+    assert run.id is not None
+    runner, cache, rng = Runner(engine, run.id), TreeCache(engine, run.id), random.Random(4)
+    for step in range(30):
+        if runner._reload().status != "running":
+            break
+        runner.step()
+        full = load_tree(engine, run.id, runner.judge_set)
+        if step % 4 == 3:  # a person steps in between two actions
+            node = rng.choice([n for n in full.nodes.values() if n.parent_id])
+            steering.pin(engine, run.id, node.id)
+            steering.add_prior(engine, run.id, node.id, f"hint {step}")
+            full = load_tree(engine, run.id, runner.judge_set)
+        incremental = cache.refresh(runner.judge_set)
+        assert incremental.nodes == full.nodes
+        assert incremental.priors == full.priors
+        assert incremental.children == full.children
+        assert {s: set(ids) for s, ids in incremental.by_status.items() if ids} == {
+            s: set(ids) for s, ids in full.by_status.items() if ids}
