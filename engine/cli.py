@@ -27,6 +27,7 @@ from storage import queries
 from storage.database import make_engine
 from storage.export import run_to_dict, run_to_graphml
 from storage.models import Run
+from storage.queries import RunLedger
 
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
@@ -185,7 +186,7 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
     seen = run.model_calls
     bar.update(seen)
 
-    def progress(current: Run) -> None:
+    def progress(current: RunLedger) -> None:
         nonlocal seen
         bar.update(current.model_calls - seen)
         seen = current.model_calls

@@ -20,7 +20,7 @@ from engine.errors import BudgetExhausted, ModelError
 from engine.generators import CompletionRequest, Generator
 from storage import queries
 from storage.database import unit_of_work
-from storage.models import ModelCall, Run
+from storage.models import ModelCall
 
 
 def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
@@ -42,6 +42,13 @@ class ModelCaller:
         self.run_id = run_id
         self.elapsed = elapsed
         self.heartbeat = heartbeat
+        self.known: set[str] | None = None  # fingerprints of this run's stored calls
+        # Budget and totals as of the runner's last look (it calls `sync` before every
+        # action); while it holds the lease, only these calls change the totals.
+        self.ledger: queries.RunLedger | None = None
+
+    def sync(self, ledger: queries.RunLedger) -> None:
+        self.ledger = ledger
 
     def call(
         self,
@@ -51,15 +58,25 @@ class ModelCaller:
         purpose: str,
     ) -> list[ModelCall]:
         """One ModelCall row per request, in order."""
-        with Session(self.engine) as session:
-            run = queries.get_run(session, self.run_id)
-            assert run is not None
-            scope = None if run.replay else self.run_id
-            rows: list[ModelCall | None] = [
-                queries.find_model_call(session, generator.fingerprint(r), scope) for r in requests
-            ]
+        fingerprints = [generator.fingerprint(r) for r in requests]
+        if self.ledger is None or self.known is None:
+            with Session(self.engine) as session:
+                self.ledger = queries.run_ledger(session, self.run_id)
+                self.known = queries.run_fingerprints(session, self.run_id)
+        ledger = self.ledger
+        # While this runner holds the lease, only it adds calls to the run: a
+        # fingerprint it has not seen cannot be in storage (unless replaying).
+        wanted = fingerprints if ledger.replay else [f for f in fingerprints if f in self.known]
+        stored: dict[str, ModelCall] = {}
+        if wanted:
+            with Session(self.engine) as session:
+                scope = None if ledger.replay else self.run_id
+                stored = queries.find_model_calls(session, wanted, scope)
+        rows: list[ModelCall | None] = [stored.get(f) for f in fingerprints]
         fresh = [i for i, row in enumerate(rows) if row is None]
-        sized, exhausted = self._fit_budget(generator, [requests[i] for i in fresh])
+        sized, exhausted = self._fit_budget(
+            generator, [(requests[i], fingerprints[i]) for i in fresh], ledger
+        )
         if sized:
             self.heartbeat()
             made = self._make(generator, node_id, sized, purpose)
@@ -70,22 +87,20 @@ class ModelCaller:
         return [row for row in rows if row is not None]
 
     def _fit_budget(
-        self, generator: Generator, requests: list[CompletionRequest]
+        self,
+        generator: Generator,
+        requests: list[tuple[CompletionRequest, str]],
+        ledger: queries.RunLedger,
     ) -> tuple[list[tuple[CompletionRequest, str]], str | None]:
         """The requests that fit the budget (sized to it), and why the rest do not."""
-        with Session(self.engine) as session:
-            run = queries.get_run(session, self.run_id)
-            assert run is not None
-        budget = run.budget
+        budget = ledger.budget
         if budget.get("max_seconds") is not None and self.elapsed() >= budget["max_seconds"]:
             return [], f"time budget: {self.elapsed():.1f} s of {budget['max_seconds']} s used"
-        calls_used = run.model_calls
-        tokens_used = run.prompt_tokens + run.completion_tokens
+        calls_used, tokens_used = ledger.model_calls, ledger.tokens
         fitted: list[tuple[CompletionRequest, str]] = []
-        for request in requests:
+        for request, fingerprint in requests:  # the fingerprint of the request as asked
             if budget.get("max_calls") is not None and calls_used >= budget["max_calls"]:
                 return fitted, f"model-call budget: {calls_used} of {budget['max_calls']} used"
-            fingerprint = generator.fingerprint(request)  # of the request as the search asked
             request = replace(request, sequence=calls_used)
             if budget.get("max_tokens") is not None:
                 prompt_tokens = generator.count_tokens(request.prompt)
@@ -136,12 +151,17 @@ class ModelCaller:
             row.cached_prompt_tokens = completion.cached_prompt_tokens
             row.latency_seconds = completion.latency_seconds
             row.extra = completion.extra
-            with unit_of_work(self.engine) as session:
-                session.add(row)
-                run = session.get(Run, self.run_id)
-                assert run is not None
-                run.model_calls += 1
-                run.prompt_tokens += completion.prompt_tokens
-                run.completion_tokens += completion.completion_tokens
-                run.elapsed_seconds = self.elapsed()
+            # One commit per call, so no output is lost; the run's totals follow in
+            # the same commit (a trigger, storage/migrations.py m005).
+            with self.engine.begin() as connection:
+                queries.insert_model_call(connection, row)
+            if self.known is not None:
+                self.known.add(row.fingerprint)
+            if self.ledger is not None:
+                self.ledger = replace(
+                    self.ledger,
+                    model_calls=self.ledger.model_calls + 1,
+                    prompt_tokens=self.ledger.prompt_tokens + completion.prompt_tokens,
+                    completion_tokens=self.ledger.completion_tokens + completion.completion_tokens,
+                )
         return rows

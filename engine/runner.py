@@ -20,8 +20,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.errors import BudgetExhausted, RunBusy, RunNotFound, TreelightError
 from engine.generators import CompletionRequest, Generator, make_generator
@@ -89,6 +90,7 @@ class Runner:
         self.calls = ModelCaller(engine, run_id, self._elapsed, self._heartbeat)
         self._verdict_memo: dict[tuple[str, str], tuple[Verdict, int]] | None = None
         self._tree = TreeCache(engine, run_id)
+        self._renewed = time.monotonic()
         self._clock_start = time.monotonic()
         self._elapsed_base = run.elapsed_seconds
 
@@ -128,8 +130,12 @@ class Runner:
             pending = queries.pending_commands(session, self.run_id)
         return pending[0] if pending else None
 
+    def ledger(self) -> queries.RunLedger:
+        with Session(self.engine) as session:
+            return queries.run_ledger(session, self.run_id)
+
     def _should_act(self) -> bool:
-        run = self._reload()
+        run = self.ledger()
         if run.status == "queued":
             self._set_status("running", "", "start")
             return True
@@ -142,8 +148,8 @@ class Runner:
         return run.status == "running"
 
     def load(self) -> TreeView:
-        run = self._reload()
-        if run.judge_set != self.judge_set:  # a person swapped the judges
+        if self.ledger().judge_set != self.judge_set:  # a person swapped the judges
+            run = self._reload()
             self.judge_set, self.judges = run.judge_set, make_judges(run.judges)
             self._verdict_memo = None
         return self._tree.refresh(self.judge_set, bool(self.judges))
@@ -162,7 +168,7 @@ class Runner:
         else:
             self._finish(action)
         if self.progress:
-            self.progress(self._reload())
+            self.progress(self.ledger())
         return action
 
     # --- actions ----------------------------------------------------------------------
@@ -333,10 +339,10 @@ class Runner:
         per_judge = [judge.judge(group, context) for judge in self.judges]
         settlements: dict[int, Settlement] = {}
         with unit_of_work(self.engine) as session:
+            stored = queries.nodes_by_id(session, node_ids)
             for position, view in enumerate(group):
                 verdicts = [verdicts[position] for verdicts in per_judge]
-                node = session.get(Node, view.id)
-                assert node is not None
+                node = stored[view.id]
                 for judge, verdict in zip(self.judges, verdicts, strict=True):
                     session.add(self._evaluation(view.id, judge, verdict))
                     self._remember(judge, view, verdict)
@@ -389,8 +395,9 @@ class Runner:
 
     def _prune(self, action: Prune) -> None:
         with unit_of_work(self.engine) as session:
+            stored = queries.nodes_by_id(session, list(action.reasons))
             for node_id, reason in action.reasons.items():
-                node = session.get(Node, node_id)
+                node = stored.get(node_id)
                 if node is None or node.status not in ("open", "terminal"):
                     continue
                 why = reason if reason.startswith(action.kind) else f"{action.kind}: {reason}"
@@ -485,14 +492,20 @@ class Runner:
         return self._elapsed_base + (time.monotonic() - self._clock_start)
 
     def _heartbeat(self) -> None:
-        queries.renew_lease(self.engine, self.run_id, self.owner, LEASE_SECONDS)
+        """Renew the lease before a model call, at most every few seconds."""
+        now = time.monotonic()
+        if now - self._renewed > LEASE_SECONDS / 6:
+            queries.renew_lease(self.engine, self.run_id, self.owner, LEASE_SECONDS)
+            self._renewed = now
 
     def _count_action(self, session: Session) -> None:
-        run = session.get(Run, self.run_id)
-        assert run is not None
-        run.actions += 1
-        run.elapsed_seconds = self._elapsed()
-        run.updated_at = utcnow()
+        session.execute(
+            update(Run)
+            .where(col(Run.id) == self.run_id)
+            .values(
+                actions=col(Run.actions) + 1, elapsed_seconds=self._elapsed(), updated_at=utcnow()
+            )
+        )
 
     def _node_room(self, session: Session) -> int | None:
         limit = self.run.budget.get("max_nodes")

@@ -57,6 +57,49 @@ def m004_revisions(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_node_rev ON node (rev)"))
 
 
+@migration
+def m005_run_totals_trigger(conn: Connection) -> None:
+    """The run's call and token totals follow its model-call rows, in the database
+    itself: whoever inserts a call, the totals match the rows in the same commit."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(
+            text("""
+            CREATE TRIGGER IF NOT EXISTS modelcall_totals AFTER INSERT ON modelcall
+            WHEN NEW.error IS NULL AND NEW.run_id IS NOT NULL
+            BEGIN
+              UPDATE run SET model_calls = model_calls + 1,
+                             prompt_tokens = prompt_tokens + NEW.prompt_tokens,
+                             completion_tokens = completion_tokens + NEW.completion_tokens
+              WHERE id = NEW.run_id;
+            END
+        """)
+        )
+    elif conn.dialect.name == "postgresql":
+        conn.execute(
+            text("""
+            CREATE OR REPLACE FUNCTION modelcall_totals() RETURNS trigger AS $$
+            BEGIN
+              IF NEW.error IS NULL AND NEW.run_id IS NOT NULL THEN
+                UPDATE run SET model_calls = model_calls + 1,
+                               prompt_tokens = prompt_tokens + NEW.prompt_tokens,
+                               completion_tokens = completion_tokens + NEW.completion_tokens
+                WHERE id = NEW.run_id;
+              END IF;
+              RETURN NEW;
+            END $$ LANGUAGE plpgsql
+        """)
+        )
+        conn.execute(text("DROP TRIGGER IF EXISTS modelcall_totals ON modelcall"))
+        conn.execute(
+            text("""
+            CREATE TRIGGER modelcall_totals AFTER INSERT ON modelcall
+            FOR EACH ROW EXECUTE FUNCTION modelcall_totals()
+        """)
+        )
+    else:
+        raise RuntimeError(f"No run-totals trigger for {conn.dialect.name}: add one here.")
+
+
 def migrate(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied: list[str] = []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Connection, Table, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -15,6 +17,45 @@ from storage.models import Command, Evaluation, Event, ModelCall, Node, Prior, R
 
 def get_run(session: Session, run_id: int) -> Run | None:
     return session.get(Run, run_id)
+
+
+@dataclass(frozen=True)
+class RunLedger:
+    """The few columns the runner checks before every action and call (cheap to read:
+    no problem text, no generator spec)."""
+
+    status: str
+    steps_requested: int
+    judge_set: int
+    budget: dict[str, Any]
+    replay: bool
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    actions: int
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+LEDGER_COLUMNS = (
+    "status",
+    "steps_requested",
+    "judge_set",
+    "budget",
+    "replay",
+    "model_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "actions",
+)
+
+
+def run_ledger(session: Session, run_id: int) -> RunLedger:
+    table: Table = Run.__table__  # type: ignore[attr-defined]
+    query = sa_select(*(table.c[name] for name in LEDGER_COLUMNS)).where(table.c.id == run_id)
+    return RunLedger(*session.execute(query).one())
 
 
 def list_runs(session: Session, limit: int = 500) -> list[Run]:
@@ -50,6 +91,11 @@ def judged_node_ids(session: Session, run_id: int, judge_set: int) -> set[int]:
     return set(session.exec(query))
 
 
+def nodes_by_id(session: Session, node_ids: list[int]) -> dict[int, Node]:
+    nodes = session.exec(select(Node).where(col(Node.id).in_(node_ids)))
+    return {n.id or 0: n for n in nodes}
+
+
 def node_count(session: Session, run_id: int) -> int:
     query = select(func.count()).select_from(Node).where(Node.run_id == run_id)
     return int(session.exec(query).one())
@@ -63,6 +109,40 @@ def children(session: Session, node_id: int) -> list[Node]:
 def child_count(session: Session, node_id: int) -> int:
     query = select(func.count()).select_from(Node).where(Node.parent_id == node_id)
     return int(session.exec(query).one())
+
+
+def find_model_calls(
+    session: Session, fingerprints: list[str], run_id: int | None
+) -> dict[str, ModelCall]:
+    """Earlier successful calls by fingerprint (in `run_id`, or anywhere), oldest first."""
+    if not fingerprints:
+        return {}
+    query = select(ModelCall).where(
+        col(ModelCall.fingerprint).in_(set(fingerprints)), col(ModelCall.error).is_(None)
+    )
+    if run_id is not None:
+        query = query.where(ModelCall.run_id == run_id)
+    found: dict[str, ModelCall] = {}
+    for call in session.exec(query.order_by(col(ModelCall.id))):
+        found.setdefault(call.fingerprint, call)
+    return found
+
+
+def run_fingerprints(session: Session, run_id: int) -> set[str]:
+    query = select(ModelCall.fingerprint).where(
+        ModelCall.run_id == run_id, col(ModelCall.error).is_(None)
+    )
+    return set(session.exec(query))
+
+
+def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
+    """Insert with SQLAlchemy Core: the hottest write skips the ORM's bookkeeping."""
+    table: Table = ModelCall.__table__  # type: ignore[attr-defined]
+    result = connection.execute(table.insert().values(**call.model_dump(exclude={"id"})))
+    key = result.inserted_primary_key
+    assert key is not None
+    call.id = int(key[0])
+    return call
 
 
 def find_model_call(session: Session, fingerprint: str, run_id: int | None) -> ModelCall | None:

@@ -60,10 +60,16 @@ def test_the_incremental_tree_equals_a_full_load_at_every_step(engine: Engine) -
     from engine.tree import TreeCache, load_tree
     from tests.conftest import game24_script
 
-    run = create_run(engine, task="game24", problem="4 4 4 4", strategy="bfs",
-                     strategy_params={"samples": 3},
-                     generator={"backend": "scripted", "outputs": game24_script(4)},
-                     budget={"max_calls": 40}, status="running")
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(4)},
+        budget={"max_calls": 40},
+        status="running",
+    )
     assert run.id is not None
     runner, cache, rng = Runner(engine, run.id), TreeCache(engine, run.id), random.Random(4)
     for step in range(30):
@@ -81,4 +87,5 @@ def test_the_incremental_tree_equals_a_full_load_at_every_step(engine: Engine) -
         assert incremental.priors == full.priors
         assert incremental.children == full.children
         assert {s: set(ids) for s, ids in incremental.by_status.items() if ids} == {
-            s: set(ids) for s, ids in full.by_status.items() if ids}
+            s: set(ids) for s, ids in full.by_status.items() if ids
+        }
