@@ -61,7 +61,9 @@ def _rerun(runner: Runner, command: Command) -> str:
     branch = f"rerun-{len(done) + 1}"
     generator = runner.generator
     if payload.get("model"):
-        generator = make_generator({**runner.run.generator, "model": payload["model"]})
+        generator = make_generator(
+            {**runner._generator_spec(runner.run), "model": payload["model"]}
+        )
     sampling = runner.strategy.name in ("best-of-n", "self-consistency")
     mode = "solution" if sampling and node.parent_id is None else "step"
     samples = int(runner.strategy.params.get("samples", runner.strategy.params.get("n", 1)))

@@ -35,7 +35,7 @@ from engine.tree import TreeCache
 from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
 from storage import queries
 from storage.database import unit_of_work
-from storage.models import Command, Evaluation, ModelCall, Node, Run, utcnow
+from storage.models import Command, Evaluation, ModelCall, Node, Run, RunScript, utcnow
 
 LEASE_SECONDS = 60.0
 MAX_NODE_TEXT = 4_000
@@ -86,13 +86,20 @@ class Runner:
         self.strategy: Strategy = make_strategy(run.strategy, self.task, run.strategy_params)
         self.judge_set = run.judge_set
         self.judges: list[Judge] = make_judges(run.judges)
-        self.generator = generator or make_generator(run.generator)
+        self.generator = generator or make_generator(self._generator_spec(run))
         self.calls = ModelCaller(engine, run_id, self._elapsed, self._heartbeat)
         self._verdict_memo: dict[tuple[str, str], tuple[Verdict, int]] | None = None
         self._tree = TreeCache(engine, run_id)
         self._renewed = time.monotonic()
         self._clock_start = time.monotonic()
         self._elapsed_base = run.elapsed_seconds
+
+    def _generator_spec(self, run: Run) -> dict[str, Any]:
+        spec = dict(run.generator)
+        if spec.get("backend") == "scripted" and "outputs" not in spec:
+            with Session(self.engine) as session:
+                spec["outputs"] = queries.run_script(session, self.run_id) or []
+        return spec
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -222,7 +229,7 @@ class Runner:
             parent = session.get(Node, node.id)
             assert parent is not None
             index = queries.child_count(session, node.id)
-            room = self._node_room(session)
+            room = self._node_room()
             invalid = 0
             children: list[Node] = []
             seen = self._sibling_states(session, parent, branch or parent.branch)
@@ -507,11 +514,13 @@ class Runner:
             )
         )
 
-    def _node_room(self, session: Session) -> int | None:
+    def _node_room(self) -> int | None:
         limit = self.run.budget.get("max_nodes")
         if limit is None:
             return None
-        return max(0, int(limit) - queries.node_count(session, self.run_id))
+        # The tree was refreshed at the start of this action, and only the runner
+        # that holds the lease adds nodes.
+        return max(0, int(limit) - len(self._tree.tree.nodes))
 
     def _check_time_budget(self) -> None:
         limit = self.run.budget.get("max_seconds")
@@ -610,6 +619,8 @@ def create_run(
     task_obj, judge_specs = check_settings(
         task, problem, strategy, strategy_params, task_params, judges
     )
+    generator = dict(generator)
+    outputs = generator.pop("outputs", None)  # kept beside the run: see RunScript
     with unit_of_work(engine) as session:
         run = Run(
             task=task,
@@ -627,6 +638,8 @@ def create_run(
         session.add(run)
         session.flush()
         assert run.id is not None
+        if outputs is not None:
+            session.add(RunScript(run_id=run.id, outputs=list(outputs)))
         session.add(
             Node(
                 run_id=run.id,

@@ -40,6 +40,7 @@ def run_to_dict(session: Session, run_id: int) -> dict[str, Any]:
         "priors": [_plain(p) for p in queries.run_priors(session, run_id)],
         "events": [_plain(e) for e in queries.run_events(session, run_id)],
         "model_calls": [_plain(c) for c in queries.run_model_calls(session, run_id)],
+        "script": queries.run_script(session, run_id),  # a scripted run's outputs, or null
     }
 
 

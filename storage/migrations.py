@@ -8,6 +8,7 @@ that a migrated database matches the models exactly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import JSON, Column, Connection, Integer, inspect, text
@@ -55,6 +56,7 @@ def m004_revisions(conn: Connection) -> None:
     add_column(conn, "run", Column("revision", Integer, nullable=False, server_default="0"))
     add_column(conn, "node", Column("rev", Integer, nullable=False, server_default="0"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_node_rev ON node (rev)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_node_run_rev ON node (run_id, rev)"))
 
 
 @migration
@@ -98,6 +100,27 @@ def m005_run_totals_trigger(conn: Connection) -> None:
         )
     else:
         raise RuntimeError(f"No run-totals trigger for {conn.dialect.name}: add one here.")
+
+
+@migration
+def m006_run_scripts(conn: Connection) -> None:
+    from storage.models import RunScript
+
+    RunScript.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    # Move the outputs of existing scripted runs out of the run row.
+    rows = conn.execute(text("SELECT id, generator FROM run")).fetchall()
+    for run_id, generator in rows:
+        spec = json.loads(generator) if isinstance(generator, str) else generator
+        if spec and "outputs" in spec:
+            outputs = spec.pop("outputs")
+            conn.execute(
+                text("INSERT INTO runscript (run_id, outputs) VALUES (:id, :outputs)"),
+                {"id": run_id, "outputs": json.dumps(outputs)},
+            )
+            conn.execute(
+                text("UPDATE run SET generator = :spec WHERE id = :id"),
+                {"id": run_id, "spec": json.dumps(spec)},
+            )
 
 
 def migrate(engine: Engine) -> list[str]:

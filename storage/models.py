@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 RUN_STATUSES = ("queued", "running", "paused", "done", "failed", "stopped")
@@ -58,7 +58,10 @@ class Run(SQLModel, table=True):
 
 
 class Node(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_node_run_key"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "key", name="uq_node_run_key"),
+        Index("ix_node_run_rev", "run_id", "rev"),  # "what changed since revision R"
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
@@ -152,3 +155,11 @@ class Command(SQLModel, table=True):
     status: str = Field(default="pending", index=True)  # pending, done, failed
     result: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunScript(SQLModel, table=True):
+    """The outputs a scripted run replays, kept beside the run rather than in it:
+    the run row is rewritten on every model call and action, so it stays small."""
+
+    run_id: int = Field(foreign_key="run.id", primary_key=True)
+    outputs: list[str] = _json(list)

@@ -12,7 +12,17 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.models import Command, Evaluation, Event, ModelCall, Node, Prior, Run, utcnow
+from storage.models import (
+    Command,
+    Evaluation,
+    Event,
+    ModelCall,
+    Node,
+    Prior,
+    Run,
+    RunScript,
+    utcnow,
+)
 
 
 def get_run(session: Session, run_id: int) -> Run | None:
@@ -56,6 +66,11 @@ def run_ledger(session: Session, run_id: int) -> RunLedger:
     table: Table = Run.__table__  # type: ignore[attr-defined]
     query = sa_select(*(table.c[name] for name in LEDGER_COLUMNS)).where(table.c.id == run_id)
     return RunLedger(*session.execute(query).one())
+
+
+def run_script(session: Session, run_id: int) -> list[str] | None:
+    script = session.get(RunScript, run_id)
+    return list(script.outputs) if script else None
 
 
 def list_runs(session: Session, limit: int = 500) -> list[Run]:
@@ -138,7 +153,8 @@ def run_fingerprints(session: Session, run_id: int) -> set[str]:
 def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
     """Insert with SQLAlchemy Core: the hottest write skips the ORM's bookkeeping."""
     table: Table = ModelCall.__table__  # type: ignore[attr-defined]
-    result = connection.execute(table.insert().values(**call.model_dump(exclude={"id"})))
+    values = {c.name: getattr(call, c.name) for c in table.columns if c.name != "id"}
+    result = connection.execute(table.insert().values(**values))
     key = result.inserted_primary_key
     assert key is not None
     call.id = int(key[0])

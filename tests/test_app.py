@@ -83,7 +83,8 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
     at, run_id = start_run_from_the_new_run_page(tmp_path)
     with Session(app_engine) as session:
         run = queries.get_run(session, run_id)
-        assert run is not None and run.status == "queued" and run.generator["outputs"]
+        assert run is not None and run.status == "queued" and run.generator["backend"] == "scripted"
+        assert queries.run_script(session, run_id)  # the outputs travel with the run
 
     # Pause before the worker gets to it, then step one action at a time.
     at = explorer(run_id)

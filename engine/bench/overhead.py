@@ -1,6 +1,7 @@
 """The engine's own cost per node, with an instant scripted generator.
 
-A beam search on an open question grows to N nodes; every candidate, verdict,
+A beam search on an open question (beam about sqrt(N), ten proposals per node,
+the value judge on every candidate) grows to N nodes; every candidate, verdict,
 event and model call is persisted to a SQLite file, exactly as in a real run.
 Beside it, the same number of rows is written with plain `sqlite3` and the
 same number of commits: the floor any engine writing every step would pay.
@@ -49,10 +50,12 @@ def engine_run(folder: Path, nodes: int) -> tuple[float, dict[str, int]]:
         task="question",
         problem="How many ways can the search go?",
         strategy="bfs",
+        # A tree about as deep as it is wide (levels of beam × 10 nodes), so that
+        # prompts, which carry the whole path, stay a realistic size.
         strategy_params={
-            "beam": 10,
+            "beam": max(10, round(nodes**0.5)),
             "samples": 10,
-            "steps": nodes // 10 + 2,
+            "steps": nodes,
             "stop_at_first": False,
         },
         judges=[{"name": "value", "samples": 1}],
