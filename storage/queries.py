@@ -154,7 +154,7 @@ def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
     """Insert with SQLAlchemy Core: the hottest write skips the ORM's bookkeeping."""
     table: Table = ModelCall.__table__  # type: ignore[attr-defined]
     values = {c.name: getattr(call, c.name) for c in table.columns if c.name != "id"}
-    result = connection.execute(table.insert().values(**values))
+    result = connection.execute(table.insert(), values)  # one compiled statement, reused
     key = result.inserted_primary_key
     assert key is not None
     call.id = int(key[0])
