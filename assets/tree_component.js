@@ -38,6 +38,7 @@ export default function (component) {
     return;
   }
 
+  const started = performance.now();
   if (!tree || data.reset) {
     if (tree) {
       tree.network.destroy();
@@ -66,12 +67,14 @@ export default function (component) {
     network.on("zoom", () => { tree.touched = Date.now(); });
     network.on("dragStart", () => { tree.touched = Date.now(); });
     network.fit();
+    container.dataset.buildMs = String(Math.round(performance.now() - started));
   } else {
     if (data.remove_edges.length) tree.edges.remove(data.remove_edges);
     if (data.remove_nodes.length) tree.nodes.remove(data.remove_nodes);
     if (data.nodes.length) tree.nodes.update(data.nodes);
     if (data.edges.length) tree.edges.update(data.edges);
     tree.version = data.version;
+    tree.container.dataset.applyMs = String(Math.round(performance.now() - started));
     const grew = data.nodes.length > 0 || data.remove_nodes.length > 0;
     if (grew && Date.now() - tree.touched > 15000) tree.network.fit();
   }

@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to listen (default: this machine only; see the docs first)",
     )
 
+    from engine.bench.cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
+
     worker = sub.add_parser("worker", help="run queued searches in the background")
     worker.add_argument("--once", action="store_true", help="work on one run, then exit")
     worker.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
@@ -393,6 +397,12 @@ def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.bench.cli import run
+
+    return run(args)
+
+
 HANDLERS = {
     "run": cmd_run,
     "resume": cmd_resume,
@@ -406,6 +416,7 @@ HANDLERS = {
     "models": cmd_models,
     "pull": cmd_pull,
     "app": cmd_app,
+    "bench": cmd_bench,
 }
 
 

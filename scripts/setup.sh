@@ -15,6 +15,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Installing Treelight and its dependencies into .venv ..." >&2
   .venv/bin/python -m pip install -q --upgrade pip
   CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}" \
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    .venv/bin/python -m pip install -q -e ".[dev,bench]"
+  # The reference Tree of Thoughts, for `treelight bench game24 --methods reference`.
+  # Its pins (openai 0.27 and friends) are not needed: its model call is redirected.
+  .venv/bin/python -m pip install -q --no-deps "tree-of-thoughts-llm==0.1.0"
   echo "$want" > "$stamp"
 fi

@@ -11,11 +11,17 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from sqlmodel import Session
 
+from engine.bench.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NODE_POSITION_JS,
+    served_app,
+)
 from engine.graph_view import standalone_html
 from engine.runner import Runner, create_run
 from storage import queries
 from storage.database import make_engine
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NODE_POSITION_JS, served_app
 
 pytestmark = pytest.mark.browser
 

@@ -88,6 +88,21 @@ Input: {numbers}
 {priors}Steps:
 """
 
+# Input -> answer, no steps: the "IO" baseline of the Tree of Thoughts paper.
+IO_PROMPT = """Use numbers and basic arithmetic operations (+ - * /) to obtain 24.
+Input: 4 4 6 8
+Answer: (4 + 8) * (6 - 4) = 24
+Input: 2 9 10 12
+Answer: 2 * 12 * (10 - 9) = 24
+Input: 4 9 10 13
+Answer: (13 - 9) * (10 - 4) = 24
+Input: 1 4 8 8
+Answer: (8 / 4 + 1) * 8 = 24
+Input: 5 5 5 9
+Answer: 5 + 5 + 5 + 9 = 24
+Input: {numbers}
+{priors}"""
+
 NUMBER = r"-?\d+(?:\.\d+)?(?:/\d+)?"
 STEP = re.compile(
     rf"^\s*(?:\d+[.)]\s+)?(?P<a>{NUMBER})\s*(?P<op>[-+*/×x÷−])\s*(?P<b>{NUMBER})\s*=\s*"
@@ -194,7 +209,10 @@ class Game24(Task):
         return PROPOSE_PROMPT.format(numbers=numbers, priors=prior_lines(priors))
 
     def solution_prompt(self, priors: list[str]) -> str:
-        return SOLUTION_PROMPT.format(numbers=self.problem, priors=prior_lines(priors))
+        # Task parameter "prompt": "cot" (steps, then the answer; the default) or
+        # "io" (the answer alone), for whole-answer strategies.
+        template = IO_PROMPT if self.params.get("prompt") == "io" else SOLUTION_PROMPT
+        return template.format(numbers=self.problem, priors=prior_lines(priors))
 
     def parse_candidates(self, output: str, mode: str) -> list[str]:
         if mode == "solution":

@@ -1,4 +1,6 @@
-"""Helpers for the real-browser tests: a served app and headless Chromium."""
+"""A served Treelight app and Debian's headless Chromium, for the browser tests
+and `treelight bench ui`. Playwright drives /usr/bin/chromium; it never
+downloads a browser of its own."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = ROOT / "test-artifacts"

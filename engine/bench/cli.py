@@ -1,0 +1,183 @@
+"""`treelight bench ...`: argument parsing and printing for the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.paths import treelight_home
+
+
+def add_parser(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmarks: game24, overhead, model-bound, ui")
+    which = bench.add_subparsers(dest="bench", required=True)
+
+    game24 = which.add_parser("game24", help="Treelight's methods beside the reference ToT")
+    game24.add_argument("--start", type=int, default=900, help="first puzzle index (0-based)")
+    game24.add_argument("--end", type=int, default=1000, help="one past the last index")
+    game24.add_argument("--methods", default="io,cot,cot-sc,bfs,dfs,reference")
+    game24.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M)")
+    game24.add_argument("--data", help="the puzzles CSV (default: the reference's copy)")
+    game24.add_argument("--max-calls", type=int, help="per method and puzzle (default: none)")
+    game24.add_argument("--sc-samples", type=int, default=10, help="samples for cot-sc")
+    game24.add_argument("--seed", type=int, default=0)
+    game24.add_argument("--plot", default="bench-game24.png", help="where to save the plot")
+    game24.add_argument("--json", action="store_true")
+
+    overhead = which.add_parser("overhead", help="engine cost per node vs plain sqlite3")
+    overhead.add_argument("--nodes", default="100,1000,10000", help="tree sizes, comma-separated")
+    overhead.add_argument("--json", action="store_true")
+
+    bound = which.add_parser("model-bound", help="share of wall time inside model calls")
+    bound.add_argument("--problem", default="4 9 10 13")
+    bound.add_argument("--max-calls", type=int, default=40)
+    bound.add_argument("--model", help="a GGUF file (default: the embedded model)")
+    bound.add_argument("--json", action="store_true")
+
+    ui = which.add_parser("ui", help="drawing time and update bytes in headless Chromium")
+    ui.add_argument("--nodes", default="100,1000,5000", help="tree sizes, comma-separated")
+    ui.add_argument("--update-base", type=int, default=1000)
+    ui.add_argument("--json", action="store_true")
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    return {
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(terse=True),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    handler = {
+        "game24": bench_game24,
+        "overhead": bench_overhead,
+        "model-bound": bench_model_bound,
+        "ui": bench_ui,
+    }[args.bench]
+    return handler(args)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:
+    if args.json:
+        print(json.dumps({**data, "machine": machine()}))
+    else:
+        print(text)
+    return 0
+
+
+def bench_game24(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from engine.bench import game24
+    from engine.generators.embedded import EmbeddedGenerator
+    from storage.database import make_engine
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    puzzles = game24.load_puzzles(args.data)
+    chosen = list(enumerate(puzzles))[args.start : args.end]
+    generator = EmbeddedGenerator(args.model)
+    # Runs go to their own database, so they can be opened in the explorer
+    # (DATABASE_URL=sqlite:///$TREELIGHT_HOME/bench.db treelight app) without
+    # crowding the runs list.
+    engine = make_engine(f"sqlite:///{treelight_home() / 'bench.db'}")
+    bar = tqdm(
+        total=len(chosen) * len(methods), desc="game24", unit="run", file=sys.stderr, disable=None
+    )
+
+    def progress(result: game24.PuzzleResult) -> None:
+        bar.update(1)
+        bar.set_postfix(method=result.method, puzzle=result.index)
+
+    try:
+        results = game24.run_bench(
+            engine,
+            generator,
+            chosen,
+            methods,
+            max_calls=args.max_calls,
+            sc_samples=args.sc_samples,
+            seed=args.seed,
+            progress=progress,
+        )
+    finally:
+        bar.close()
+    summaries = game24.summarize(results)
+    title = (
+        f"Game of 24, puzzles {args.start}-{args.end - 1}, {generator.model}"
+        f"{f', max {args.max_calls} calls' if args.max_calls else ''}"
+    )
+    plot_path = game24.plot(summaries, Path(args.plot), title) if args.plot else None
+    data = {
+        "puzzles": [args.start, args.end],
+        "model": generator.model,
+        "methods": game24.summary_rows(summaries),
+        "results": game24.result_rows(results),
+        "plot": str(plot_path) if plot_path else None,
+    }
+    return _emit(
+        args,
+        data,
+        f"{title}\n{game24.table(summaries)}" + (f"\nplot: {plot_path}" if plot_path else ""),
+    )
+
+
+def bench_overhead(args: argparse.Namespace) -> int:
+    from engine.bench.overhead import measure
+
+    sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
+    results = [measure(n) for n in sizes]
+    largest = results[-1]
+    lines = ["nodes   engine s  ms/node  sqlite3 s  sqlite3 ms/node  ratio  calls  commits"]
+    for r in results:
+        lines.append(
+            f"{r.nodes:>6} {r.seconds:>9} {r.ms_per_node:>8} {r.sqlite_seconds:>10} "
+            f"{r.sqlite_ms_per_node:>16} {r.ratio:>6} {r.model_calls:>6} {r.commits:>8}"
+        )
+    data = {
+        "ms_per_node": largest.ms_per_node,
+        "sqlite_ms_per_node": largest.sqlite_ms_per_node,
+        "ratio": largest.ratio,
+        "nodes": largest.nodes,
+        "sizes": [r.as_dict() for r in results],
+    }
+    return _emit(args, data, "\n".join(lines))
+
+
+def bench_model_bound(args: argparse.Namespace) -> int:
+    from engine.bench.model_bound import measure
+
+    result = measure(args.problem, args.max_calls, args.model)
+    text = "\n".join(f"{key:<34} {value}" for key, value in result.items())
+    return _emit(args, result, text)
+
+
+def bench_ui(args: argparse.Namespace) -> int:
+    from engine.bench.ui import measure
+
+    sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
+    result = measure(sizes, args.update_base)
+    lines = ["nodes  page load to drawn tree (s)  of which vis-network build (ms)"]
+    lines += [
+        f"{row['nodes']:>5}  {row['seconds']:>29}  {row['vis_build_ms']:>32}"
+        for row in result["draws"]
+    ]
+    lines.append(
+        f"(the same page with no tree, for comparison: {result['page_baseline_seconds']} s)"
+    )
+    update = result["update"]
+    lines.append(
+        f"update: +{update['added']} nodes to {update['base']}: drawn "
+        f"{update['apply_ms']} ms after its data arrived ({update['bytes']:,} bytes; "
+        f"{update['end_to_end_ms']} ms from the database write, polling included)"
+    )
+    return _emit(args, result, "\n".join(lines))

@@ -1,0 +1,381 @@
+"""Game of 24, Treelight's methods beside the reference Tree of Thoughts, in one run.
+
+Every method gets the same puzzles and the same model: one llama.cpp instance
+of the embedded model (or any GGUF), loaded once. The reference is
+`tot.methods.bfs.solve` from the PyPI package `tree-of-thoughts-llm`, unchanged,
+with its model call (`tot.models.gpt`) redirected in-process to that same
+model. Every answer is judged by Treelight's strict checker (the expression
+uses exactly the four numbers, each once, and equals 24), for every method.
+
+Methods:
+- `io`        one call, the answer alone (the paper's IO prompt)
+- `cot`       one call, steps then the answer
+- `cot-sc`    self-consistency: k chain-of-thought samples, majority vote
+- `bfs`       Treelight's beam search with Tree of Thoughts' settings
+- `dfs`       Treelight's depth-first search with backtracking
+- `reference` the reference implementation's BFS with the paper's settings
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from engine.errors import BadArguments
+from engine.generators.base import CompletionRequest, Generator
+from engine.model_calls import derive_seed
+from engine.runner import Runner, create_run
+from engine.tasks.game24 import check_expression, parse_problem
+
+METHODS = ("io", "cot", "cot-sc", "bfs", "dfs", "reference")
+REFERENCE_MAX_TOKENS = 192  # the reference asks for up to 1,000; a tiny model rambles
+
+
+@dataclass
+class PuzzleResult:
+    method: str
+    index: int
+    puzzle: str
+    solved: bool
+    answer: str | None
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    run_id: int | None = None
+    note: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class MethodSummary:
+    method: str
+    puzzles: int
+    solved: int
+    success_rate: float
+    calls_per_puzzle: float
+    tokens_per_puzzle: float
+    tokens_per_solved: float | None
+    seconds_per_puzzle: float
+    notes: list[str] = field(default_factory=list)
+
+
+def puzzles_file(path: str | None = None) -> Path:
+    """The Tree of Thoughts puzzle set: a given file, $TREELIGHT_GAME24_CSV, or the
+    copy inside the `tree-of-thoughts-llm` package."""
+    for candidate in (path, os.environ.get("TREELIGHT_GAME24_CSV")):
+        if candidate:
+            return Path(candidate)
+    try:
+        return Path(str(resources.files("tot"))) / "data" / "24" / "24.csv"
+    except ModuleNotFoundError:
+        raise BadArguments(
+            "No Game of 24 puzzle file: pass --data PATH (the Tree of Thoughts 24.csv), or "
+            "install the reference with `pip install --no-deps tree-of-thoughts-llm`."
+        ) from None
+
+
+def load_puzzles(path: str | None = None) -> list[str]:
+    with open(puzzles_file(path), newline="", encoding="utf-8") as handle:
+        return [row["Puzzles"] for row in csv.DictReader(handle)]
+
+
+def check(puzzle: str, answer: str | None) -> bool:
+    return bool(answer) and check_expression(answer or "", parse_problem(puzzle)).passed
+
+
+# --- Treelight's methods ------------------------------------------------------------------
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "io": {
+        "strategy": "best-of-n",
+        "strategy_params": {"n": 1},
+        "judges": [],
+        "task_params": {"prompt": "io"},
+    },
+    "cot": {"strategy": "best-of-n", "strategy_params": {"n": 1}, "judges": []},
+    "cot-sc": {"strategy": "self-consistency", "judges": []},
+    "bfs": {"strategy": "bfs", "judges": None},  # the task's: verifier + value x3
+    "dfs": {"strategy": "dfs", "judges": None},
+}
+
+
+def run_treelight(
+    engine: Engine,
+    generator: Generator,
+    method: str,
+    index: int,
+    puzzle: str,
+    *,
+    max_calls: int | None,
+    sc_samples: int,
+    seed: int,
+) -> PuzzleResult:
+    settings = dict(SETTINGS[method])
+    params = dict(settings.get("strategy_params", {}))
+    if method == "cot-sc":
+        params["n"] = sc_samples
+    run = create_run(
+        engine,
+        task="game24",
+        problem=puzzle,
+        strategy=settings["strategy"],
+        strategy_params=params,
+        task_params=settings.get("task_params"),
+        judges=settings["judges"],
+        generator={"backend": generator.backend, "model": generator.model},
+        budget={"max_calls": max_calls},
+        seed=seed,
+        status="running",
+    )
+    assert run.id is not None
+    started = time.perf_counter()
+    outcome = Runner(engine, run.id, generator=generator).run_until_idle()
+    seconds = time.perf_counter() - started
+    done = outcome.run
+    note = "" if done.status == "done" else f"{done.status}: {done.status_reason}"
+    return PuzzleResult(
+        method=method,
+        index=index,
+        puzzle=puzzle,
+        solved=check(puzzle, done.answer),
+        answer=done.answer,
+        model_calls=done.model_calls,
+        prompt_tokens=done.prompt_tokens,
+        completion_tokens=done.completion_tokens,
+        seconds=round(seconds, 2),
+        run_id=run.id,
+        note=note,
+    )
+
+
+# --- the reference ------------------------------------------------------------------------
+
+
+class _CallBudgetSpent(Exception):
+    pass
+
+
+class ReferenceModel:
+    """`tot.models.gpt`, answered by our generator. Counts calls and tokens."""
+
+    def __init__(self, generator: Generator, seed: int, max_calls: int | None) -> None:
+        self.generator, self.seed, self.max_calls = generator, seed, max_calls
+        self.calls = self.prompt_tokens = self.completion_tokens = 0
+        self.key = "reference"
+
+    def gpt(
+        self,
+        prompt: str,
+        model: str = "",
+        temperature: float = 0.7,
+        max_tokens: int = 1000,
+        n: int = 1,
+        stop: Any = None,
+    ) -> list[str]:
+        outputs = []
+        for _ in range(n):
+            if self.max_calls is not None and self.calls >= self.max_calls:
+                raise _CallBudgetSpent
+            request = CompletionRequest(
+                prompt=prompt,
+                seed=derive_seed(self.seed, self.key, "reference", self.calls),
+                temperature=temperature,
+                max_tokens=min(max_tokens, REFERENCE_MAX_TOKENS),
+                stop=tuple([stop] if isinstance(stop, str) else stop or ()),
+            )
+            [completion] = self.generator.complete([request])
+            self.calls += 1
+            self.prompt_tokens += completion.prompt_tokens
+            self.completion_tokens += completion.completion_tokens
+            outputs.append(completion.text)
+        return outputs
+
+
+def _reference_modules() -> tuple[Any, Any]:
+    # `tot.models` builds an OpenAI client at import (with the 2023 openai API);
+    # the benchmark replaces the module, so nothing of it is needed.
+    stub = types.ModuleType("tot.models")
+    stub.gpt = lambda *a, **k: []  # type: ignore[attr-defined]
+    sys.modules["tot.models"] = stub
+    try:
+        import tot.methods.bfs as reference_bfs
+        from tot.tasks.game24 import Game24Task
+    except ImportError as error:
+        raise BadArguments(
+            f"The reference Tree of Thoughts is not installed ({error}): "
+            "`pip install --no-deps tree-of-thoughts-llm sympy pandas`."
+        ) from None
+    return reference_bfs, Game24Task
+
+
+def run_reference(
+    generator: Generator, index: int, puzzle: str, *, max_calls: int | None, seed: int
+) -> PuzzleResult:
+    reference_bfs, game24_task = _reference_modules()
+    task = game24_task()
+    if task.get_input(index) != puzzle:
+        raise BadArguments(
+            f"The reference's puzzle {index} is {task.get_input(index)!r}, "
+            f"not {puzzle!r}: use the Tree of Thoughts 24.csv."
+        )
+    model = ReferenceModel(generator, seed + index, max_calls)
+    reference_bfs.gpt = model.gpt  # solve() wraps the module's gpt with its settings
+    args = types.SimpleNamespace(
+        backend="treelight-embedded",
+        temperature=0.7,
+        method_generate="propose",
+        method_evaluate="value",
+        method_select="greedy",
+        n_generate_sample=1,
+        n_evaluate_sample=3,
+        n_select_sample=5,
+        prompt_sample=None,
+    )
+    started = time.perf_counter()
+    note, answer = "", None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # solve() prints its model function
+            ys, _info = reference_bfs.solve(args, task, index, to_print=False)
+        last = ys[0].strip().split("\n")[-1] if ys else ""
+        answer = last.lower().replace("answer: ", "").split("=")[0].strip() or None
+    except _CallBudgetSpent:
+        note = f"stopped: model-call budget of {max_calls} used"
+    seconds = time.perf_counter() - started
+    return PuzzleResult(
+        method="reference",
+        index=index,
+        puzzle=puzzle,
+        solved=check(puzzle, answer),
+        answer=answer,
+        model_calls=model.calls,
+        prompt_tokens=model.prompt_tokens,
+        completion_tokens=model.completion_tokens,
+        seconds=round(seconds, 2),
+        note=note,
+    )
+
+
+# --- the whole benchmark ------------------------------------------------------------------
+
+
+def run_bench(
+    engine: Engine,
+    generator: Generator,
+    puzzles: list[tuple[int, str]],
+    methods: list[str],
+    *,
+    max_calls: int | None = None,
+    sc_samples: int = 10,
+    seed: int = 0,
+    progress: Callable[[PuzzleResult], None] | None = None,
+) -> list[PuzzleResult]:
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise BadArguments(f"Unknown method(s) {sorted(unknown)}; choose from {METHODS}.")
+    results = []
+    for index, puzzle in puzzles:  # puzzle by puzzle, so a cut-short run compares fairly
+        for method in methods:
+            if method == "reference":
+                result = run_reference(generator, index, puzzle, max_calls=max_calls, seed=seed)
+            else:
+                result = run_treelight(
+                    engine,
+                    generator,
+                    method,
+                    index,
+                    puzzle,
+                    max_calls=max_calls,
+                    sc_samples=sc_samples,
+                    seed=seed,
+                )
+            results.append(result)
+            if progress:
+                progress(result)
+    return results
+
+
+def summarize(results: list[PuzzleResult]) -> list[MethodSummary]:
+    summaries = []
+    for method in dict.fromkeys(r.method for r in results):
+        mine = [r for r in results if r.method == method]
+        solved = [r for r in mine if r.solved]
+        tokens = sum(r.tokens for r in mine)
+        summaries.append(
+            MethodSummary(
+                method=method,
+                puzzles=len(mine),
+                solved=len(solved),
+                success_rate=round(len(solved) / len(mine), 3),
+                calls_per_puzzle=round(sum(r.model_calls for r in mine) / len(mine), 1),
+                tokens_per_puzzle=round(tokens / len(mine)),
+                tokens_per_solved=round(tokens / len(solved)) if solved else None,
+                seconds_per_puzzle=round(sum(r.seconds for r in mine) / len(mine), 1),
+                notes=sorted({r.note.split(":")[0] for r in mine if r.note}),
+            )
+        )
+    return summaries
+
+
+def table(summaries: list[MethodSummary]) -> str:
+    lines = [
+        "method      puzzles  solved  success  calls/puzzle  tokens/puzzle  tokens/solved  s/puzzle"
+    ]
+    for s in summaries:
+        per_solved = f"{s.tokens_per_solved:,}" if s.tokens_per_solved is not None else "-"
+        lines.append(
+            f"{s.method:<11} {s.puzzles:>7} {s.solved:>7} {s.success_rate:>8.1%} "
+            f"{s.calls_per_puzzle:>13} {s.tokens_per_puzzle:>14,} {per_solved:>14} "
+            f"{s.seconds_per_puzzle:>9}"
+        )
+    return "\n".join(lines)
+
+
+def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for s in summaries:
+        colour = "#808080" if s.method == "reference" else "#2b6cb0"
+        axes.scatter(s.tokens_per_puzzle, 100 * s.success_rate, s=60, color=colour)
+        axes.annotate(
+            s.method,
+            (s.tokens_per_puzzle, 100 * s.success_rate),
+            textcoords="offset points",
+            xytext=(6, 4),
+        )
+    axes.set_xscale("log")
+    axes.set_xlabel("model tokens per puzzle (prompt + completion, log scale)")
+    axes.set_ylabel("puzzles solved (%)")
+    axes.set_title(title, fontsize=10)
+    axes.set_ylim(-5, 105)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def result_rows(results: list[PuzzleResult]) -> list[dict[str, Any]]:
+    return [{**asdict(r), "tokens": r.tokens} for r in results]
+
+
+def summary_rows(summaries: list[MethodSummary]) -> list[dict[str, Any]]:
+    return [asdict(s) for s in summaries]
