@@ -20,8 +20,9 @@ def bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 def test_overhead(capsys: pytest.CaptureFixture[str]) -> None:
     data = bench_json(capsys, "overhead", "--nodes", "60,120")
     assert data["nodes"] >= 100 and data["ms_per_node"] > 0 and data["sqlite_ms_per_node"] > 0
-    assert data["ratio"] == pytest.approx(data["ms_per_node"] / data["sqlite_ms_per_node"],
-                                          rel=0.05)
+    assert data["ratio"] == pytest.approx(
+        data["ms_per_node"] / data["sqlite_ms_per_node"], rel=0.05
+    )
     largest = data["sizes"][-1]
     assert largest["model_calls"] > 0 and largest["evaluations"] > 0
     assert data["machine"]["cores"] >= 1
@@ -32,8 +33,20 @@ def test_game24_with_the_reference_side_by_side(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     plot = tmp_path / "game24.png"
-    data = bench_json(capsys, "game24", "--start", "0", "--end", "1", "--max-calls", "3",
-                      "--sc-samples", "2", "--plot", str(plot))
+    data = bench_json(
+        capsys,
+        "game24",
+        "--start",
+        "0",
+        "--end",
+        "1",
+        "--max-calls",
+        "3",
+        "--sc-samples",
+        "2",
+        "--plot",
+        str(plot),
+    )
     by_method = {row["method"]: row for row in data["methods"]}
     assert list(by_method) == ["io", "cot", "cot-sc", "bfs", "dfs", "reference"]
     for row in data["results"]:
