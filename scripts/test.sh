@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/browser.sh
+bash scripts/system.sh
 . .venv/bin/activate
 echo "== ruff check" && ruff check .
 echo "== ruff format --check" && ruff format --check .
