@@ -9,6 +9,7 @@ output is lost when the action that asked for it crashes.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,6 +29,16 @@ def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
     resumed run asks for exactly the calls an uninterrupted one would."""
     digest = hashlib.sha256(f"{run_seed}|{node_key}|{purpose}|{index}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+def storable(text: str) -> tuple[str, int]:
+    """Model text as every database can store it: lone surrogates (broken UTF-16
+    from a server) and NUL characters become U+FFFD, and the count is kept."""
+    cleaned, count = _UNSTORABLE.subn("\ufffd", text)
+    return cleaned, count
 
 
 class ModelCaller:
@@ -145,12 +156,12 @@ class ModelCaller:
                 session.add(rows[0])
             raise
         for row, completion in zip(rows, completions, strict=True):
-            row.output = completion.text
+            row.output, replaced = storable(completion.text)
             row.prompt_tokens = completion.prompt_tokens
             row.completion_tokens = completion.completion_tokens
             row.cached_prompt_tokens = completion.cached_prompt_tokens
             row.latency_seconds = completion.latency_seconds
-            row.extra = completion.extra
+            row.extra = completion.extra | ({"replaced_characters": replaced} if replaced else {})
             # One commit per call, so no output is lost; the run's totals follow in
             # the same commit (a trigger, storage/migrations.py m005).
             with self.engine.begin() as connection:

@@ -7,6 +7,7 @@ attribute values are escaped by their serializers.
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,15 @@ def run_to_dict(session: Session, run_id: int) -> dict[str, Any]:
     }
 
 
+# Characters XML 1.0 cannot hold at all (most control characters, lone
+# surrogates): GraphML shows them as visible escapes such as "\x08".
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def tree_graph(nodes: list[Node]) -> nx.DiGraph:
     """The tree as a networkx graph, node attributes flat and typed for GraphML."""
     graph = nx.DiGraph()
@@ -52,15 +62,15 @@ def tree_graph(nodes: list[Node]) -> nx.DiGraph:
             node.id,
             key=node.key,
             depth=node.depth,
-            text=node.text,
+            text=xml_safe(node.text),
             status=node.status,
-            reason=node.status_reason,
+            reason=xml_safe(node.status_reason),
             origin=node.origin,
             branch=node.branch,
             score=float("nan") if node.score is None else node.score,
             visits=node.visits,
             pinned=node.pinned,
-            answer=str(node.state.get("answer", "")),
+            answer=xml_safe(str(node.state.get("answer", ""))),
         )
         if node.parent_id is not None:
             graph.add_edge(node.parent_id, node.id)

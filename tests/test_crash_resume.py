@@ -38,7 +38,7 @@ def start_run(url: str, seed: int, delay: float) -> int:
     return run.id
 
 
-@pytest.mark.parametrize("trial", range(5))
+@pytest.mark.parametrize("trial", range(20))
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
     tmp_path: Path, trial: int
 ) -> None:
