@@ -161,16 +161,6 @@ def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
     return call
 
 
-def find_model_call(session: Session, fingerprint: str, run_id: int | None) -> ModelCall | None:
-    """An earlier successful call with the same fingerprint (in `run_id`, or anywhere)."""
-    query = select(ModelCall).where(
-        ModelCall.fingerprint == fingerprint, col(ModelCall.error).is_(None)
-    )
-    if run_id is not None:
-        query = query.where(ModelCall.run_id == run_id)
-    return session.exec(query.order_by(col(ModelCall.id)).limit(1)).first()
-
-
 def add_event(
     session: Session,
     run_id: int,

@@ -44,7 +44,7 @@ class DepthFirst(Strategy):
         if not frontier:
             return self.finish(tree, "every branch explored")
         chosen = max(frontier, key=lambda n: (n.depth, *rank_key(n)))
-        newest = max(tree.main(), key=lambda n: n.id)
+        newest = tree.nodes[tree.newest_main]
         note = ""
         if chosen.parent_id != newest.parent_id and newest.parent_id is not None:
             note = f"backtrack: the branch under #{newest.parent_id} has no open node left"
