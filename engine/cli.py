@@ -156,7 +156,10 @@ def _generator_spec(args: argparse.Namespace) -> dict[str, Any]:
     return spec
 
 
-def summary(run: Run) -> dict[str, Any]:
+def summary(engine: Engine, run: Run) -> dict[str, Any]:
+    """The run as `--json` prints it (run, resume, runs)."""
+    with Session(engine) as session:
+        nodes = queries.node_count(session, run.id or 0)
     return {
         "run_id": run.id,
         "status": run.status,
@@ -165,19 +168,12 @@ def summary(run: Run) -> dict[str, Any]:
         "task": run.task,
         "strategy": run.strategy,
         "problem": run.problem,
-        "nodes": 0,
+        "nodes": nodes,
         "model_calls": run.model_calls,
         "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens,
         "seconds": round(run.elapsed_seconds, 3),
     }
-
-
-def _summary_with_nodes(engine: Engine, run: Run) -> dict[str, Any]:
-    data = summary(run)
-    with Session(engine) as session:
-        data["nodes"] = queries.node_count(session, run.id or 0)
-    return data
 
 
 def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = None) -> int:
@@ -204,7 +200,7 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
         ).run_until_idle()
     finally:
         bar.close()
-    data = _summary_with_nodes(engine, outcome.run)
+    data = summary(engine, outcome.run)
     if args.json:
         print(json.dumps(data))
     else:
@@ -296,7 +292,7 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
 def cmd_runs(engine: Engine, args: argparse.Namespace) -> int:
     with Session(engine) as session:
         runs = queries.list_runs(session)
-    rows = [_summary_with_nodes(engine, run) for run in runs]
+    rows = [summary(engine, run) for run in runs]
     if args.json:
         print(json.dumps(rows))
         return 0

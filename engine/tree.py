@@ -45,16 +45,19 @@ class TreeCache:
     def __init__(self, engine: Engine, run_id: int) -> None:
         self.engine = engine
         self.run_id = run_id
-        self.tree = TreeView()
         self.key: tuple[int, bool] | None = None  # (judge set, has judges) of the cache
+        self._forget()
+
+    def _forget(self) -> None:
+        self.tree = TreeView()
         self.last_rev = -1
         self.last_evaluation = 0
         self.last_prior = 0
         self.judged: set[int] = set()
 
     def refresh(self, judge_set: int, has_judges: bool = True) -> TreeView:
-        if self.key != (judge_set, has_judges):
-            self.__init__(self.engine, self.run_id)  # type: ignore[misc]
+        if self.key != (judge_set, has_judges):  # "judged" means judged by this set
+            self._forget()
             self.key = (judge_set, has_judges)
         with Session(self.engine) as session:
             nodes = list(
