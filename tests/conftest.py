@@ -1,4 +1,8 @@
-"""Shared fixtures: every test gets its own data directory and a real SQLite file."""
+"""Shared fixtures: every test gets its own data directory and a real SQLite file.
+
+Modules whose tests must also hold on PostgreSQL override `engine` with
+`engine_on_each_database` (see tests/postgres.py for the server).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from storage.database import make_engine
+
+pytest_plugins = ["tests.postgres"]
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +28,19 @@ def treelight_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     return make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+
+
+DATABASES = ["sqlite", "postgres"]
+
+
+def engine_on_each_database(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """For an `engine` fixture parametrized over DATABASES: a fresh, migrated database."""
+    if request.param == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    server = request.getfixturevalue("postgres_server")
+    engine = make_engine(server.new_database())
+    request.addfinalizer(engine.dispose)
+    return engine
 
 
 # Lines that are valid steps from some of the states "4 4 4 4" leads to, a few

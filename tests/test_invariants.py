@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -10,8 +11,15 @@ from sqlalchemy.engine import Engine
 from engine import commands
 from engine.runner import Runner, create_run
 from engine.strategies import STRATEGIES
-from tests.conftest import game24_script, question_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script, question_script
 from tests.invariants import check_tree_invariants, tree_signature
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return engine_on_each_database(request, tmp_path)
+
 
 TASKS = {
     "game24": ("4 4 4 4", game24_script, "game24-verifier,value"),

@@ -16,6 +16,13 @@ from storage import paths
 from storage.database import make_engine
 from storage.export import run_to_dict, run_to_graphml
 from storage.migrations import MIGRATIONS, migrate
+from tests.conftest import DATABASES, engine_on_each_database
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return engine_on_each_database(request, tmp_path)
 
 
 def test_database_lives_under_treelight_home(treelight_home: Path) -> None:
@@ -30,6 +37,8 @@ def test_database_url_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite settings")
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000

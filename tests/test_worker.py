@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import socket
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -15,7 +17,13 @@ from engine.worker import Worker, wait_until_idle
 from storage import queries
 from storage.database import unit_of_work
 from storage.models import Run, utcnow
-from tests.conftest import game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return engine_on_each_database(request, tmp_path)
 
 
 def queued_run(engine: Engine, status: str = "queued", delay: float = 0.0) -> int:
