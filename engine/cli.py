@@ -254,7 +254,7 @@ def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:
     if _budget(args):
         from storage.database import unit_of_work
 
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, args.run_id) as session:
             stored = session.get(Run, args.run_id)
             assert stored is not None
             stored.budget = {**stored.budget, **_budget(args)}

@@ -42,7 +42,7 @@ def serve(runner: Runner, command: Command) -> None:
 
 
 def _close(runner: Runner, command: Command, status: str, result: str) -> None:
-    with unit_of_work(runner.engine) as session:
+    with unit_of_work(runner.engine, runner.run_id) as session:
         stored = session.get(Command, command.id)
         assert stored is not None
         stored.status, stored.result = status, result
@@ -109,7 +109,7 @@ def _rescore_tree(runner: Runner) -> str:
         group = [n.id for n in todo if n.parent_id == parent_id]
         settlements.update(runner.evaluate(tree, group, decide=False))
     changes = what_would_change(tree, settlements)
-    with unit_of_work(runner.engine) as session:
+    with unit_of_work(runner.engine, runner.run_id) as session:
         queries.add_event(
             session,
             runner.run_id,

@@ -17,7 +17,7 @@ FINISHED = ("done", "failed", "stopped")
 
 
 def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str = "person") -> Run:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         run = session.get(Run, run_id)
         if run is None:
             raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")

@@ -13,6 +13,7 @@ branch, re-score the tree): see engine/command_runner.py.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -36,6 +37,8 @@ from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, Tree
 from storage import queries
 from storage.database import unit_of_work
 from storage.models import Command, Evaluation, ModelCall, Node, Run, RunScript, utcnow
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
 MAX_NODE_TEXT = 4_000
@@ -127,6 +130,7 @@ class Runner:
         except TreelightError as error:
             return Outcome(self._pause(str(error)), error)
         except Exception as error:  # a bug: keep the tree, pause, and say so
+            log.exception("run #%s paused by an internal error", self.run_id)
             message = f"internal error: {type(error).__name__}: {error}"
             return Outcome(self._pause(message), TreelightError(message))
         finally:
@@ -147,7 +151,7 @@ class Runner:
             self._set_status("running", "", "start")
             return True
         if run.status == "paused" and run.steps_requested > 0:
-            with unit_of_work(self.engine) as session:
+            with unit_of_work(self.engine, self.run_id) as session:
                 fresh = session.get(Run, self.run_id)
                 assert fresh is not None
                 fresh.steps_requested = max(0, fresh.steps_requested - 1)
@@ -225,13 +229,14 @@ class Runner:
         """Turn model outputs into child nodes of `node`, all in one transaction."""
         skipped = 0
         made_ids: list[int] = []
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.run_id) as session:
             parent = session.get(Node, node.id)
             assert parent is not None
             index = queries.child_count(session, node.id)
             room = self._node_room()
             invalid = 0
             children: list[Node] = []
+            pruned_at_birth: list[tuple[Node, str]] = []
             seen = self._sibling_states(session, parent, branch or parent.branch)
             for call in calls:
                 for text, transition in self._candidates(call.output, node, mode):
@@ -240,6 +245,7 @@ class Runner:
                         continue
                     child = self._child(parent, index, call, text, transition)
                     child.branch, child.origin = branch or parent.branch, origin
+                    born = child.status
                     if parent.status == "pruned" and branch is None:
                         child.status = "pruned"
                         child.status_reason = (
@@ -248,6 +254,8 @@ class Runner:
                     self._mark_duplicate(session, child, seen)
                     session.add(child)
                     children.append(child)
+                    if child.status != born:
+                        pruned_at_birth.append((child, born))
                     index += 1
                     invalid += child.status == "invalid"
             if parent.status == "open" and branch is None:
@@ -265,8 +273,18 @@ class Runner:
             queries.add_event(session, self.run_id, kind, reason, node_id=node.id, details=details)
             if note.startswith("backtrack"):
                 queries.add_event(session, self.run_id, "backtrack", note, node_id=node.id)
-            self._count_action(session)
             session.flush()
+            for child, born in pruned_at_birth:
+                # Logged like any prune, so a person can restore it to what it was.
+                queries.add_event(
+                    session,
+                    self.run_id,
+                    "prune",
+                    child.status_reason,
+                    node_id=child.id,
+                    details={"by": "engine", "previous": born},
+                )
+            self._count_action(session)
             made_ids = [c.id or 0 for c in children]
         if skipped:
             limit = self.run.budget.get("max_nodes")
@@ -345,7 +363,7 @@ class Runner:
         context = _Context(self, tree)
         per_judge = [judge.judge(group, context) for judge in self.judges]
         settlements: dict[int, Settlement] = {}
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.run_id) as session:
             stored = queries.nodes_by_id(session, node_ids)
             for position, view in enumerate(group):
                 verdicts = [verdicts[position] for verdicts in per_judge]
@@ -401,7 +419,7 @@ class Runner:
                 node.status, node.status_reason = "solved", check.reason
 
     def _prune(self, action: Prune) -> None:
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.run_id) as session:
             stored = queries.nodes_by_id(session, list(action.reasons))
             for node_id, reason in action.reasons.items():
                 node = stored.get(node_id)
@@ -420,7 +438,7 @@ class Runner:
             self._count_action(session)
 
     def _finish(self, action: Finish) -> None:
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.run_id) as session:
             run = session.get(Run, self.run_id)
             assert run is not None
             run.status, run.status_reason = "done", action.reason
@@ -528,7 +546,7 @@ class Runner:
             raise BudgetExhausted(f"time budget: {self._elapsed():.1f} s of {limit} s used")
 
     def _set_status(self, status: str, reason: str, event: str) -> Run:
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.run_id) as session:
             run = session.get(Run, self.run_id)
             assert run is not None
             run.status, run.status_reason = status, reason
@@ -541,7 +559,7 @@ class Runner:
 
     def _stop_on_budget(self, reason: str) -> Run:
         best = self.strategy.best(self.load())
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.run_id) as session:
             run = session.get(Run, self.run_id)
             assert run is not None
             run.status, run.status_reason = "stopped", reason

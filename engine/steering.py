@@ -45,7 +45,7 @@ def prune(engine: Engine, run_id: int, node_id: int, branch: bool = True, note: 
     """Prune a node (and, with `branch`, everything under it). Returns how many changed."""
     reason = "pruned by a person" + (f": {note}" if note else "")
     changed = 0
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         root = _node(session, run_id, node_id)
         if root.parent_id is None:
             raise BadArguments("The problem itself cannot be pruned; stop the run instead.")
@@ -69,7 +69,7 @@ def prune(engine: Engine, run_id: int, node_id: int, branch: bool = True, note: 
 def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> int:
     """Undo a prune (by a person, a judge or a beam cutoff): the node is searchable again."""
     changed = 0
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         root = _node(session, run_id, node_id)
         for node in _subtree(session, root) if branch else [root]:
             if node.status != "pruned":
@@ -92,7 +92,7 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
 
 def pin(engine: Engine, run_id: int, node_id: int, pinned: bool = True) -> None:
     """A pinned node goes first among its peers and is never cut by a beam or threshold."""
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         node = _node(session, run_id, node_id)
         if node.pinned == pinned:
             return
@@ -112,7 +112,7 @@ def add_prior(engine: Engine, run_id: int, node_id: int, text: str) -> Prior:
     text = text.strip()
     if not text:
         raise BadArguments("A prior needs some text: the hint to give the model.")
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         _node(session, run_id, node_id)
         prior = Prior(run_id=run_id, node_id=node_id, text=text, actor="person")
         session.add(prior)
@@ -127,7 +127,7 @@ def swap_judges(
     action (its nodes have no verdict from the new set); with `whole_tree`, the
     runner also scores every other node and reports which decisions would change."""
     make_judges(judges)  # validate before anything changes
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         run = session.get(Run, run_id)
         if run is None:
             raise RunNotFound(f"No run #{run_id}.")
@@ -154,7 +154,7 @@ def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Comman
     unknown = set(overrides) - allowed
     if unknown:
         raise BadArguments(f"A re-run can change {', '.join(sorted(allowed))}, not {unknown}.")
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, run_id) as session:
         node = _node(session, run_id, node_id)
         if node.status == "invalid":
             raise BadArguments("An invalid node has no state to continue from; re-run its parent.")

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, col, create_engine
 
 from storage import revisions  # noqa: F401  (stamps node revisions on every flush)
 from storage.migrations import migrate
+from storage.models import Run
 from storage.paths import database_url
 
 BUSY_TIMEOUT_MS = 30_000
@@ -51,10 +52,24 @@ def get_engine() -> Engine:
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One session, one transaction: committed on success, rolled back on any error."""
+def unit_of_work(engine: Engine, run_id: int | None = None) -> Iterator[Session]:
+    """One session, one transaction: committed on success, rolled back on any error.
+
+    With `run_id`, the transaction first takes that run's write lock, so whatever
+    it reads next is current and stays so until it commits. Every writer of a
+    run (the runner, people steering from any number of browser sessions, the
+    CLI) does this, which makes their read-then-write steps serial: a person's
+    prune cannot be overwritten by a runner that read the node a moment before.
+    (A no-op UPDATE of the run row: a row lock on PostgreSQL; on SQLite, whose
+    driver starts the transaction at the first write, the database write lock,
+    waited for under the busy timeout.)
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
+            if run_id is not None:
+                session.execute(
+                    update(Run).where(col(Run.id) == run_id).values(revision=col(Run.revision))
+                )
             yield session
             session.commit()
         except BaseException:

@@ -103,7 +103,8 @@ _LOADING = threading.Lock()
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Each model file is loaded once per process."""
+    """Each model file is loaded once per process (however it is reached: links resolved)."""
+    path = path.resolve()
     with _LOADING:
         if path not in _LOADED:
             _LOADED[path] = LoadedModel(path)
