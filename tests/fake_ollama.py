@@ -36,7 +36,8 @@ class FakeOllama:
         self.reply: Callable[[dict[str, Any]], str] = default_reply
         self.requests: list[dict[str, Any]] = []
         self.busy_left = 0  # answer 503 this many times first
-        self.fault: str | None = None  # "error_mid_stream", "hang", "die"
+        # "error_mid_stream", "hang", "die", "bad_utf8", "garbage_line"
+        self.fault: str | None = None
         self.hang_seconds = 3.0
         server.expect_request("/api/tags", method="GET").respond_with_handler(self._tags)
         server.expect_request("/api/generate", method="POST").respond_with_handler(self._generate)
@@ -100,7 +101,9 @@ class FakeOllama:
             )
         return Response(self._chunks(body, text, final), content_type="application/x-ndjson")
 
-    def _chunks(self, body: dict[str, Any], text: str, final: dict[str, Any]) -> Iterator[str]:
+    def _chunks(
+        self, body: dict[str, Any], text: str, final: dict[str, Any]
+    ) -> Iterator[str | bytes]:
         words = text.split(" ")
         for index, word in enumerate(words):
             piece = word if index == 0 else " " + word
@@ -123,6 +126,10 @@ class FakeOllama:
                     + "\n"
                 )
                 return
+            if index == 0 and self.fault == "bad_utf8":  # bytes no UTF-8 decoder accepts
+                yield b'{"response": " \xff\xfe\xc3(", "done": false}\n'
+            if index == 0 and self.fault == "garbage_line":  # a broken proxy, say
+                yield "<html>502 Bad Gateway</html>\n"
             if index == 0 and self.fault == "die":
                 raise ConnectionAbortedError("the fake server dies mid-response")
         yield json.dumps(final) + "\n"

@@ -177,3 +177,71 @@ def test_hostile_model_text_is_shown_literally_and_never_runs(
     assert json.loads(page.locator("#data").text_content() or "{}")["nodes"]
     assert "<img src=x" not in page.inner_html("body").split('<script type="application/json"')[0]
     assert_nothing_ran(page)
+
+
+def paused_run(home: Path) -> tuple[int, list[int]]:
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="question",
+        problem="What is 2+2?",
+        strategy="bfs",
+        strategy_params={"samples": 3, "steps": 1},
+        judges=[],
+        generator={"backend": "scripted", "outputs": ["Two and two.", "Count up.", "Add."]},
+        status="running",
+    )
+    assert run.id is not None
+    runner = Runner(engine, run.id)
+    runner.step()
+    from engine import commands
+
+    commands.pause(engine, run.id)
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run.id)
+    return run.id, [n.id or 0 for n in nodes if n.parent_id is not None]
+
+
+def test_two_browser_sessions_steer_the_same_run(tmp_path: Path) -> None:
+    """Two people (two browser contexts: two Streamlit sessions) on one run: the
+    second acts on a node the first has just pruned, from a stale view. Both
+    changes land, neither is lost, and the stale prune is a no-op, not an error."""
+    home = tmp_path / "home"
+    home.mkdir()
+    run_id, (first_id, second_id, _) = paused_run(home)
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    with sync_playwright() as playwright, served_app(home, worker=False) as url:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        alice, bob = (
+            browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+            for _ in range(2)
+        )
+        for page in (alice, bob):
+            page.goto(f"{url}/?run={run_id}")
+            page.locator(".treelight-tree").first.wait_for(timeout=30_000)
+            click_node(page, first_id)
+            page.get_by_text(f"Node #{first_id} ·").first.wait_for(timeout=20_000)
+
+        alice.get_by_role("button", name="Prune", exact=True).click()
+        alice.get_by_text("Prune: done (1 nodes)").wait_for(timeout=20_000)
+        # Bob still sees "Prune" (his page has not re-read the node): his click
+        # finds the node already pruned and changes nothing.
+        bob.get_by_role("button", name="Prune", exact=True).click()
+        bob.get_by_text("Prune: done (0 nodes)").wait_for(timeout=20_000)
+        bob.get_by_role("button", name="Pin", exact=True).click()
+        bob.get_by_text("Pin: done").wait_for(timeout=20_000)
+        click_node(alice, second_id)
+        alice.get_by_text(f"Node #{second_id} ·").first.wait_for(timeout=20_000)
+        alice.get_by_label("Inject a prior").fill("count on your fingers")
+        alice.get_by_role("button", name="Add prior").click()
+        alice.get_by_text("Prior: done").wait_for(timeout=20_000)
+        browser.close()
+
+    with Session(engine) as session:
+        nodes = {n.id: n for n in queries.run_nodes(session, run_id)}
+        priors = queries.run_priors(session, run_id)
+        events = [(e.kind, e.node_id) for e in queries.run_events(session, run_id)]
+    assert nodes[first_id].status == "pruned" and nodes[first_id].pinned
+    assert [(p.node_id, p.text) for p in priors] == [(second_id, "count on your fingers")]
+    assert events.count(("prune", first_id)) == 1
+    assert ("pin", first_id) in events and ("prior", second_id) in events

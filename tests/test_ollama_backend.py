@@ -143,7 +143,22 @@ def test_pull_reports_progress(fake: FakeOllama) -> None:
     assert "qwen:0.5b" in [m["name"] for m in list_models(fake.url)]
 
 
-@pytest.mark.parametrize("fault", ["missing", "busy", "error_mid_stream", "die", "down"])
+def test_invalid_utf8_in_a_stream_becomes_replacement_characters(fake: FakeOllama) -> None:
+    fake.fault = "bad_utf8"
+    text = ask(OllamaGenerator("tiny:1b", host=fake.url))
+    assert "\ufffd" in text and text.startswith("4 ")
+
+
+def test_a_line_that_is_not_json_names_the_host_and_a_proxy(fake: FakeOllama) -> None:
+    fake.fault = "garbage_line"
+    with pytest.raises(ModelError, match="not Ollama's JSON.*<html>502 Bad Gateway"):
+        ask(OllamaGenerator("tiny:1b", host=fake.url))
+
+
+FAULTS = ["missing", "busy", "error_mid_stream", "die", "garbage_line", "down"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
 def test_each_fault_pauses_the_run_and_resume_continues_once_it_clears(
     engine: Engine, fake: FakeOllama, fault: str
 ) -> None:

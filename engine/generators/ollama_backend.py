@@ -132,7 +132,13 @@ class OllamaGenerator(Generator):
                 f"Ollama at {self.host} did not answer within {self.timeout:g} s: the model may "
                 "still be loading, or the server is overloaded. Resume the run to try again."
             ) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, json.JSONDecodeError):
+        except json.JSONDecodeError as error:
+            raise ModelError(
+                f"The server at {self.host} sent a line that is not Ollama's JSON "
+                f"({error.doc[:60]!r}): is {self.host} really Ollama, or is a proxy in "
+                "between failing? Check OLLAMA_HOST, then resume."
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):
             raise ModelError(
                 f"The connection to Ollama at {self.host} broke in the middle of a response "
                 "(did the server stop or crash?). Restart it with `ollama serve`, then resume."
