@@ -57,6 +57,13 @@ def show_node(
     )
     st.caption("Decision")
     st.text(decision(node))
+    if node.visits:
+        st.text(
+            f"MCTS: {node.visits} visits · total value {node.value:.2f} · "
+            f"mean {node.value / node.visits:.2f}"
+        )
+    if node.branch.startswith("counterfactual"):
+        st.info("Counterfactual: the search pruned this branch; a person expanded it anyway.")
     st.caption("Thought")
     st.code(node.text or "(empty)", language=None, wrap_lines=True)
     if node.state:
@@ -161,6 +168,15 @@ def steering_panel(run_id: int) -> None:
             use_container_width=True,
             on_click=do,
             args=("Restore branch", steering.restore, True),
+        )
+        st.button(
+            "Expand anyway (counterfactual)",
+            key="counterfactual",
+            use_container_width=True,
+            on_click=do,
+            args=("Counterfactual", steering.counterfactual),
+            help="Show what the search dropped: the runner expands this pruned node into a "
+            "branch of its own, marked as a counterfactual; the main search ignores it",
         )
     else:
         a.button(

@@ -15,6 +15,7 @@ from engine.generators.ollama_backend import list_models, ollama_host, pull_mode
 from engine.judges import JUDGES, parse_judge_specs
 from engine.runner import create_run
 from engine.strategies import STRATEGIES
+from engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
 from engine.tasks import TASKS
 
 PRESETS: list[dict[str, str]] = json.loads(
@@ -44,6 +45,7 @@ def page() -> None:
             help="; ".join(f"{t.name}: {t.description}" for t in TASKS.values()),
         )
         problem = st.text_area("Problem", chosen["problem"], key=f"problem_{preset}", height=80)
+        task_params = task_inputs(task, chosen, preset)
         strategy = st.selectbox(
             "Strategy",
             list(STRATEGIES),
@@ -52,6 +54,7 @@ def page() -> None:
         )
         st.caption(md(STRATEGIES[strategy].explanation))
         params = strategy_params(strategy)
+        params.update(loop_rules())
     with right:
         generator = generator_choice()
         default_judges = list(TASKS[task].default_judges)
@@ -87,6 +90,7 @@ def page() -> None:
                 problem=problem,
                 strategy=strategy,
                 strategy_params=params,
+                task_params=task_params,
                 generator={**generator, "temperature": temperature},
                 judges=specs,
                 seed=int(seed),
@@ -130,6 +134,50 @@ def strategy_params(strategy: str) -> dict[str, Any]:
         else:
             params[name] = int(column.number_input(name, 1, 1000, int(default), key=key))
     return params
+
+
+def task_inputs(task: str, preset: dict[str, str], preset_name: str) -> dict[str, Any]:
+    """The task's own settings: the expected answer (math), the tests (code)."""
+    params: dict[str, Any] = {}
+    if task == "math":
+        answer = st.text_input(
+            "Expected answer (optional: the checker compares numbers exactly)",
+            preset.get("answer", ""),
+            key=f"answer_{preset_name}",
+            placeholder="e.g. 17",
+        )
+        if answer.strip():
+            params["answer"] = answer.strip()
+    elif task == "code":
+        params["tests"] = st.text_area(
+            "Tests the code must pass (plain asserts or pytest-style test_* functions)",
+            preset.get("tests", ""),
+            key=f"tests_{preset_name}",
+            height=150,
+            placeholder="assert add(1, 2) == 3",
+        )
+    return params
+
+
+def loop_rules() -> dict[str, Any]:
+    """Loop rules any strategy takes; only the ones changed from their defaults."""
+    chosen: dict[str, Any] = {}
+    with st.expander("Loop rules (any strategy)"):
+        columns = st.columns(len(LOOP_DEFAULTS))
+        for column, (name, default) in zip(columns, LOOP_DEFAULTS.items(), strict=True):
+            if isinstance(default, float):
+                value: Any = column.number_input(
+                    name, 0.0, 1.0, default, 0.05, key=f"loop_{name}", help=LOOP_HELP[name]
+                )
+            else:
+                value = int(
+                    column.number_input(
+                        name, 0, 100, default, key=f"loop_{name}", help=LOOP_HELP[name]
+                    )
+                )
+            if value != default:
+                chosen[name] = value
+    return chosen
 
 
 def generator_choice() -> dict[str, Any]:

@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a search and print its answer")
     run.add_argument("--task", required=True, choices=sorted(TASKS))
     run.add_argument("--problem", required=True, help='e.g. "4 9 10 13" for game24')
+    run.add_argument("--answer", help="math: the expected answer, checked exactly (e.g. 42, 2.5)")
+    run.add_argument(
+        "--tests", help="code: a Python file of asserts or test_* functions the code must pass"
+    )
     run.add_argument(
         "--strategy",
         default="bfs",
@@ -228,7 +232,8 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     if args.judges is not None:
         judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
     params = dict(_param(p) for p in args.param)
-    check_settings(args.task, args.problem, args.strategy, params, None, judges)
+    task_params = _task_params(args)
+    check_settings(args.task, args.problem, args.strategy, params, task_params, judges)
     generator = make_generator(spec)  # fails early on a missing model file or package
     run = create_run(
         engine,
@@ -236,6 +241,7 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         problem=args.problem,
         strategy=args.strategy,
         strategy_params=params,
+        task_params=task_params,
         generator=spec,
         judges=judges,
         budget=_budget(args),
@@ -244,6 +250,22 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         status="running",
     )
     return _drive(engine, run, args, generator)
+
+
+def _task_params(args: argparse.Namespace) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if args.answer is not None:
+        if args.task != "math":
+            raise BadArguments("--answer is for --task math.")
+        params["answer"] = args.answer
+    if args.tests is not None:
+        if args.task != "code":
+            raise BadArguments("--tests is for --task code.")
+        try:  # the tests are stored with the run, so it never needs the file again
+            params["tests"] = Path(args.tests).read_text(encoding="utf-8")
+        except OSError as error:
+            raise BadArguments(f"Cannot read the tests {args.tests}: {error.strerror}.") from None
+    return params
 
 
 def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def serve(runner: Runner, command: Command) -> None:
     try:
-        if command.kind == "rerun":
+        if command.kind in ("rerun", "counterfactual"):
             result = _rerun(runner, command)
         elif command.kind == "rescore_tree":
             result = _rescore_tree(runner)
@@ -49,6 +49,8 @@ def _close(runner: Runner, command: Command, status: str, result: str) -> None:
 
 
 def _rerun(runner: Runner, command: Command) -> str:
+    """A re-run (other settings) or a counterfactual (a pruned node expanded anyway):
+    either way a branch of its own beside the main search, judged but never decided on."""
     tree = runner.load()
     node = tree.nodes[command.node_id or 0]
     payload = command.payload
@@ -56,17 +58,17 @@ def _rerun(runner: Runner, command: Command) -> str:
         done = [
             c
             for c in queries.run_commands(session, runner.run_id)
-            if c.kind == "rerun" and c.status == "done"
+            if c.kind == command.kind and c.status == "done"
         ]
-    branch = f"rerun-{len(done) + 1}"
+    branch = f"{command.kind}-{len(done) + 1}"
+    origin = "counterfactual" if command.kind == "counterfactual" else "rerun"
     generator = runner.generator
     if payload.get("model"):
         generator = make_generator(
             {**runner._generator_spec(runner.run), "model": payload["model"]}
         )
-    sampling = runner.strategy.name in ("best-of-n", "self-consistency")
-    mode = "solution" if sampling and node.parent_id is None else "step"
-    samples = int(runner.strategy.params.get("samples", runner.strategy.params.get("n", 1)))
+    mode = runner.strategy.mode_for(node)
+    samples = runner.strategy.samples()
     calls = runner.propose(
         tree,
         node,
@@ -82,15 +84,17 @@ def _rerun(runner: Runner, command: Command) -> str:
         node,
         calls,
         mode,
-        kind="rerun",
+        kind=command.kind,
         branch=branch,
-        origin="rerun",
-        note=f"{branch}: " + (", ".join(f"{k}={v}" for k, v in payload.items()) or "new seed"),
+        origin=origin,
+        note=f"{branch}: " + (", ".join(f"{k}={v}" for k, v in payload.items()) or "same settings"),
     )
     tree = runner.load()
     judgeable = [i for i in child_ids if tree.nodes[i].status in ("open", "terminal")]
     if judgeable and runner.judges:
         runner.evaluate(tree, judgeable)
+    if command.kind == "counterfactual":
+        return f"{branch}: {len(child_ids)} candidates below pruned #{node.id}, kept apart"
     return f"{branch}: {len(child_ids)} candidates beside the original children of #{node.id}"
 
 

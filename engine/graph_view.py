@@ -31,7 +31,9 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "pruned_cutoff": ("#fdd0a2", "pruned: beam cutoff / threshold"),
     "pruned_person": ("#bcbddc", "pruned by a person"),
     "invalid": ("#de2d26", "invalid"),
+    "critique": ("#c994c7", "critique (self-refine)"),
     "prior": ("#ffe066", "prior (a person's hint)"),
+    "counterfactual": ("#e7298a", "counterfactual: a pruned node expanded anyway"),
 }
 BEST_PATH_COLOUR = "#f1b300"
 RERUN_EDGE_COLOUR = "#807dba"
@@ -49,6 +51,10 @@ def category(node: Node) -> str:
             return "pruned_judge"
         return "pruned_cutoff"
     return node.status if node.status in CATEGORIES else "open"
+
+
+def is_counterfactual(node: Node) -> bool:
+    return node.branch.startswith("counterfactual")
 
 
 def best_path(nodes: list[Node], run: Run) -> set[int]:
@@ -81,6 +87,13 @@ def _title(node: Node) -> str:
     ]
     if node.status_reason:
         lines.append(node.status_reason)
+    if node.visits:
+        lines.append(
+            f"MCTS: {node.visits} visits · value {node.value:.2f} "
+            f"(mean {node.value / node.visits:.2f})"
+        )
+    if is_counterfactual(node):
+        lines.append("counterfactual: what the search would have found below a pruned node")
     if node.pinned:
         lines.append("pinned: explore this more")
     if node.branch != "main":
@@ -101,20 +114,29 @@ def vis_elements(
         label = f"#{node.id}{' 📌' if node.pinned else ''}\n{_short(node.text)}"
         if node.score is not None:
             label += f"\n{node.score:.2f}"
+        if node.visits:
+            label += f"\nN={node.visits} Q={node.value / node.visits:.2f}"
+        border = colour
+        if on_path:
+            border = BEST_PATH_COLOUR
+        elif is_counterfactual(node):
+            border = CATEGORIES["counterfactual"][0]
         net.add_node(
             node.id,
             label=label,
             title=_title(node),
             level=node.depth * 2,  # odd levels are for priors
-            shape="dot",
+            shape="diamond" if node.status == "critique" else "dot",
             size=8 + 18 * max(0.0, min(1.0, score)),
-            color={"background": colour, "border": BEST_PATH_COLOUR if on_path else colour},
-            borderWidth=4 if on_path else 1,
+            color={"background": colour, "border": border},
+            borderWidth=4 if on_path or border != colour else 1,
             visits=node.visits,
         )
         if node.parent_id is not None:
             edge: dict[str, Any] = {}
-            if node.branch != "main":
+            if is_counterfactual(node):
+                edge = {"dashes": True, "color": CATEGORIES["counterfactual"][0], "width": 2}
+            elif node.branch != "main":
                 edge = {"dashes": True, "color": RERUN_EDGE_COLOUR}
             elif on_path:
                 edge = {"color": BEST_PATH_COLOUR, "width": 4}

@@ -31,9 +31,19 @@ from engine.judges import Answer, Judge, Settlement, Verdict, make_judges, settl
 from engine.model_calls import ModelCaller, derive_seed
 from engine.strategies import Strategy, make_strategy
 from engine.tasks import make_task
-from engine.tasks.base import Task, Transition
+from engine.tasks.base import WHOLE_ANSWER_MODES, Task, Transition
 from engine.tree import TreeCache
-from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
+from engine.types import (
+    Action,
+    Backup,
+    Critique,
+    Evaluate,
+    Expand,
+    Finish,
+    NodeView,
+    Prune,
+    TreeView,
+)
 from storage import queries
 from storage.database import unit_of_work
 from storage.models import Command, Evaluation, ModelCall, Node, Run, RunScript, utcnow
@@ -176,6 +186,10 @@ class Runner:
             self.evaluate(tree, list(action.node_ids))
         elif isinstance(action, Prune):
             self._prune(action)
+        elif isinstance(action, Backup):
+            self._backup(tree, action)
+        elif isinstance(action, Critique):
+            self._critique(action)
         else:
             self._finish(action)
         if self.progress:
@@ -187,7 +201,58 @@ class Runner:
     def _expand(self, tree: TreeView, action: Expand) -> None:
         node = tree.nodes[action.node_id]
         outputs = self.propose(tree, node, action.samples, action.mode, "expand")
-        self.write_children(node, outputs, action.mode, kind="expand", note=action.note)
+        self.write_children(
+            node, outputs, action.mode, kind="expand", note=action.note, origin=action.origin
+        )
+
+    def _backup(self, tree: TreeView, action: Backup) -> None:
+        """Add each leaf's reward to every node on its path (visits + 1, value + reward)."""
+        with unit_of_work(self.engine, self.run_id) as session:
+            touched = {n.id for leaf in action.rewards for n in tree.path(leaf)}
+            stored = queries.nodes_by_id(session, list(touched))
+            for leaf, reward in action.rewards.items():
+                for view in tree.path(leaf):
+                    node = stored[view.id]
+                    node.visits += 1
+                    node.value += reward
+            queries.add_event(
+                session,
+                self.run_id,
+                "backup",
+                ", ".join(f"#{leaf}: {r:.2f}" for leaf, r in action.rewards.items()),
+                node_id=tree.nodes[next(iter(action.rewards))].parent_id,
+                details={"rewards": {str(k): v for k, v in action.rewards.items()}},
+            )
+            self._count_action(session)
+
+    def _critique(self, action: Critique) -> None:
+        """A critique node written from the verifiers' feedback: no model call."""
+        with unit_of_work(self.engine, self.run_id) as session:
+            parent = session.get(Node, action.node_id)
+            assert parent is not None
+            index = queries.child_count(session, action.node_id)
+            text = action.text[:MAX_NODE_TEXT]
+            node = Node(
+                run_id=self.run_id,
+                key=f"{parent.key}/{index}",
+                parent_id=parent.id,
+                depth=parent.depth + 1,
+                text=text,
+                state={"critique": text},
+                status="critique",
+                origin="judge",
+                branch=parent.branch,
+            )
+            session.add(node)
+            session.flush()
+            queries.add_event(
+                session,
+                self.run_id,
+                "critique",
+                "from the verifiers' feedback",
+                node_id=node.id,
+            )
+            self._count_action(session)
 
     def propose(
         self,
@@ -204,11 +269,8 @@ class Runner:
     ) -> list[ModelCall]:
         """Ask the generator for `samples` outputs continuing `node`."""
         priors = [*tree.priors_on_path(node.id), *extra_priors]
-        if mode == "solution":
-            prompt, max_tokens = self.task.solution_prompt(priors), self.task.solution_max_tokens
-        else:
-            prompt = self.task.propose_prompt(tree.path(node.id), priors)
-            max_tokens = self.task.step_max_tokens
+        feedback = self.feedback(node.id) if mode in ("critique", "mutate") else ""
+        prompt, max_tokens = self.task.prompt(mode, tree.path(node.id), priors, feedback)
         requests = [
             self.request(prompt, node.key, purpose, i, max_tokens, seed, temperature)
             for i in range(samples)
@@ -264,6 +326,7 @@ class Runner:
                 "candidates": len(children),
                 "invalid": invalid,
                 "model_calls": [c.id for c in calls],
+                "mode": mode,
             }
             if branch:
                 details["branch"] = branch
@@ -321,7 +384,24 @@ class Runner:
         child.status = "pruned"
         child.status_reason = f"duplicate of #{original.id}: the same state"
 
+    def feedback(self, node_id: int) -> str:
+        """What the active judges (and the rules) said about a node, in one paragraph:
+        the material for a critique or a mutation."""
+        with Session(self.engine) as session:
+            node = session.get(Node, node_id)
+            verdicts = queries.node_evaluations(session, node_id, self.judge_set)
+        parts = [node.status_reason] if node is not None and node.status_reason else []
+        for verdict in verdicts:
+            score = "" if verdict.score is None else f" (score {verdict.score:.2f})"
+            parts.append(f"{verdict.judge}: {verdict.rationale}{score}")
+        return "; ".join(parts)
+
     def _candidates(self, output: str, node: NodeView, mode: str) -> list[tuple[str, Transition]]:
+        if mode == "critique":
+            return [(output.strip() or output, self.task.parse_critique(output))]
+        state = node.state
+        if mode in WHOLE_ANSWER_MODES:  # a whole answer, from the problem's own state
+            state, mode = self._tree.tree.root.state, "solution"
         texts = self.task.parse_candidates(output, mode)
         if not texts:
             why = (
@@ -330,7 +410,7 @@ class Runner:
                 else "no candidate could be read from the model output"
             )
             return [(output, Transition(invalid=f"{self.task.name} rules: {why}"))]
-        return [(text, self.task.apply(node.state, text, mode)) for text in texts]
+        return [(text, self.task.apply(state, text, mode)) for text in texts]
 
     def _child(
         self, parent: Node, index: int, call: ModelCall, text: str, transition: Transition
@@ -340,6 +420,8 @@ class Runner:
             state["answer"] = transition.answer
         if transition.invalid:
             status, reason = "invalid", transition.invalid
+        elif transition.status:
+            status, reason = transition.status, ""
         else:
             status, reason = ("terminal" if transition.terminal else "open"), ""
         return Node(
@@ -417,6 +499,8 @@ class Runner:
             check = self.task.check_answer(node.state.get("answer", ""))
             if check is not None and check.passed:
                 node.status, node.status_reason = "solved", check.reason
+            elif settlement.solved_by:
+                node.status, node.status_reason = "solved", settlement.solved_by
 
     def _prune(self, action: Prune) -> None:
         with unit_of_work(self.engine, self.run_id) as session:

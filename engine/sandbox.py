@@ -107,8 +107,11 @@ def _command(work: Path, script: str, isolate: bool) -> list[str]:
     return command + python
 
 
-def run_python(code: str, limits: Limits | None = None, isolate: bool = True) -> SandboxResult:
-    """Run `code` as a Python script in the sandbox and report how it ended."""
+def run_python(
+    code: str, limits: Limits | None = None, isolate: bool = True, stdin: str = ""
+) -> SandboxResult:
+    """Run `code` as a Python script in the sandbox and report how it ended.
+    `stdin` is what the script reads from its standard input."""
     limits = limits or Limits()
     isolation = "bubblewrap" if isolate and bubblewrap() else "limits-only"
     with tempfile.TemporaryDirectory(prefix="treelight-sandbox-") as tmp:
@@ -119,14 +122,14 @@ def run_python(code: str, limits: Limits | None = None, isolate: bool = True) ->
             _command(work, str(work / "main.py"), isolate),
             cwd=work,
             env={},
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             close_fds=True,
             preexec_fn=lambda: _limit(limits),  # noqa: PLW1509
         )
         try:
-            out, err = process.communicate(timeout=limits.wall_seconds)
+            out, err = process.communicate(stdin.encode(), timeout=limits.wall_seconds)
             code_ = process.returncode
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)

@@ -177,6 +177,30 @@ def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Comman
     return command
 
 
+def counterfactual(engine: Engine, run_id: int, node_id: int) -> Command:
+    """Ask the runner to expand a pruned node anyway, to show what the search dropped.
+    The children form a branch of their own ("counterfactual-N"), marked as such
+    and ignored by the main search; the node itself stays pruned."""
+    with unit_of_work(engine, run_id) as session:
+        node = _node(session, run_id, node_id)
+        if node.status != "pruned":
+            raise BadArguments(
+                f"Node #{node_id} is {node.status}, not pruned: only a pruned node has a "
+                "counterfactual. (Re-run it instead to try other settings.)"
+            )
+        command = Command(run_id=run_id, kind="counterfactual", node_id=node_id)
+        session.add(command)
+        queries.add_event(
+            session,
+            run_id,
+            "counterfactual_request",
+            f"expand pruned #{node_id} anyway",
+            node_id=node_id,
+            actor="person",
+        )
+    return command
+
+
 def _names(judges: list[dict[str, Any]]) -> str:
     return ", ".join(j["name"] for j in judges) or "no judges"
 

@@ -94,8 +94,12 @@ class TreeView:
 class Expand:
     node_id: int
     samples: int = 1
-    mode: str = "step"  # "step": next thoughts; "solution": whole answers in one go
+    # "step": next thoughts; "solution": whole answers in one go; "critique": what is
+    # wrong with this answer; "revise": a better answer given the critique above;
+    # "mutate": a variation of this answer, guided by its verdicts.
+    mode: str = "step"
     note: str = ""  # why this node (e.g. "backtrack from #12")
+    origin: str = "model"  # "more" / "backtrack" when a loop rule asked for it
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,25 @@ class Prune:
 
 
 @dataclass(frozen=True)
+class Backup:
+    """MCTS backpropagation: each leaf's reward is added along its path to the root."""
+
+    rewards: dict[int, float]  # leaf id -> reward in [0, 1]
+
+
+@dataclass(frozen=True)
+class Critique:
+    """A critique node under `node_id` written from the verifiers' feedback (no model)."""
+
+    node_id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Finish:
     node_id: int | None
     reason: str
     answer: str | None = None
 
 
-Action = Expand | Evaluate | Prune | Finish
+Action = Expand | Evaluate | Prune | Backup | Critique | Finish

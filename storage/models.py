@@ -13,8 +13,12 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 RUN_STATUSES = ("queued", "running", "paused", "done", "failed", "stopped")
-NODE_STATUSES = ("open", "expanded", "pruned", "terminal", "solved", "invalid")
-NODE_ORIGINS = ("model", "person", "rerun")
+# "critique": a note on an answer (self-refine), never judged, revised below.
+NODE_STATUSES = ("open", "expanded", "pruned", "terminal", "solved", "invalid", "critique")
+# "more" / "backtrack": model nodes made by a loop rule (engine/strategies/base.py);
+# "judge": a critique written from a verifier's feedback, without a model call;
+# "counterfactual": children of a pruned node, expanded anyway on a person's request.
+NODE_ORIGINS = ("model", "person", "rerun", "more", "backtrack", "judge", "counterfactual")
 
 
 def utcnow() -> datetime:

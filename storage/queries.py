@@ -86,6 +86,14 @@ def run_evaluations(session: Session, run_id: int) -> list[Evaluation]:
     return list(session.exec(query))
 
 
+def node_evaluations(session: Session, node_id: int, judge_set: int) -> list[Evaluation]:
+    """One node's verdicts from one judge set, oldest first."""
+    query = select(Evaluation).where(
+        Evaluation.node_id == node_id, Evaluation.judge_set == judge_set
+    )
+    return list(session.exec(query.order_by(col(Evaluation.id))))
+
+
 def run_events(session: Session, run_id: int) -> list[Event]:
     return list(session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.id))))
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from engine.tasks import make_task
+from engine.tasks.base import WHOLE_ANSWER_MODES
 from storage import queries
 
 
@@ -78,14 +79,13 @@ def check_tree_invariants(engine: Engine, run_id: int) -> None:
     task = make_task(run.task, run.problem, run.task_params)
     call_by_id = {c.id: c for c in calls}
     for event in (e for e in events if e.kind == "expand"):
-        parent = by_id[event.node_id]
-        mode = (
-            "solution"
-            if parent.parent_id is None and run.strategy in ("best-of-n", "self-consistency")
-            else "step"
-        )
+        mode = event.details["mode"]
+        parse_as = "solution" if mode in WHOLE_ANSWER_MODES else mode
+        made_by = set(event.details["model_calls"])
         expected = 0
-        for call_id in event.details["model_calls"]:
-            expected += max(1, len(task.parse_candidates(call_by_id[call_id].output, mode)))
-        children = [n for n in nodes if n.parent_id == parent.id and n.origin == "model"]
+        for call_id in made_by:
+            output = call_by_id[call_id].output
+            found = 1 if mode == "critique" else len(task.parse_candidates(output, parse_as))
+            expected += max(1, found)  # an output with no candidate is one invalid node
+        children = [n for n in nodes if n.parent_id == event.node_id and n.model_call_id in made_by]
         assert len(children) + event.details.get("not_added", 0) == expected

@@ -11,12 +11,16 @@ from typing import Any
 
 from engine.errors import BadArguments
 from engine.judges.base import Answer, Judge, JudgeContext, Verdict
+from engine.judges.calculator import AnswerChecker, Calculator
+from engine.judges.code_tests import CodeTests
 from engine.judges.composite import Settlement, settle
 from engine.judges.game24_verifier import Game24Verifier
 from engine.judges.value import ValueJudge
 from engine.judges.vote import VoteJudge
 
-JUDGES: dict[str, type[Judge]] = {j.name: j for j in (Game24Verifier, ValueJudge, VoteJudge)}
+JUDGES: dict[str, type[Judge]] = {
+    j.name: j for j in (Game24Verifier, ValueJudge, VoteJudge, Calculator, AnswerChecker, CodeTests)
+}
 
 __all__ = ["JUDGES", "Answer", "Judge", "JudgeContext", "Settlement", "Verdict", "settle"]
 

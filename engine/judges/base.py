@@ -21,6 +21,9 @@ class Verdict:
     passed: bool | None  # gates say True/False; weights say None
     rationale: str
     model_call_ids: list[int] = field(default_factory=list)
+    # True when a passing verdict is a full check of a final answer (e.g. every test
+    # passed): a gate saying so marks the node solved.
+    solves: bool = False
 
 
 @dataclass(frozen=True)

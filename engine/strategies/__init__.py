@@ -8,11 +8,15 @@ from engine.errors import BadArguments
 from engine.strategies.base import Strategy
 from engine.strategies.bfs import BeamSearch
 from engine.strategies.dfs import DepthFirst
+from engine.strategies.evolve import Evolve
+from engine.strategies.mcts import MonteCarlo
+from engine.strategies.refine import SelfRefine
 from engine.strategies.sampling import BestOfN, SelfConsistency
 from engine.tasks.base import Task
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    s.name: s for s in (BeamSearch, DepthFirst, BestOfN, SelfConsistency)
+    s.name: s
+    for s in (BeamSearch, DepthFirst, BestOfN, SelfConsistency, MonteCarlo, SelfRefine, Evolve)
 }
 
 

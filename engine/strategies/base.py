@@ -13,7 +13,29 @@ from typing import Any, ClassVar
 
 from engine.errors import BadArguments
 from engine.tasks.base import Task
-from engine.types import Action, Evaluate, Finish, NodeView, TreeView
+from engine.types import Action, Evaluate, Expand, Finish, NodeView, TreeView
+
+# Loop rules any strategy takes (0 = off). They wrap the strategy's own decision:
+# - more_if_below X, more K: when the search would end with no solution and its best
+#   score below X, ask for K more candidates beside the best one (at most
+#   `more_rounds` times, each time at another node);
+# - backtrack_after N: after N expansions in a row that gave no live candidate
+#   (all invalid or pruned), expand the most recent good node (open, judged, score
+#   at least `good_score`) instead, once per node.
+LOOP_DEFAULTS: dict[str, Any] = {
+    "more_if_below": 0.0,
+    "more": 3,
+    "more_rounds": 1,
+    "backtrack_after": 0,
+    "good_score": 0.5,
+}
+LOOP_HELP = {
+    "more_if_below": "if the best score is below this when the search would end, generate more",
+    "more": "how many more candidates, beside the best one",
+    "more_rounds": "at most this many times",
+    "backtrack_after": "after this many failed expansions in a row, go back to the last good node",
+    "good_score": "a node at least this good counts as good for backtracking",
+}
 
 
 class Strategy(ABC):
@@ -24,19 +46,101 @@ class Strategy(ABC):
 
     def __init__(self, task: Task, params: dict[str, Any] | None = None) -> None:
         params = dict(params or {})
-        unknown = set(params) - set(self.defaults)
+        accepted = {**self.defaults, **LOOP_DEFAULTS}
+        unknown = set(params) - set(accepted)
         if unknown:
             raise BadArguments(
                 f"Strategy {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
-                f"it takes: {', '.join(sorted(self.defaults)) or 'none'}."
+                f"it takes: {', '.join(sorted(self.defaults)) or 'none'}, and the loop rules "
+                f"{', '.join(LOOP_DEFAULTS)}."
             )
         self.task = task
-        self.params = {**self.defaults, **params}
+        self.params = {**accepted, **params}
         if "steps" in self.params and self.params["steps"] is None:
             self.params["steps"] = task.default_depth
 
     @abstractmethod
-    def next_action(self, tree: TreeView) -> Action: ...
+    def decide(self, tree: TreeView) -> Action:
+        """The strategy's own next action."""
+
+    def next_action(self, tree: TreeView) -> Action:
+        """The strategy's decision, with the loop rules applied on top."""
+        action = self.decide(tree)
+        if not isinstance(action, Expand | Finish):
+            return action  # judging, pruning and backing up are never postponed
+        if float(self.params["backtrack_after"]) > 0:
+            backtrack = self._backtrack(tree)
+            if backtrack is not None:
+                return backtrack
+        if isinstance(action, Finish) and float(self.params["more_if_below"]) > 0:
+            more = self._more(tree)
+            if more is not None:
+                return more
+        return action
+
+    def mode_for(self, node: NodeView) -> str:
+        """How this strategy expands `node` (re-runs and loop rules ask the same way)."""
+        return "step"
+
+    def samples(self) -> int:
+        return int(self.params.get("samples", self.params.get("n", 1)))
+
+    def _more(self, tree: TreeView) -> Expand | None:
+        if tree.with_status("solved"):
+            return None
+        threshold = float(self.params["more_if_below"])
+        scored = [n for n in tree.main() if n.parent_id is not None and n.score is not None]
+        best = max(scored, key=rank_key) if scored else None
+        if best is not None and best.score is not None and best.score >= threshold:
+            return None
+        used = {n.parent_id for n in tree.main() if n.origin == "more"}
+        if len(used) >= int(self.params["more_rounds"]):
+            return None
+        target = tree.nodes[best.parent_id] if best and best.parent_id else tree.root
+        if target.id in used or target.status == "pruned":
+            return None
+        k = int(self.params["more"])
+        best_text = "no candidate was scored" if best is None else f"best score {score_text(best)}"
+        return Expand(
+            target.id,
+            samples=k,
+            mode=self.mode_for(target),
+            origin="more",
+            note=f"more: {best_text} < {threshold:g}, so {k} more candidates at #{target.id}",
+        )
+
+    def _backtrack(self, tree: TreeView) -> Expand | None:
+        failures = int(self.params["backtrack_after"])
+        newest_child: dict[int, int] = {}
+        for node in tree.main():
+            if node.parent_id is not None and node.origin != "judge":
+                newest_child[node.parent_id] = max(newest_child.get(node.parent_id, 0), node.id)
+        recent = sorted(newest_child, key=newest_child.__getitem__, reverse=True)[:failures]
+        if len(recent) < failures:
+            return None
+        for parent_id in recent:
+            kids = [k for k in tree.kids(parent_id) if k.branch == "main"]
+            if any(k.status not in ("invalid", "pruned") for k in kids):
+                return None  # one of the last N expansions gave a live candidate
+        good_score = float(self.params["good_score"])
+        good = [
+            n
+            for n in tree.with_status("open")
+            if (n.score is None or n.score >= good_score)
+            and (n.evaluated or n.parent_id is None)
+            and not any(k.origin == "backtrack" for k in tree.kids(n.id))
+        ]
+        if not good:
+            return None
+        target = max(good, key=lambda n: n.id)  # the most recent good node
+        return Expand(
+            target.id,
+            samples=self.samples(),
+            mode=self.mode_for(target),
+            origin="backtrack",
+            note=f"backtrack: the last {failures} expansions gave no live candidate; "
+            f"back to the last good node #{target.id}",
+        )
 
     def best(self, tree: TreeView) -> NodeView | None:
         """The answer to report: a solved node first, else the best-scored finished path."""

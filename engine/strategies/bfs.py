@@ -30,7 +30,7 @@ class BeamSearch(Strategy):
     )
     defaults = {"beam": 5, "steps": None, "samples": 1, "stop_at_first": True}
 
-    def next_action(self, tree: TreeView) -> Action:
+    def decide(self, tree: TreeView) -> Action:
         if self.params["stop_at_first"] and tree.with_status("solved"):
             return self.finish(tree, "solved")
         evaluate = pending_evaluation(tree)

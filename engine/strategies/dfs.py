@@ -22,7 +22,7 @@ class DepthFirst(Strategy):
     )
     defaults = {"threshold": 0.01, "steps": None, "samples": 1, "solutions": 1}
 
-    def next_action(self, tree: TreeView) -> Action:
+    def decide(self, tree: TreeView) -> Action:
         if len(tree.with_status("solved")) >= int(self.params["solutions"]):
             return self.finish(tree, "solved")
         evaluate = pending_evaluation(tree)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from engine.strategies.base import Strategy, pending_evaluation, ranked
-from engine.types import Action, Expand, Finish, TreeView
+from engine.types import Action, Expand, Finish, NodeView, TreeView
 
 
 def _normalize(answer: str) -> str:
@@ -20,6 +20,9 @@ def _normalize(answer: str) -> str:
 
 class _Sampling(Strategy):
     defaults = {"n": 8}
+
+    def mode_for(self, node: NodeView) -> str:
+        return "solution" if node.parent_id is None else "step"
 
     def _sample_or_judge(self, tree: TreeView) -> Action | None:
         root = tree.root
@@ -37,7 +40,7 @@ class BestOfN(_Sampling):
         "bounded by the judges' ability to spot the right answer."
     )
 
-    def next_action(self, tree: TreeView) -> Action:
+    def decide(self, tree: TreeView) -> Action:
         return self._sample_or_judge(tree) or self.finish(
             tree, f"best of {len(tree.kids(tree.root.id))} samples"
         )
@@ -53,7 +56,7 @@ class SelfConsistency(_Sampling):
     )
     defaults = {"n": 10}
 
-    def next_action(self, tree: TreeView) -> Action:
+    def decide(self, tree: TreeView) -> Action:
         pending = self._sample_or_judge(tree)
         if pending:
             return pending

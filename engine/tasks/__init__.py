@@ -6,10 +6,12 @@ from typing import Any
 
 from engine.errors import BadArguments
 from engine.tasks.base import Task
+from engine.tasks.code import CodeTask
 from engine.tasks.game24 import Game24
+from engine.tasks.math_word import MathWordProblem
 from engine.tasks.question import Question
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (Game24, Question)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (Game24, Question, MathWordProblem, CodeTask)}
 
 
 def make_task(name: str, problem: str, params: dict[str, Any] | None = None) -> Task:

@@ -21,6 +21,12 @@ class Transition:
     terminal: bool = False
     answer: str | None = None
     invalid: str | None = None  # the reason, naming the rule that rejected it
+    status: str | None = None  # an explicit node status (e.g. "critique")
+
+
+# Modes that ask for a whole answer again (from the problem's own state).
+WHOLE_ANSWER_MODES = ("solution", "revise", "mutate")
+MAX_CRITIQUE_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,51 @@ class Task(ABC):
     @abstractmethod
     def value_prompt(self, path: list[NodeView]) -> str | None:
         """A prompt asking how promising the last node of `path` is (None: don't ask)."""
+
+    def prompt(
+        self, mode: str, path: list[NodeView], priors: list[str], feedback: str = ""
+    ) -> tuple[str, int]:
+        """The prompt that expands the last node of `path` in `mode`, and its token cap.
+
+        `feedback` is what the judges said about that node (critique, mutate)."""
+        if mode == "step":
+            return self.propose_prompt(path, priors), self.step_max_tokens
+        if mode == "solution":
+            return self.solution_prompt(priors), self.solution_max_tokens
+        if mode == "critique":
+            return self.critique_prompt(path[-1].text, feedback), self.step_max_tokens
+        if mode == "revise":  # path ends: ..., attempt, critique
+            return (
+                self.revise_prompt(path[-2].text, path[-1].text, priors),
+                self.solution_max_tokens,
+            )
+        if mode == "mutate":
+            return self.revise_prompt(path[-1].text, feedback, priors), self.solution_max_tokens
+        raise ValueError(f"unknown expansion mode {mode!r}")
+
+    def critique_prompt(self, attempt: str, feedback: str) -> str:
+        judged = f"The checks said: {feedback}\n" if feedback else ""
+        return (
+            f"Problem: {self.problem}\nA proposed solution:\n{attempt}\n{judged}"
+            "What is wrong with this solution? Name the mistakes in one or two sentences. "
+            "If it is correct, say 'No mistakes.'\nCritique:"
+        )
+
+    def revise_prompt(self, attempt: str, feedback: str, priors: list[str]) -> str:
+        """A better whole answer, given an earlier attempt and what was said about it."""
+        note = (
+            f"An earlier attempt:\n{attempt}\nWhat was wrong with it: "
+            f"{feedback or 'it was not good enough'}\n"
+        )
+        if not self.chat:  # a few-shot prompt must end with its own cue: note first
+            return f"{note}Write a corrected solution.\n\n{self.solution_prompt(priors)}"
+        return f"{self.solution_prompt(priors)}{note}Write a corrected, complete solution.\n"
+
+    def parse_critique(self, output: str) -> Transition:
+        text = output.strip()
+        if not text:
+            return Transition(invalid=f"{self.name} rules: the critique is empty")
+        return Transition(state={"critique": text[:MAX_CRITIQUE_CHARS]}, status="critique")
 
     def vote_prompt(self, path: list[NodeView], choices: list[str]) -> str:
         listed = "\n".join(f"Choice {i + 1}: {c}" for i, c in enumerate(choices))

@@ -1,0 +1,171 @@
+"""Code tests: a gate that runs the task's tests against a candidate, in the sandbox.
+
+The candidate and the tests are run together by a small harness inside
+engine/sandbox.py's process (limits, and bubblewrap where installed). The
+verdict names what failed — the test, the line of the test file, the error —
+or why the run was stopped (time, memory, …). All tests passing solves the node.
+
+The harness reports through a line marked with a random key it reads from its
+standard input, so code that merely prints "passed" or exits early fails. Code
+running in the same process that sets out to forge the report could still find
+the key; the sandbox keeps such code from harming the machine, not from lying.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from engine.judges.base import Judge, JudgeContext, Verdict
+from engine.sandbox import Limits, run_python
+from engine.tasks.code import test_names
+from engine.types import NodeView
+
+HARNESS = r"""import ast, builtins, contextlib, json, re, sys, traceback, types
+_key = sys.stdin.readline().strip()
+SOLUTION = %(solution)r
+TESTS = %(tests)r
+_TESTS_TREE = ast.parse(TESTS)
+_ASSERTS = {n.lineno: n for n in ast.walk(_TESTS_TREE) if isinstance(n, ast.Assert)}
+
+def _got(frame, line):
+    # For a failing `assert left == right`: what the left side really was.
+    test = getattr(_ASSERTS.get(line), "test", None)
+    if not isinstance(test, ast.Compare) or [type(op) for op in test.ops] != [ast.Eq]:
+        return ""
+    try:
+        left = compile(ast.Expression(test.left), "tests.py", "eval")
+        value = eval(left, frame.f_globals, frame.f_locals)
+    except BaseException:
+        return ""
+    return f"; {ast.unparse(test.left)} gave {value!r}"[:300]
+
+def _where(error, filename, source):
+    frames = [
+        (frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
+        if frame.f_code.co_filename == filename
+    ]
+    message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if not frames:
+        return message
+    frame, line = frames[-1]
+    lines = source.splitlines()
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    got = _got(frame, line) if filename == "tests.py" and isinstance(error, AssertionError) else ""
+    return f"{filename} line {line}: {text} -> {message}{got}"
+
+# A little of pytest, for test files written for it (no site-packages here).
+_pytest = types.ModuleType("pytest")
+@contextlib.contextmanager
+def _raises(expected, match=None):
+    try:
+        yield
+    except expected as error:
+        if match is not None and not re.search(match, str(error)):
+            raise AssertionError(f"{error!r} does not match {match!r}")
+        return
+    raise AssertionError(f"DID NOT RAISE {expected}")
+def _approx(expected, rel=1e-6, abs=1e-12):
+    tolerance = max(rel * builtins.abs(expected), abs)
+    class _Approx:
+        def __eq__(self, other):
+            return builtins.abs(other - expected) <= tolerance
+        def __repr__(self):
+            return f"approx({expected!r})"
+    return _Approx()
+_pytest.raises, _pytest.approx = _raises, _approx
+sys.modules["pytest"] = _pytest
+
+_results = {}
+def _report():
+    sys.stdout.write("\n" + _key + json.dumps(_results) + "\n")
+    sys.stdout.flush()
+
+_solution = {"__name__": "solution"}
+try:
+    exec(compile(SOLUTION, "solution.py", "exec"), _solution)
+except BaseException as error:
+    _results["(the solution itself)"] = _where(error, "solution.py", SOLUTION)
+    _report()
+    raise SystemExit(0)
+sys.modules["solution"] = types.ModuleType("solution")
+sys.modules["solution"].__dict__.update(_solution)
+_tests = dict(_solution)
+_tests["__name__"] = "tests"
+# Top-level statements one by one, so a failing assert does not hide the tests below it.
+_results["(top-level asserts)"] = None
+for _statement in _TESTS_TREE.body:
+    try:
+        exec(compile(ast.Module([_statement], []), "tests.py", "exec"), _tests)
+    except BaseException as error:
+        if _results["(top-level asserts)"] is None:
+            _results["(top-level asserts)"] = _where(error, "tests.py", TESTS)
+for _name, _test in list(_tests.items()):
+    if _name.startswith("test") and callable(_test) and getattr(_test, "__module__", "") == "tests":
+        try:
+            _test()
+            _results[_name] = None
+        except BaseException as error:
+            _results[_name] = _where(error, "tests.py", TESTS)
+_report()
+"""
+
+
+class CodeTests(Judge):
+    name = "code-tests"
+    default_role = "gate"
+    description = "Runs the code task's tests against each candidate in the sandbox."
+
+    def __init__(self, role: str | None = None, weight: float = 1.0, seconds: float = 10.0):
+        super().__init__(role, weight, seconds=seconds)
+        self.limits = Limits(wall_seconds=float(seconds), cpu_seconds=max(1, int(seconds)))
+
+    def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
+        tests = getattr(ctx.task, "tests", None)
+        return [self._run(node, tests) for node in nodes]
+
+    def _run(self, node: NodeView, tests: str | None) -> Verdict:
+        if tests is None:
+            return Verdict(None, None, "this task has no tests")
+        code = node.state.get("answer")
+        if not code:
+            return Verdict(None, None, "no code to test yet")
+        names, asserts = test_names(tests)
+        expected = (["(top-level asserts)"] if asserts else []) + names
+        key = secrets.token_hex(16)
+        result = run_python(
+            HARNESS % {"solution": code, "tests": tests}, self.limits, stdin=key + "\n"
+        )
+        where = f" [{result.isolation}]"
+        report = _report(result.stdout, key)
+        if report is None:
+            why = (
+                "the code ended the process before the tests could report"
+                if result.exit_code == 0
+                else result.reason
+            )
+            return Verdict(0.0, False, f"the tests did not finish: {why}{where}")
+        if "(the solution itself)" in report:
+            return Verdict(0.0, False, f"the code fails to load: {report['(the solution itself)']}")
+        failed = [(name, report.get(name, "did not run")) for name in expected]
+        failed = [(name, why) for name, why in failed if why is not None]
+        passed = len(expected) - len(failed)
+        if not failed:
+            return Verdict(1.0, True, f"all {len(expected)} tests passed{where}", solves=True)
+        first_name, first_why = failed[0]
+        return Verdict(
+            passed / len(expected),
+            False,
+            f"{passed} of {len(expected)} tests passed; {first_name} failed: {first_why}",
+        )
+
+
+def _report(stdout: str, key: str) -> dict[str, str | None] | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(key):
+            try:
+                report = json.loads(line[len(key) :])
+            except ValueError:
+                return None
+            return report if isinstance(report, dict) else None
+    return None

@@ -1,0 +1,94 @@
+"""Monte Carlo tree search over thoughts.
+
+Each iteration walks from the problem down the tree, at every node taking the
+child with the best UCT value (mean reward + exploration × √(ln N / n)), until
+it reaches a node not yet expanded; expands it; lets the judges score the new
+children (the evaluation; no rollouts); and backs each child's reward up the
+path: visits + 1 and value + reward on every node from the child to the root.
+Visits and value live on the nodes, so the whole search is in the tree.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.strategies.base import Strategy, pending_evaluation
+from engine.types import Action, Backup, Expand, NodeView, TreeView
+
+# A node is worth expanding or descending into only while something below it can grow.
+GROWING = ("open", "expanded")
+
+
+def reward(node: NodeView) -> float:
+    """A new child's reward: solved 1, rejected or invalid 0, else the judges' score."""
+    if node.status == "solved":
+        return 1.0
+    if node.status in ("invalid", "pruned"):
+        return 0.0
+    return node.score if node.score is not None else 0.5
+
+
+class MonteCarlo(Strategy):
+    name = "mcts"
+    summary = "Monte Carlo tree search: select by UCT, expand, judge, back the value up."
+    explanation = (
+        "Grows the tree one path at a time. From the problem it follows the child with "
+        "the best UCT value — its mean reward so far plus a bonus for being rarely "
+        "visited — down to a node not yet expanded, expands it, lets the judges score "
+        "the new children, and adds each child's score to the visits and value of every "
+        "node above it. Nothing is pruned for being weak: a weak branch just stops being "
+        "chosen. `exploration` trades trying new branches against deepening good ones."
+    )
+    defaults = {"iterations": 12, "samples": 2, "exploration": 1.0, "steps": None, "solutions": 1}
+
+    def decide(self, tree: TreeView) -> Action:
+        if len(tree.with_status("solved")) >= int(self.params["solutions"]):
+            return self.finish(tree, "solved")
+        evaluate = pending_evaluation(tree)
+        if evaluate:
+            return evaluate
+        fresh = {
+            n.id: reward(n)
+            for n in tree.main()
+            if n.parent_id is not None and n.visits == 0 and n.status != "critique"
+        }
+        if fresh:
+            return Backup(fresh)
+        expanded = sum(1 for n in tree.main() if tree.kids(n.id))
+        iterations = int(self.params["iterations"])
+        if expanded >= iterations:
+            return self.finish(tree, f"{iterations} iterations done")
+        steps = int(self.params["steps"])
+        alive: dict[int, bool] = {}
+
+        def can_grow(node: NodeView) -> bool:
+            if node.id not in alive:
+                if node.status == "open":
+                    alive[node.id] = node.depth < steps
+                else:
+                    alive[node.id] = node.status == "expanded" and any(
+                        can_grow(k) for k in self._children(tree, node)
+                    )
+            return alive[node.id]
+
+        node = tree.root
+        if not can_grow(node):
+            return self.finish(tree, "every branch explored")
+        while node.status == "expanded":
+            choices = [k for k in self._children(tree, node) if can_grow(k)]
+            node = max(choices, key=lambda k: self._uct(k, node))
+        return Expand(node.id, samples=int(self.params["samples"]), note=f"UCT path to #{node.id}")
+
+    @staticmethod
+    def _children(tree: TreeView, node: NodeView) -> list[NodeView]:
+        return [k for k in tree.kids(node.id) if k.branch == "main"]
+
+    def _uct(self, child: NodeView, parent: NodeView) -> tuple[bool, float, int]:
+        if child.visits == 0:
+            value = math.inf
+        else:
+            explore = float(self.params["exploration"])
+            value = child.value / child.visits + explore * math.sqrt(
+                math.log(max(1, parent.visits)) / child.visits
+            )
+        return (child.pinned, value, -child.id)  # pinned first; ties: the older

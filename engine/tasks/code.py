@@ -1,0 +1,124 @@
+"""Write a Python function that passes given tests.
+
+Every candidate is a whole program (a model's answer, possibly wrapped in a
+Markdown code fence). The task only extracts the code and checks that it
+parses — parsing runs nothing. Running it is the `code-tests` judge's job,
+inside the sandbox (engine/sandbox.py), never here.
+
+The tests (`--tests FILE.py`) are plain `assert` lines, pytest-style `test_*`
+functions, or both; they are stored with the run, so the run is complete
+without the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from engine.errors import BadArguments
+from engine.tasks.base import Task, Transition, prior_lines
+from engine.types import NodeView
+
+FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(?P<code>.*?)(?:```|\Z)", re.DOTALL)
+LOOKS_LIKE_CODE = re.compile(r"^\s*(def |class |import |from \w+ import )", re.MULTILINE)
+MAX_CODE_CHARS = 20_000
+
+
+def extract_code(output: str) -> str | None:
+    """The code in a model's answer: the first fenced block, else the whole text when
+    it reads as Python; None when there is none."""
+    fenced = FENCE.search(output)
+    if fenced:
+        return fenced["code"].strip("\n") or None
+    if LOOKS_LIKE_CODE.search(output):
+        return output.strip("\n")
+    return None
+
+
+def test_names(tests: str) -> tuple[list[str], bool]:
+    """The test functions in a test file, and whether it has top-level asserts."""
+    module = ast.parse(tests)
+    names = [
+        n.name
+        for n in module.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test")
+    ]
+    asserts = any(isinstance(n, ast.Assert) for n in module.body)
+    return names, asserts
+
+
+class CodeTask(Task):
+    name = "code"
+    description = (
+        "Write a Python function that passes the tests given with --tests FILE.py "
+        "(asserts or pytest-style test functions); the code-tests judge runs them "
+        "in the sandbox."
+    )
+    default_judges = ("code-tests",)
+    default_depth = 2
+    step_max_tokens = 320
+    solution_max_tokens = 320
+    chat = True
+
+    def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
+        super().__init__(problem, params)
+        if not self.problem:
+            raise BadArguments('Say what the function must do: --problem "Write add(a, b) ...".')
+        self.tests = str(self.params.get("tests") or "")
+        if not self.tests.strip():
+            raise BadArguments(
+                "The code task needs tests: --tests FILE.py (plain asserts or test_* functions)."
+            )
+        try:
+            names, asserts = test_names(self.tests)
+        except SyntaxError as error:
+            raise BadArguments(
+                f"The tests do not parse: line {error.lineno}: {error.msg}."
+            ) from None
+        if not names and not asserts:
+            raise BadArguments("The tests have no assert and no test_* function: nothing to run.")
+
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    def _ask(self, priors: list[str]) -> str:
+        shown = (
+            f"It must pass these tests:\n```python\n{self.tests.strip()}\n```\n"
+            if self.params.get("show_tests", True)
+            else ""
+        )
+        return (
+            f"Task: {self.problem}\n{shown}{prior_lines(priors)}"
+            "Reply with the complete Python code in one ```python block.\n"
+        )
+
+    def propose_prompt(self, path: list[NodeView], priors: list[str]) -> str:
+        if len(path) > 1:  # improving on an earlier attempt
+            return self.revise_prompt(path[-1].text, "", priors)
+        return self._ask(priors)
+
+    def solution_prompt(self, priors: list[str]) -> str:
+        return self._ask(priors)
+
+    def parse_candidates(self, output: str, mode: str) -> list[str]:
+        return [output.strip()] if output.strip() else []
+
+    def apply(self, state: dict[str, Any], thought: str, mode: str) -> Transition:
+        code = extract_code(thought)
+        if code is None:
+            return Transition(invalid="code rules: no Python code in the answer")
+        code = code[:MAX_CODE_CHARS]
+        try:
+            ast.parse(code)
+        except SyntaxError as error:
+            return Transition(
+                invalid=f"code rules: SyntaxError at line {error.lineno}: {error.msg}"
+            )
+        return Transition(state={"answer": code}, terminal=True, answer=code)
+
+    def value_prompt(self, path: list[NodeView]) -> str | None:
+        return (
+            f"Task: {self.problem}\nCode:\n{path[-1].text}\n"
+            "Is this code correct? Reply with one word: sure, likely or impossible.\n"
+        )

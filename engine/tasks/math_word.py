@@ -1,0 +1,115 @@
+"""Math word problems with a numeric answer.
+
+Thoughts are reasoning steps, as in the open question task; a line "Answer: …"
+ends a path, and its last number is the answer. With an expected answer
+(`--answer VALUE`), the checker compares numbers exactly (fractions, so 0.5
+equals 1/2); the `calculator` judge checks the arithmetic claimed in each step.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+from engine.errors import BadArguments
+from engine.tasks.arithmetic import NotArithmetic, show, to_number
+from engine.tasks.base import AnswerCheck, Task, Transition, prior_lines
+from engine.tasks.question import ANSWER, MAX_THOUGHT_CHARS, reasoning_so_far
+from engine.types import NodeView
+
+NUMBERS = re.compile(r"-?\$?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
+
+
+def final_number(text: str) -> Fraction | None:
+    """The last number in `text` ('$1,250.50' and '3/4' included), or None."""
+    for token in reversed(NUMBERS.findall(text)):
+        try:
+            return to_number(token)
+        except NotArithmetic:
+            continue
+    return None
+
+
+class MathWordProblem(Task):
+    name = "math"
+    description = (
+        "A word problem with a numeric answer; 'Answer: N' ends a path; "
+        "--answer VALUE checks it, the calculator judge checks each step's arithmetic."
+    )
+    default_judges = ("calculator", "answer")
+    default_depth = 4
+    step_max_tokens = 80
+    solution_max_tokens = 220
+    stop = ("\n\n",)
+    chat = True
+
+    def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
+        super().__init__(problem, params)
+        if not self.problem:
+            raise BadArguments('The word problem is empty: pass it with --problem "...".')
+        expected = self.params.get("answer")
+        self.expected: Fraction | None = None
+        if expected not in (None, ""):
+            try:
+                self.expected = to_number(str(expected))
+            except NotArithmetic:
+                raise BadArguments(
+                    f"--answer must be a number (e.g. 42, 2.5 or 3/4), not {expected!r}."
+                ) from None
+
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    def propose_prompt(self, path: list[NodeView], priors: list[str]) -> str:
+        last_step = len(path) >= self.default_depth
+        ask = (
+            "Now give the final answer as a line 'Answer: <number>'."
+            if last_step
+            else "Write the next step: one short calculation, like '3 * 4 = 12'. "
+            "If you know the result, write a line 'Answer: <number>'."
+        )
+        return (
+            f"Problem: {self.problem}\n{prior_lines(priors)}"
+            f"Steps so far:\n{reasoning_so_far(path)}{ask}\nNext step:"
+        )
+
+    def solution_prompt(self, priors: list[str]) -> str:
+        return (
+            f"Problem: {self.problem}\n{prior_lines(priors)}"
+            "Solve it step by step, writing each calculation like '3 * 4 = 12'. "
+            "End with a line 'Answer: <number>'.\n"
+        )
+
+    def parse_candidates(self, output: str, mode: str) -> list[str]:
+        text = output.strip()
+        return [text[:MAX_THOUGHT_CHARS]] if text else []
+
+    def apply(self, state: dict[str, Any], thought: str, mode: str) -> Transition:
+        found = ANSWER.search(thought)
+        if found:
+            number = final_number(found["answer"])
+            if number is None:
+                return Transition(invalid="math rules: the 'Answer:' line has no number")
+            answer = show(number)
+            return Transition(state={"answer": answer}, terminal=True, answer=answer)
+        if mode == "solution":
+            return Transition(invalid="math rules: no 'Answer:' line in the solution")
+        return Transition(state={})
+
+    def value_prompt(self, path: list[NodeView]) -> str | None:
+        return (
+            f"Problem: {self.problem}\nSteps:\n{reasoning_so_far(path)}"
+            "Are these steps correct and on track to the right answer? "
+            "Reply with one word: sure, likely or impossible.\n"
+        )
+
+    def check_answer(self, answer: str) -> AnswerCheck | None:
+        if self.expected is None:
+            return None
+        got = final_number(answer)
+        if got is None:
+            return AnswerCheck(False, f"no number in the answer {answer!r}")
+        if got == self.expected:
+            return AnswerCheck(True, f"{show(got)} is the expected answer")
+        return AnswerCheck(False, f"{show(got)} is not the expected answer {show(self.expected)}")
