@@ -200,7 +200,10 @@ class Runner:
 
     def _expand(self, tree: TreeView, action: Expand) -> None:
         node = tree.nodes[action.node_id]
-        outputs = self.propose(tree, node, action.samples, action.mode, "expand")
+        # A loop rule's expansion is a new sample, not a repeat of the first expansion
+        # of the node: its own purpose gives its calls their own seeds.
+        purpose = "expand" if action.origin == "model" else action.origin
+        outputs = self.propose(tree, node, action.samples, action.mode, purpose)
         self.write_children(
             node, outputs, action.mode, kind="expand", note=action.note, origin=action.origin
         )

@@ -105,3 +105,36 @@ def question_script(seed: int, count: int = 400) -> list[str]:
         "Answer: paris",
     ]
     return [rng.choice(thoughts) for _ in range(count)]
+
+
+def math_script(seed: int, count: int = 400) -> list[str]:
+    """Steps with right and wrong arithmetic, answers right and wrong, verdict words."""
+    rng = random.Random(seed)
+    thoughts = [
+        "12 + 5 = 17",
+        "12 + 5 = 18",
+        "17 * 2 = 34",
+        "Answer: 17",
+        "Answer: 18",
+        "so she has 17 pencils. sure",
+        "likely",
+        "impossible",
+        "",
+        "No idea.",
+    ]
+    return [rng.choice(thoughts) for _ in range(count)]
+
+
+def code_script(seed: int, count: int = 200) -> list[str]:
+    """Programs that pass, fail, crash or do not parse, in fences or not, and chatter."""
+    rng = random.Random(seed)
+    outputs = [
+        "```python\ndef add(a, b):\n    return a + b\n```",
+        "def add(a, b):\n    return a - b",
+        "```python\ndef add(a b):\n```",
+        "I would write a function.",
+        "```\nraise SystemExit(3)\n```",
+        "The add function has a bug: it subtracts.",
+        "sure",
+    ]
+    return [rng.choice(outputs) for _ in range(count)]

@@ -78,10 +78,28 @@ THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 
 
 def equations(text: str) -> list[tuple[str, str]]:
-    """The `lhs = rhs` claims in a text that contain at least one operation."""
+    """The `lhs = rhs` claims in a text whose left side is arithmetic with at least one
+    operation. Of a run like "1. 12 - 5" the longest tail that parses is taken
+    ("12 - 5"); a claim with no parseable left side is not a claim."""
     found = []
     for match in EQUATION.finditer(THOUSANDS.sub("", text)):
-        lhs = match["lhs"].strip()
-        if re.search(r"\d\s*[+\-*/×÷x]\s*[\d(]", lhs):
+        lhs = _arithmetic_tail(match["lhs"].strip())
+        if lhs is not None and re.search(r"\d\s*[+\-*/×÷x]\s*[\d(-]", lhs):
             found.append((lhs, match["rhs"]))
     return found
+
+
+def _arithmetic_tail(text: str) -> str | None:
+    for start, char in enumerate(text):
+        if start and (text[start - 1].isdigit() or text[start - 1] == "."):
+            continue  # not the start of a number
+        if char.isdigit() or char in "(-":
+            tail = text[start:].strip()
+            try:
+                evaluate(tail)
+            except NotArithmetic as error:
+                if "division by zero" in str(error):
+                    return tail  # well-formed; the check will say what is wrong
+                continue
+            return tail
+    return None

@@ -66,7 +66,7 @@ class MathWordProblem(Task):
         ask = (
             "Now give the final answer as a line 'Answer: <number>'."
             if last_step
-            else "Write the next step: one short calculation, like '3 * 4 = 12'. "
+            else "Write the next step: one short calculation with its result. "
             "If you know the result, write a line 'Answer: <number>'."
         )
         return (
@@ -77,7 +77,7 @@ class MathWordProblem(Task):
     def solution_prompt(self, priors: list[str]) -> str:
         return (
             f"Problem: {self.problem}\n{prior_lines(priors)}"
-            "Solve it step by step, writing each calculation like '3 * 4 = 12'. "
+            "Solve it step by step, showing each calculation. "
             "End with a line 'Answer: <number>'.\n"
         )
 
@@ -94,7 +94,17 @@ class MathWordProblem(Task):
             answer = show(number)
             return Transition(state={"answer": answer}, terminal=True, answer=answer)
         if mode == "solution":
-            return Transition(invalid="math rules: no 'Answer:' line in the solution")
+            # A whole solution without the line: its last number is the answer, as
+            # GSM8K-style evaluations read it ("… so he has 17 apples.").
+            number = final_number(thought)
+            if number is None:
+                return Transition(invalid="math rules: no number in the solution")
+            answer = show(number)
+            return Transition(
+                state={"answer": answer, "answer_from": "the last number (no 'Answer:' line)"},
+                terminal=True,
+                answer=answer,
+            )
         return Transition(state={})
 
     def value_prompt(self, path: list[NodeView]) -> str | None:
@@ -112,4 +122,6 @@ class MathWordProblem(Task):
             return AnswerCheck(False, f"no number in the answer {answer!r}")
         if got == self.expected:
             return AnswerCheck(True, f"{show(got)} is the expected answer")
-        return AnswerCheck(False, f"{show(got)} is not the expected answer {show(self.expected)}")
+        # The expected value is not named: this reason is feedback a model may read
+        # (self-refine, evolve), and naming it would hand over the answer.
+        return AnswerCheck(False, f"{show(got)} is not the expected answer")

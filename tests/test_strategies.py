@@ -1,0 +1,244 @@
+"""What MCTS, self-refine, evolve, the loop rules and counterfactuals do to a tree.
+
+(The invariants every strategy shares — connected tree, every candidate kept,
+budgets, pause/resume, kill/resume — are in test_invariants.py and
+test_crash_resume.py, parametrized over all of them.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine import steering
+from engine.errors import BadArguments
+from engine.judges import parse_judge_specs
+from engine.runner import Runner, create_run
+from storage import queries
+from storage.models import Node
+from tests.conftest import game24_script, question_script
+
+ADD_TESTS = "assert add(1, 2) == 3\n\n\ndef test_negative():\n    assert add(-1, 1) == 0\n"
+
+
+def run(
+    engine: Engine,
+    strategy: str,
+    outputs: list[str],
+    *,
+    task: str = "question",
+    problem: str = "What is 2+2?",
+    judges: str = "value:samples=1",
+    params: dict[str, Any] | None = None,
+    task_params: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
+) -> tuple[int, list[Node]]:
+    created = create_run(
+        engine,
+        task=task,
+        problem=problem,
+        strategy=strategy,
+        strategy_params=params or {},
+        task_params=task_params,
+        generator={"backend": "scripted", "outputs": outputs},
+        judges=parse_judge_specs(judges),
+        budget=budget or {"max_calls": 40},
+        seed=3,
+        status="running",
+    )
+    assert created.id is not None
+    outcome = Runner(engine, created.id).run_until_idle()
+    assert outcome.error is None, outcome.error
+    with Session(engine) as session:
+        return created.id, queries.run_nodes(session, created.id)
+
+
+def test_mcts_backs_every_reward_up_to_the_root(engine: Engine) -> None:
+    # Each expansion takes two thoughts, each judging one word: likely, then sure.
+    run_id, nodes = run(
+        engine,
+        "mcts",
+        ["A step.", "Another step.", "likely", "sure"] * 10,
+        params={"iterations": 6, "samples": 2},
+        budget={"max_calls": 60},
+    )
+    main = [n for n in nodes if n.branch == "main"]
+    kids: dict[int | None, list[Node]] = {}
+    for node in main:
+        kids.setdefault(node.parent_id, []).append(node)
+    root = next(n for n in main if n.parent_id is None)
+    assert root.visits == sum(k.visits for k in kids[root.id]) > 0
+    for node in main:
+        if node.parent_id is None:
+            continue
+        below = kids.get(node.id, [])
+        # Its own reward once, plus every reward backed up through it.
+        assert node.visits == 1 + sum(k.visits for k in below), node.id
+        own = node.value - sum(k.value for k in below)
+        assert 0.0 <= own <= 1.0 + 1e-9
+    expansions = [n for n in main if n.id in kids]
+    assert len(expansions) == 6  # iterations: each one expanded one node
+    with Session(engine) as session:
+        backups = [e for e in queries.run_events(session, run_id) if e.kind == "backup"]
+    assert backups and all(e.details["rewards"] for e in backups)
+
+
+def test_mcts_selection_prefers_the_branch_with_the_better_reward(engine: Engine) -> None:
+    # Root gets two children; the value judge says "sure" to the first, "impossible"
+    # to the second; the next expansion must go below the first.
+    outputs = ["Good step.", "Bad step.", "sure", "impossible", "Next.", "Next."] + ["sure"] * 10
+    run_id, nodes = run(
+        engine, "mcts", outputs, params={"iterations": 2, "samples": 2, "exploration": 0.1}
+    )
+    good = next(n for n in nodes if n.text == "Good step.")
+    bad = next(n for n in nodes if n.text == "Bad step.")
+    assert good.score == 1.0 and bad.score is not None and bad.score < 0.01
+    assert {n.parent_id for n in nodes if n.text == "Next."} == {good.id}
+    assert good.visits == 3 and bad.visits == 1
+
+
+def test_refine_writes_verifier_feedback_as_a_critique_and_revises(engine: Engine) -> None:
+    wrong = "```python\ndef add(a, b):\n    return a - b\n```"
+    right = "```python\ndef add(a, b):\n    return a + b\n```"
+    run_id, nodes = run(
+        engine,
+        "refine",
+        [wrong, right],
+        task="code",
+        problem="Write add(a, b) returning the sum.",
+        judges="code-tests",
+        task_params={"tests": ADD_TESTS},
+    )
+    first, critique, revised = sorted((n for n in nodes if n.parent_id), key=lambda n: n.id)
+    assert first.status == "pruned" and "add(1, 2) gave -1" in first.status_reason
+    assert critique.status == "critique" and critique.origin == "judge"
+    assert critique.parent_id == first.id and critique.model_call_id is None
+    assert "add(1, 2) gave -1" in critique.text
+    assert revised.parent_id == critique.id and revised.status == "solved"
+    with Session(engine) as session:
+        calls = queries.run_model_calls(session, run_id)
+        run_row = queries.get_run(session, run_id)
+    assert len(calls) == 2  # the critique cost no model call
+    assert "add(1, 2) gave -1" in calls[1].prompt and "return a - b" in calls[1].prompt
+    assert run_row is not None and run_row.status_reason == "the judges pass the answer"
+    assert run_row.answer == "def add(a, b):\n    return a + b"
+
+
+def test_refine_asks_the_model_for_a_critique_when_no_checker_spoke(engine: Engine) -> None:
+    outputs = ["Answer: Lyon", "impossible", "Lyon is not the capital.", "Answer: Paris", "sure"]
+    run_id, nodes = run(
+        engine,
+        "refine",
+        outputs,
+        problem="What is the capital of France?",
+        params={"rounds": 1, "pass_score": 0.9},
+    )
+    answer, critique, revised = sorted((n for n in nodes if n.parent_id), key=lambda n: n.id)
+    assert answer.status == "terminal" and answer.score is not None and answer.score < 0.9
+    assert critique.status == "critique" and critique.origin == "model"
+    assert critique.text == "Lyon is not the capital."
+    assert revised.text == "Answer: Paris" and revised.score == 1.0
+    with Session(engine) as session:
+        run_row = queries.get_run(session, run_id)
+    assert run_row is not None and run_row.answer == "Paris"
+
+
+def test_evolve_selects_parents_and_mutates_them_by_generation(engine: Engine) -> None:
+    run_id, nodes = run(
+        engine,
+        "evolve",
+        question_script(9),
+        params={"population": 4, "parents": 2, "generations": 3},
+        budget={"max_calls": 80},
+    )
+    main = [n for n in nodes if n.branch == "main" and n.parent_id is not None]
+    by_id = {n.id: n for n in main}
+    for generation in {n.depth for n in main}:
+        members = [n for n in main if n.depth == generation]
+        survivors = [n for n in members if n.status in ("terminal", "open", "solved")]
+        assert len(survivors) <= 2, generation
+        not_selected = [n for n in members if n.status_reason.startswith("selection")]
+        for node in not_selected:
+            assert f"generation {generation}, rank" in node.status_reason
+        if generation > 1:  # every member's parent survived the selection before
+            assert all(by_id[n.parent_id].status != "pruned" for n in members if n.parent_id)
+    with Session(engine) as session:
+        calls = queries.run_model_calls(session, run_id)
+    mutations = [c for c in calls if "An earlier attempt" in c.prompt]
+    assert mutations, "later generations are mutations of earlier answers"
+    assert all("What was wrong with it: value:" in c.prompt for c in mutations)
+
+
+def test_loop_rule_more_if_below_adds_candidates_beside_the_best(engine: Engine) -> None:
+    outputs = ["Answer: 3", "Answer: 5", "likely", "impossible", "Answer: 4", "Answer: 4"] + [
+        "sure"
+    ] * 6
+    run_id, nodes = run(
+        engine,
+        "best-of-n",
+        outputs,
+        params={"n": 2, "more_if_below": 0.5, "more": 2},
+    )
+    more = [n for n in nodes if n.origin == "more"]
+    assert [n.text for n in more] == ["Answer: 4", "Answer: 4"]
+    with Session(engine) as session:
+        notes = [e.reason for e in queries.run_events(session, run_id) if e.kind == "expand"]
+        run_row = queries.get_run(session, run_id)
+    assert any(note.startswith("more: best score 0.05 < 0.5, so 2 more") for note in notes)
+    assert run_row is not None and run_row.answer == "4"
+
+
+def test_loop_rule_backtracks_after_consecutive_failures(engine: Engine) -> None:
+    outputs = [
+        "4 + 4 = 8 (left: 4 4 8)\n4 * 4 = 16 (left: 4 4 16)",  # root: two good steps
+        "sure",
+        "likely",
+        "9 + 9 = 18 (left: 18)",  # under #2: invalid
+        "9 * 9 = 81 (left: 81)",  # under #2 again? no: backtrack to #3 first
+    ] + ["7 + 7 = 14 (left: 14)"] * 10
+    run_id, nodes = run(
+        engine,
+        "dfs",
+        outputs,
+        task="game24",
+        problem="4 4 4 4",
+        judges="game24-verifier,value:samples=1",
+        params={"backtrack_after": 1, "good_score": 0.01},
+        budget={"max_calls": 8},
+    )
+    with Session(engine) as session:
+        events = queries.run_events(session, run_id)
+    backtracks = [e for e in events if e.kind == "backtrack"]
+    assert backtracks and "the last 1 expansions gave no live candidate" in backtracks[0].reason
+    assert any(n.origin == "backtrack" for n in nodes)
+
+
+def test_a_pruned_node_expanded_anyway_grows_a_counterfactual_branch(engine: Engine) -> None:
+    run_id, nodes = run(
+        engine,
+        "bfs",
+        game24_script(3),
+        task="game24",
+        problem="4 4 4 4",
+        judges="game24-verifier,value",
+        params={"samples": 3, "beam": 1, "steps": 2},
+    )
+    pruned = next(n for n in nodes if n.status == "pruned" and "beam cutoff" in n.status_reason)
+    open_node = next((n for n in nodes if n.status in ("open", "expanded") and n.parent_id), None)
+    if open_node is not None:
+        with pytest.raises(BadArguments, match="only a pruned node has a counterfactual"):
+            steering.counterfactual(engine, run_id, open_node.id or 0)
+    before = {n.id: (n.status, n.text) for n in nodes}
+    steering.counterfactual(engine, run_id, pruned.id or 0)
+    Runner(engine, run_id).run_until_idle()  # serves the command
+    with Session(engine) as session:
+        after = queries.run_nodes(session, run_id)
+        commands = queries.run_commands(session, run_id)
+    branch = [n for n in after if n.branch == "counterfactual-1"]
+    assert branch and all(n.parent_id == pruned.id for n in branch)
+    assert all(n.origin == "counterfactual" for n in branch)
+    assert {n.id: (n.status, n.text) for n in after if n.id in before} == before  # untouched
+    assert commands[-1].status == "done" and "kept apart" in commands[-1].result
