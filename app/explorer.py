@@ -17,6 +17,7 @@ from engine import commands
 from engine.errors import TreelightError
 from engine.graph_view import best_path, legend, standalone_html, vis_elements
 from engine.strategies import STRATEGIES
+from engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
 from storage import queries
 from storage.export import run_to_dict, run_to_graphml
 from storage.models import Run
@@ -66,18 +67,31 @@ def page() -> None:
     left, right = st.columns([3, 2], gap="medium")
     live = run.status in LIVE or busy
     with left:
+        method_note(run)
         tree_panel(run.id, live)
     with right:
         inspector(run.id, live)
     st.divider()
-    charts, log, method = st.tabs(["Charts", "Event log", "What this strategy does"])
+    charts, log = st.tabs(["Charts", "Event log"])
     with charts:
         run_charts(run.id)
     with log:
         event_log(run.id)
-    with method:
-        strategy = STRATEGIES.get(run.strategy)
-        st.write(strategy.explanation if strategy else run.strategy)
+
+
+def method_note(run: Run) -> None:
+    """The strategy in one line, and how it works (for teaching), next to the tree."""
+    strategy = STRATEGIES.get(run.strategy)
+    if strategy is None:
+        return
+    rules = {k: v for k, v in run.strategy_params.items() if k in LOOP_DEFAULTS and v}
+    # Our own text, not a model's: Markdown is fine here.
+    with st.expander(f"**{run.strategy}** — {strategy.summary}"):
+        st.markdown(strategy.explanation)
+        if rules:
+            st.caption("Loop rules on this run")
+            for name, value in rules.items():
+                st.text(f"{name} = {value}: {LOOP_HELP[name]}")
 
 
 def event_log(run_id: int) -> None:

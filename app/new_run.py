@@ -52,7 +52,7 @@ def page() -> None:
             key="strategy",
             format_func=lambda s: f"{s} — {STRATEGIES[s].summary}",
         )
-        st.caption(md(STRATEGIES[strategy].explanation))
+        st.caption(STRATEGIES[strategy].explanation)  # our own text: Markdown is fine
         params = strategy_params(strategy)
         params.update(loop_rules())
     with right:

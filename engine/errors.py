@@ -5,6 +5,8 @@ Messages are shown unchanged, so each says what happened and what to do next.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TreelightError(Exception):
     """Base class: anything Treelight reports to a person."""
@@ -27,7 +29,14 @@ class ScriptExhausted(ModelError):
 
 
 class BudgetExhausted(TreelightError):
-    """A budget (calls, tokens, seconds, nodes) is used up: the run stops, not fails."""
+    """A budget (calls, tokens, seconds, nodes) is used up: the run stops, not fails.
+
+    `made` holds the model calls that did fit the budget before it ran out (stored
+    rows), so an expansion can still turn them into nodes."""
+
+    def __init__(self, message: str, made: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.made = made or []
 
 
 class RunNotFound(TreelightError):

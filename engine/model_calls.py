@@ -93,9 +93,10 @@ class ModelCaller:
             made = self._make(generator, node_id, sized, purpose)
             for position, row in zip(fresh, made, strict=False):
                 rows[position] = row
+        made_rows = [row for row in rows if row is not None]
         if exhausted:
-            raise BudgetExhausted(exhausted)
-        return [row for row in rows if row is not None]
+            raise BudgetExhausted(exhausted, made_rows)
+        return made_rows
 
     def _fit_budget(
         self,

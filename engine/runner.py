@@ -203,7 +203,19 @@ class Runner:
         # A loop rule's expansion is a new sample, not a repeat of the first expansion
         # of the node: its own purpose gives its calls their own seeds.
         purpose = "expand" if action.origin == "model" else action.origin
-        outputs = self.propose(tree, node, action.samples, action.mode, purpose)
+        try:
+            outputs = self.propose(tree, node, action.samples, action.mode, purpose)
+        except BudgetExhausted as exhausted:
+            if exhausted.made:  # the calls that fit were paid for: keep what they say
+                self.write_children(
+                    node,
+                    exhausted.made,
+                    action.mode,
+                    kind="expand",
+                    origin=action.origin,
+                    note=f"{len(exhausted.made)} of {action.samples} samples: the budget ran out",
+                )
+            raise
         self.write_children(
             node, outputs, action.mode, kind="expand", note=action.note, origin=action.origin
         )

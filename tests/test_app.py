@@ -230,3 +230,112 @@ def test_new_run_says_when_ollama_is_not_running(app_engine: Engine) -> None:
     at.text_input(key="ollama_host").input("http://127.0.0.1:9").run()
     assert "Ollama is not running at http" in at.warning[0].value
     assert "ollama serve" in at.warning[0].value
+
+
+NEW_KINDS = [
+    ("Math: apples (answer 17)", "refine", ["12 + 5 = 18\nAnswer: 18", "Answer: 17"] * 5),
+    ("Code: add(a, b), with tests", "mcts", ["def add(a, b):\n    return a + b"] * 10),
+    ("Game of 24 · easy (rank 1): 1 1 4 6", "evolve", game24_script(2)),
+]
+
+
+@pytest.mark.parametrize(("preset", "strategy", "outputs"), NEW_KINDS)
+def test_new_strategies_and_tasks_run_from_the_new_run_page(
+    app_engine: Engine, tmp_path: Path, preset: str, strategy: str, outputs: list[str]
+) -> None:
+    script = tmp_path / "outputs.json"
+    script.write_text(json.dumps(outputs))
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    at.selectbox(key="preset").set_value(preset).run()
+    at.selectbox(key="strategy").set_value(strategy).run()
+    assert any(c.value.startswith(strategy_summary_start(strategy)) for c in at.caption)
+    at.radio(key="backend").set_value("scripted").run()
+    at.text_input(key="script_path").input(str(script))
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    with Session(app_engine) as session:
+        run = queries.list_runs(session)[0]
+    assert run.strategy == strategy and run.id is not None
+    if run.task == "math":
+        assert run.task_params == {"answer": "17"}
+    if run.task == "code":
+        assert "def test_negative" in run.task_params["tests"]
+    Worker(app_engine).work_once()
+    at = explorer(run.id)
+    assert not at.exception
+    with Session(app_engine) as session:
+        finished = queries.get_run(session, run.id)
+    assert finished is not None and finished.status in ("done", "stopped")
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith(f"**{strategy}** — ") for label in labels)
+
+
+def strategy_summary_start(strategy: str) -> str:
+    from engine.strategies import STRATEGIES
+
+    return STRATEGIES[strategy].explanation[:30]
+
+
+def test_a_pruned_node_can_be_expanded_anyway_from_the_inspector(
+    app_engine: Engine, tmp_path: Path
+) -> None:
+    from engine.runner import Runner, create_run
+
+    run = create_run(
+        app_engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3, "beam": 1, "steps": 2},
+        generator={"backend": "scripted", "outputs": game24_script(3)},
+        status="running",
+    )
+    assert run.id is not None
+    Runner(app_engine, run.id).run_until_idle()
+    with Session(app_engine) as session:
+        nodes = queries.run_nodes(session, run.id)
+    pruned = next(n for n in nodes if n.status == "pruned" and "beam cutoff" in n.status_reason)
+    at = explorer(run.id)
+    at.session_state["selected_node"] = pruned.id
+    at.run()
+    at = click(at, "counterfactual")
+    assert ("counterfactual_request", "person", pruned.id) in events(app_engine, run.id)
+    Worker(app_engine).work_once()
+    with Session(app_engine) as session:
+        branch = [n for n in queries.run_nodes(session, run.id) if n.branch == "counterfactual-1"]
+    assert branch
+    at = explorer(run.id)
+    at.session_state["selected_node"] = branch[0].id
+    at.run()
+    assert not at.exception
+    assert any("Counterfactual" in i.value for i in at.info)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("strategy", ["mcts", "refine", "evolve"])
+def test_new_strategies_run_in_the_app_on_the_embedded_model(
+    app_engine: Engine, strategy: str
+) -> None:
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    at.selectbox(key="preset").set_value("Math: apples (answer 17)").run()
+    at.selectbox(key="strategy").set_value(strategy).run()
+    at.radio(key="backend").set_value("embedded").run()
+    at.number_input(key="max_calls").set_value(5)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    with Session(app_engine) as session:
+        run = queries.list_runs(session)[0]
+    assert run.id is not None and run.generator["backend"] == "embedded"
+    Worker(app_engine).work_once()  # the app's worker thread does this when it is on
+    at = explorer(run.id)
+    assert not at.exception
+    with Session(app_engine) as session:
+        finished = queries.get_run(session, run.id)
+        nodes = queries.run_nodes(session, run.id)
+    assert finished is not None and finished.status in ("done", "stopped")
+    assert 0 < finished.model_calls <= 5 and len(nodes) > 1
+    assert f"### ✅ Run #{run.id} · math · {strategy}" in [m.value for m in at.markdown] or any(
+        m.value.endswith(f"Run #{run.id} · math · {strategy}") for m in at.markdown
+    )

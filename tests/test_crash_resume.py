@@ -1,4 +1,6 @@
-"""Kill a real `treelight resume` process with SIGKILL mid-run, resume, lose nothing."""
+"""Kill a real `treelight resume` process with SIGKILL mid-run, resume, lose nothing.
+
+Twenty seeded trials, going through every strategy in turn."""
 
 from __future__ import annotations
 
@@ -15,19 +17,22 @@ from sqlmodel import Session
 
 from engine.judges import parse_judge_specs
 from engine.runner import Runner, create_run
+from engine.strategies import STRATEGIES
 from storage import queries
 from storage.database import make_engine
 from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants, tree_signature
 
+STRATEGY_PARAMS = {"bfs": {"samples": 3}, "dfs": {"samples": 3}, "mcts": {"samples": 3}}
 
-def start_run(url: str, seed: int, delay: float) -> int:
+
+def start_run(url: str, seed: int, delay: float, strategy: str) -> int:
     run = create_run(
         make_engine(url),
         task="game24",
         problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3},
+        strategy=strategy,
+        strategy_params=STRATEGY_PARAMS.get(strategy, {}),
         generator={"backend": "scripted", "outputs": game24_script(seed), "delay": delay},
         judges=parse_judge_specs("game24-verifier,value"),
         budget={"max_calls": 45},
@@ -46,12 +51,13 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
     seed = rng.randint(1, 10_000)
 
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
-    reference = start_run(reference_url, seed, delay=0.0)
+    strategy = list(STRATEGIES)[trial % len(STRATEGIES)]  # every strategy, in turn
+    reference = start_run(reference_url, seed, delay=0.0, strategy=strategy)
     Runner(make_engine(reference_url), reference).run_until_idle()
     expected = tree_signature(make_engine(reference_url), reference)
 
     url = f"sqlite:///{tmp_path / 'killed.db'}"
-    run_id = start_run(url, seed, delay=0.02)
+    run_id = start_run(url, seed, delay=0.02, strategy=strategy)
     env = {**os.environ, "DATABASE_URL": url}
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "resume", str(run_id), "--json"],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -10,6 +13,7 @@ from engine.generators.base import CompletionRequest
 from engine.generators.embedded import EmbeddedGenerator
 from engine.runner import Runner, create_run
 from storage import queries
+from tests.invariants import check_tree_invariants
 
 pytestmark = pytest.mark.model
 
@@ -71,3 +75,96 @@ def test_small_search_writes_nodes_verdicts_and_model_calls(
     value_calls = [c for c in calls if c.purpose == "value"]
     if len(value_calls) > 1:  # samples of one node share the whole prompt
         assert any(c.cached_prompt_tokens > 0 for c in value_calls[1:])
+
+
+PENCILS = (
+    "Anna has 12 pencils. Her friend gives her 5 more pencils. How many pencils does Anna have now?"
+)
+ADD_TESTS = "assert add(1, 2) == 3\n\n\ndef test_negative():\n    assert add(-1, 1) == 0\n"
+
+
+def solved_run(
+    engine: Engine, generator: EmbeddedGenerator, seeds: list[int], **settings: Any
+) -> int:
+    """The first of `seeds` whose run the checker marks solved (the model is tiny: not
+    every seed gets there, and which ones do depends on the build of llama.cpp)."""
+    for seed in seeds:
+        run = create_run(
+            engine, generator={"backend": "embedded"}, seed=seed, status="running", **settings
+        )
+        assert run.id is not None
+        outcome = Runner(engine, run.id, generator=generator).run_until_idle()
+        assert outcome.error is None, outcome.error
+        with Session(engine) as session:
+            if any(n.status == "solved" for n in queries.run_nodes(session, run.id)):
+                return run.id
+    raise AssertionError(f"no seed of {seeds} solved it")
+
+
+def test_a_math_word_problem_finishes_with_the_checked_answer(
+    engine: Engine, generator: EmbeddedGenerator
+) -> None:
+    run_id = solved_run(
+        engine,
+        generator,
+        [2, 1, 3, 4, 5],
+        task="math",
+        problem=PENCILS,
+        task_params={"answer": "17"},
+        strategy="best-of-n",
+        strategy_params={"n": 8},
+        budget={"max_calls": 8},
+    )
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = [n for n in queries.run_nodes(session, run_id) if n.parent_id is not None]
+        verdicts = queries.run_evaluations(session, run_id)
+    assert run is not None and run.status == "done" and run.answer == "17"
+    solved = [n for n in nodes if n.status == "solved"]
+    assert solved and all(n.status_reason == "17 is the expected answer" for n in solved)
+    judged = {(e.node_id, e.judge) for e in verdicts}
+    for node in nodes:
+        if node.status != "invalid":  # every answer carries both verifiers' verdicts
+            assert {(node.id, "calculator"), (node.id, "answer")} <= judged
+
+
+def test_a_code_task_finishes_with_code_that_passes_the_tests(
+    engine: Engine, generator: EmbeddedGenerator
+) -> None:
+    run_id = solved_run(
+        engine,
+        generator,
+        [1, 2, 3],
+        task="code",
+        problem="Write a Python function add(a, b) that returns the sum of a and b.",
+        task_params={"tests": ADD_TESTS},
+        strategy="best-of-n",
+        strategy_params={"n": 4},
+        budget={"max_calls": 4},
+    )
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        verdicts = queries.run_evaluations(session, run_id)
+    assert run is not None and run.answer is not None
+    namespace: dict[str, Any] = {}
+    exec(run.answer, namespace)  # noqa: S102 (checked again here, outside the engine)
+    assert namespace["add"](2, 3) == 5
+    passed = [e for e in verdicts if e.judge == "code-tests" and e.passed]
+    assert passed and passed[0].rationale.startswith("all 2 tests passed")
+
+
+@pytest.mark.parametrize("strategy", ["mcts", "refine", "evolve"])
+def test_each_new_strategy_runs_from_the_cli_on_the_embedded_model(
+    strategy: str, generator: EmbeddedGenerator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+    from storage.database import make_engine
+
+    code = main(
+        ["run", "--task", "math", "--problem", PENCILS, "--answer", "17", "--strategy", strategy]
+        + ["--max-calls", "6", "--seed", "1", "--json"]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["status"] in ("done", "stopped")
+    assert 0 < result["model_calls"] <= 6 and result["nodes"] > 1
+    check_tree_invariants(make_engine(), result["run_id"])
