@@ -162,7 +162,7 @@ def test_evolve_selects_parents_and_mutates_them_by_generation(engine: Engine) -
         assert len(survivors) <= 2, generation
         not_selected = [n for n in members if n.status_reason.startswith("selection")]
         for node in not_selected:
-            assert f"generation {generation}, rank" in node.status_reason
+            assert f"not selected in generation {generation} — rank" in node.status_reason
         if generation > 1:  # every member's parent survived the selection before
             assert all(by_id[n.parent_id].status != "pruned" for n in members if n.parent_id)
     with Session(engine) as session:

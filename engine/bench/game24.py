@@ -38,7 +38,7 @@ from engine.model_calls import derive_seed
 from engine.runner import Runner, create_run
 from engine.tasks.game24 import check_expression, parse_problem
 
-METHODS = ("io", "cot", "cot-sc", "bfs", "dfs", "reference")
+METHODS = ("io", "cot", "cot-sc", "bfs", "dfs", "mcts", "refine", "evolve", "reference")
 REFERENCE_MAX_TOKENS = 192  # the reference asks for up to 1,000; a tiny model rambles
 
 
@@ -111,6 +111,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "cot-sc": {"strategy": "self-consistency", "judges": []},
     "bfs": {"strategy": "bfs", "judges": None},  # the task's: verifier + value x3
     "dfs": {"strategy": "dfs", "judges": None},
+    "mcts": {"strategy": "mcts", "judges": None},
+    "refine": {"strategy": "refine", "judges": [{"name": "game24-verifier"}]},  # the check
+    "evolve": {"strategy": "evolve", "judges": [{"name": "game24-verifier"}]},
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from engine.errors import BadArguments
 from engine.tasks.base import Task
-from engine.types import Action, Evaluate, Expand, Finish, NodeView, TreeView
+from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
 
 # Loop rules any strategy takes (0 = off). They wrap the strategy's own decision:
 # - more_if_below X, more K: when the search would end with no solution and its best
@@ -164,6 +164,24 @@ def rank_key(node: NodeView) -> tuple[bool, float, int]:
 
 def ranked(nodes: list[NodeView]) -> list[NodeView]:
     return sorted(nodes, key=rank_key, reverse=True)
+
+
+def cut_below(
+    ranked_nodes: list[NodeView], keep: int, what: str, note: str = "", kind: str = "beam cutoff"
+) -> Prune | None:
+    """Prune all but the first `keep` of `ranked_nodes` (best first), each with its rank
+    and the score it fell short of; None when there is nothing to cut."""
+    if len(ranked_nodes) <= keep:
+        return None
+    cutoff = ranked_nodes[keep - 1]
+    return Prune(
+        {
+            n.id: f"{what} — rank {rank} of {len(ranked_nodes)}, score {score_text(n)} "
+            f"< {score_text(cutoff)}{note}"
+            for rank, n in enumerate(ranked_nodes[keep:], start=keep + 1)
+        },
+        kind=kind,
+    )
 
 
 def pending_evaluation(tree: TreeView) -> Evaluate | None:

@@ -10,13 +10,8 @@ Unlike the paper's loop, it stops at the first checked solution (set
 
 from __future__ import annotations
 
-from engine.strategies.base import (
-    Strategy,
-    pending_evaluation,
-    ranked,
-    score_text,
-)
-from engine.types import Action, Expand, Prune, TreeView
+from engine.strategies.base import Strategy, cut_below, pending_evaluation, ranked
+from engine.types import Action, Expand, TreeView
 
 
 class BeamSearch(Strategy):
@@ -50,13 +45,5 @@ class BeamSearch(Strategy):
         depth = min(n.depth for n in frontier)
         level = ranked([n for n in frontier if n.depth == depth])
         beam = int(self.params["beam"])
-        if len(level) > beam:
-            cutoff = level[beam - 1]
-            return Prune(
-                {
-                    n.id: f"beam cutoff — rank {rank} of {len(level)}, score {score_text(n)} "
-                    f"< {score_text(cutoff)} (beam {beam})"
-                    for rank, n in enumerate(level[beam:], start=beam + 1)
-                }
-            )
-        return Expand(level[0].id, samples=int(self.params["samples"]))
+        cut = cut_below(level, beam, "beam cutoff", f" (beam {beam})")
+        return cut or Expand(level[0].id, samples=int(self.params["samples"]))

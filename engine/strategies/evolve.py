@@ -9,8 +9,8 @@ It stops at a solution or after `generations` layers.
 
 from __future__ import annotations
 
-from engine.strategies.base import Strategy, pending_evaluation, ranked, score_text
-from engine.types import Action, Expand, NodeView, Prune, TreeView
+from engine.strategies.base import Strategy, cut_below, pending_evaluation, ranked, score_text
+from engine.types import Action, Expand, NodeView, TreeView
 
 LIVE = ("terminal", "open")
 
@@ -60,16 +60,9 @@ class Evolve(Strategy):
         if not alive:
             return self.finish(tree, f"generation {generation}: no answer survived the judges")
         keep = int(self.params["parents"])
-        if len(alive) > keep:
-            cutoff = alive[keep - 1]
-            return Prune(
-                {
-                    n.id: f"not selected — generation {generation}, rank {rank} of {len(alive)}, "
-                    f"score {score_text(n)} < {score_text(cutoff)}"
-                    for rank, n in enumerate(alive[keep:], start=keep + 1)
-                },
-                kind="selection",
-            )
+        cut = cut_below(alive, keep, f"not selected in generation {generation}", kind="selection")
+        if cut:
+            return cut
         if generation >= int(self.params["generations"]):
             return self.finish(tree, f"{generation} generations done")
         return self._mutate(alive[0], generation)

@@ -14,8 +14,8 @@ from typing import Any
 
 from engine.errors import BadArguments
 from engine.tasks.arithmetic import NotArithmetic, show, to_number
-from engine.tasks.base import AnswerCheck, Task, Transition, prior_lines
-from engine.tasks.question import ANSWER, MAX_THOUGHT_CHARS, reasoning_so_far
+from engine.tasks.base import AnswerCheck, Transition, prior_lines
+from engine.tasks.question import ANSWER, Question, reasoning_so_far
 from engine.types import NodeView
 
 NUMBERS = re.compile(r"-?\$?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
@@ -31,7 +31,10 @@ def final_number(text: str) -> Fraction | None:
     return None
 
 
-class MathWordProblem(Task):
+class MathWordProblem(Question):
+    """An open question whose answer is a number: the same thoughts and paths, with
+    its own prompts, answer extraction and checker."""
+
     name = "math"
     description = (
         "A word problem with a numeric answer; 'Answer: N' ends a path; "
@@ -39,15 +42,10 @@ class MathWordProblem(Task):
     )
     default_judges = ("calculator", "answer")
     default_depth = 4
-    step_max_tokens = 80
     solution_max_tokens = 220
-    stop = ("\n\n",)
-    chat = True
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
-        if not self.problem:
-            raise BadArguments('The word problem is empty: pass it with --problem "...".')
         expected = self.params.get("answer")
         self.expected: Fraction | None = None
         if expected not in (None, ""):
@@ -57,9 +55,6 @@ class MathWordProblem(Task):
                 raise BadArguments(
                     f"--answer must be a number (e.g. 42, 2.5 or 3/4), not {expected!r}."
                 ) from None
-
-    def initial_state(self) -> dict[str, Any]:
-        return {}
 
     def propose_prompt(self, path: list[NodeView], priors: list[str]) -> str:
         last_step = len(path) >= self.default_depth
@@ -80,10 +75,6 @@ class MathWordProblem(Task):
             "Solve it step by step, showing each calculation. "
             "End with a line 'Answer: <number>'.\n"
         )
-
-    def parse_candidates(self, output: str, mode: str) -> list[str]:
-        text = output.strip()
-        return [text[:MAX_THOUGHT_CHARS]] if text else []
 
     def apply(self, state: dict[str, Any], thought: str, mode: str) -> Transition:
         found = ANSWER.search(thought)

@@ -7,7 +7,7 @@ answers are judged by model judges or by a person, never marked solved.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.errors import BadArguments
 from engine.tasks.base import Task, Transition, prior_lines
@@ -27,7 +27,7 @@ def reasoning_so_far(path: list[NodeView]) -> str:
 class Question(Task):
     name = "question"
     description = "An open question answered step by step; a line 'Answer: ...' ends a path."
-    default_judges = ("value",)
+    default_judges: ClassVar[tuple[str, ...]] = ("value",)
     default_depth = 3
     step_max_tokens = 80
     solution_max_tokens = 200
