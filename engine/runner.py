@@ -253,7 +253,6 @@ class Runner:
                 parent_id=parent.id,
                 depth=parent.depth + 1,
                 text=text,
-                state={"critique": text},
                 status="critique",
                 origin="judge",
                 branch=parent.branch,

@@ -26,7 +26,6 @@ class Transition:
 
 # Modes that ask for a whole answer again (from the problem's own state).
 WHOLE_ANSWER_MODES = ("solution", "revise", "mutate")
-MAX_CRITIQUE_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ class Task(ABC):
         text = output.strip()
         if not text:
             return Transition(invalid=f"{self.name} rules: the critique is empty")
-        return Transition(state={"critique": text[:MAX_CRITIQUE_CHARS]}, status="critique")
+        return Transition(status="critique")  # the node's text is the critique
 
     def vote_prompt(self, path: list[NodeView], choices: list[str]) -> str:
         listed = "\n".join(f"Choice {i + 1}: {c}" for i, c in enumerate(choices))
