@@ -12,10 +12,13 @@ What it does:
   /tmp and the project hidden behind empty tmpfs mounts, only the work
   directory writable.
 
+The process count is also capped by a pids cgroup of its own where the cgroup
+file system is writable (as root on most machines): the kernel does not apply
+the process-count rlimit to root, the cgroup it does.
+
 What it does not protect against: kernel exploits; side channels; a fork bomb
-run by root (the kernel does not apply the process-count limit to root: the
-wall clock stops it, and tearing down thousands of processes takes seconds); a
-machine
+run by root where no pids cgroup can be made (then only the wall clock stops
+it, and tearing down thousands of processes takes seconds); a machine
 without bubblewrap gets the limits only (`isolation == "limits-only"`, which a
 verdict reports as weaker): then the code can read any file the user can and
 open network connections. Do not run untrusted code on a machine holding
@@ -62,7 +65,60 @@ def bubblewrap() -> str | None:
     return shutil.which("bwrap")
 
 
-def _limit(limits: Limits) -> None:  # runs in the child, before exec
+# A process-count limit that also binds root (the kernel exempts root from
+# RLIMIT_NPROC): a pids cgroup per run, where the cgroup file system is writable.
+CGROUP_PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+
+def _pids_cgroup(limit: int) -> Path | None:
+    """A fresh cgroup allowing at most `limit` processes, or None where there is none
+    to be had (then only RLIMIT_NPROC applies, which root ignores)."""
+    for root in CGROUP_PIDS_ROOTS:
+        if not (root / "cgroup.procs").exists():
+            continue
+        if root.name != "pids":  # cgroup v2: only where the pids controller is on
+            try:
+                enabled = (root / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                continue
+            if "pids" not in enabled:
+                continue
+        group = root / f"treelight-sandbox-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            group.mkdir()
+            (group / "pids.max").write_text(str(limit))
+        except OSError:
+            if group.exists():
+                group.rmdir()
+            continue
+        return group
+    return None
+
+
+def _release(group: Path) -> None:
+    """Kill whatever is left in the cgroup, then remove it."""
+    for _ in range(100):
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def _limit(limits: Limits, group: Path | None) -> None:  # runs in the child, before exec
+    if group is not None:  # join before anything else can fork
+        (group / "cgroup.procs").write_text(str(os.getpid()))
     os.setsid()
     for which, value in (
         (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -114,6 +170,7 @@ def run_python(
     `stdin` is what the script reads from its standard input."""
     limits = limits or Limits()
     isolation = "bubblewrap" if isolate and bubblewrap() else "limits-only"
+    group = _pids_cgroup(limits.processes)
     with tempfile.TemporaryDirectory(prefix="treelight-sandbox-") as tmp:
         work = Path(tmp)
         (work / "main.py").write_text(code, encoding="utf-8")
@@ -126,7 +183,7 @@ def run_python(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             close_fds=True,
-            preexec_fn=lambda: _limit(limits),  # noqa: PLW1509
+            preexec_fn=lambda: _limit(limits, group),  # noqa: PLW1509
         )
         try:
             out, err = process.communicate(stdin.encode(), timeout=limits.wall_seconds)
@@ -135,6 +192,9 @@ def run_python(
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
             code_ = None
+        finally:
+            if group is not None:
+                _release(group)
         seconds = time.monotonic() - started
     stdout = _clip(out)
     stderr = _clip(err)

@@ -33,8 +33,29 @@ def test_a_fork_bomb_is_contained() -> None:
     )
     result = run_python(code, FAST)
     assert result.exit_code != 0 and result.reason.startswith("stopped")
-    # Bounded by the wall clock (root ignores the process-count limit), plus teardown.
+    # Bounded by the process count (a pids cgroup, which binds root too) and the
+    # wall clock, plus teardown.
     assert result.seconds < 60
+
+
+def test_the_process_count_is_capped_even_for_root() -> None:
+    import os
+
+    from engine.sandbox import _pids_cgroup, _release
+
+    probe = _pids_cgroup(8)
+    if probe is None and os.geteuid() == 0:
+        pytest.skip("no writable pids cgroup: as root, only the wall clock stops a fork bomb")
+    if probe is not None:
+        _release(probe)
+    code = (
+        "import os, time\nmade = 0\nfor _ in range(500):\n    try:\n        pid = os.fork()\n"
+        "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(2)\n"
+        "        os._exit(0)\n    made += 1\nprint(made)\n"
+    )
+    result = run_python(code, Limits(wall_seconds=10, processes=16))
+    assert result.exit_code == 0, result.stderr
+    assert int(result.stdout) < 16  # bubblewrap's own processes count too
 
 
 def test_a_memory_hog_is_stopped() -> None:
