@@ -118,7 +118,10 @@ def _release(group: Path) -> None:
 
 def _limit(limits: Limits, group: Path | None) -> None:  # runs in the child, before exec
     if group is not None:  # join before anything else can fork
-        (group / "cgroup.procs").write_text(str(os.getpid()))
+        try:
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            pass  # the rlimits below still apply
     os.setsid()
     for which, value in (
         (resource.RLIMIT_CPU, limits.cpu_seconds),
