@@ -1,14 +1,19 @@
 """Steering commands a person gives a run: pause, resume, step, stop.
 
-They only change the run row and log an event with the person as actor; the
-runner applies them between two actions, so an action in flight is never cut.
+Pause and stop are requests: the runner applies them between two actions (an
+action in flight is never cut), after checking every candidate its free judges
+can settle (engine/resting.py). Until then the run keeps its status and
+`run.requested` says what is coming, so a page can say "pausing…" and no figure
+shown as final is still moving. When no runner is working on the run, the
+request is applied at once, here. Each command is an event with its actor.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from engine.errors import BadArguments, RunNotFound
+from engine.errors import BadArguments, RunBusy, RunNotFound
 from storage import queries
 from storage.database import unit_of_work
 from storage.models import Run
@@ -22,22 +27,49 @@ def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str
         if run is None:
             raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")
         if kind == "pause":
-            if run.status in ("running", "queued"):
+            if run.status == "queued" or (run.status == "running" and actor != "person"):
+                # Nothing made yet, or the engine itself pausing a run it cannot start.
                 run.status, run.status_reason = "paused", reason or "paused by a person"
+            elif run.status == "running" and run.requested != "stop":
+                run.requested = "pause"
         elif kind == "resume":
             if run.status in FINISHED and run.status != "stopped":
                 raise BadArguments(f"Run #{run_id} is {run.status}; it cannot be resumed.")
-            run.status, run.status_reason = "running", ""
+            if run.status == "stopped":
+                from engine.resting import reopen_unexplored
+
+                reopen_unexplored(session, run_id)
+            run.status, run.status_reason, run.requested = "running", "", ""
         elif kind == "step":
             if run.status in FINISHED:
                 raise BadArguments(f"Run #{run_id} is {run.status}; there is nothing to step.")
-            run.status = "paused"
-            run.steps_requested += 1
+            if run.status == "running":  # the action in flight is the step
+                run.requested = run.requested or "pause"
+            else:
+                run.status = "paused"
+                run.steps_requested += 1
         elif kind == "stop":
             if run.status not in FINISHED:
-                run.status, run.status_reason = "stopped", reason or "stopped by a person"
+                run.requested = "stop"
         queries.add_event(session, run_id, kind, reason, actor=actor)
+    if run.requested:
+        return apply_if_idle(engine, run_id)
     return run
+
+
+def apply_if_idle(engine: Engine, run_id: int) -> Run:
+    """Apply a pause or stop at once when no live runner will (none holds the run)."""
+    from engine.runner import Runner
+
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+    assert run is not None
+    if not run.requested or queries.lease_is_live(run):
+        return run
+    try:
+        return Runner(engine, run_id).run_until_idle().run
+    except RunBusy:  # a worker took it meanwhile: it applies the request
+        return run
 
 
 def pause(engine: Engine, run_id: int, reason: str = "", actor: str = "person") -> Run:
@@ -49,6 +81,8 @@ def resume(engine: Engine, run_id: int) -> Run:
 
 
 def step(engine: Engine, run_id: int) -> Run:
+    """Exactly one action, then paused. On a running run, the action in flight is the
+    step: the run pauses after it."""
     return _change(engine, run_id, "step")
 
 

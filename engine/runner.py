@@ -43,6 +43,7 @@ from engine.types import (
     NodeView,
     Prune,
     TreeView,
+    judge_key,
 )
 from storage import queries
 from storage.database import unit_of_work
@@ -99,13 +100,21 @@ class Runner:
         self.strategy: Strategy = make_strategy(run.strategy, self.task, run.strategy_params)
         self.judge_set = run.judge_set
         self.judges: list[Judge] = make_judges(run.judges)
-        self.generator = generator or make_generator(self._generator_spec(run))
-        self.calls = ModelCaller(engine, run_id, self._elapsed, self._heartbeat)
+        # Built when first needed: a runner that only brings a run to rest (a stop
+        # asked for while it was paused) loads no model.
+        self._generator = generator
+        self.calls = ModelCaller(engine, run_id, self.elapsed, self._heartbeat)
         self._verdict_memo: dict[tuple[str, str], tuple[Verdict, int]] | None = None
         self._tree = TreeCache(engine, run_id)
         self._renewed = time.monotonic()
         self._clock_start = time.monotonic()
         self._elapsed_base = run.elapsed_seconds
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            self._generator = make_generator(self._generator_spec(self.run))
+        return self._generator
 
     def _generator_spec(self, run: Run) -> dict[str, Any]:
         spec = dict(run.generator)
@@ -126,7 +135,10 @@ class Runner:
         self._clock_start = time.monotonic()
         try:
             while True:
-                command = self._next_command()
+                requested = self.ledger().requested
+                command = None if requested else self._next_command()
+                if requested:
+                    return Outcome(self._apply_request(requested))
                 if command is not None:
                     from engine.command_runner import serve
 
@@ -134,7 +146,7 @@ class Runner:
                 elif self._should_act():
                     self.step()
                 else:
-                    return Outcome(self._reload())
+                    return Outcome(self.reload())
         except BudgetExhausted as exhausted:
             return Outcome(self._stop_on_budget(str(exhausted)))
         except TreelightError as error:
@@ -155,6 +167,14 @@ class Runner:
         with Session(self.engine) as session:
             return queries.run_ledger(session, self.run_id)
 
+    def _apply_request(self, requested: str) -> Run:
+        """A person's pause or stop, applied between two actions."""
+        from engine import resting
+
+        if requested == "stop":
+            return resting.rest(self, "stopped", "stopped by a person", "stopped", actor="person")
+        return resting.rest(self, "paused", "paused by a person", "paused", actor="person")
+
     def _should_act(self) -> bool:
         run = self.ledger()
         if run.status == "queued":
@@ -170,16 +190,20 @@ class Runner:
 
     def load(self) -> TreeView:
         if self.ledger().judge_set != self.judge_set:  # a person swapped the judges
-            run = self._reload()
+            run = self.reload()
             self.judge_set, self.judges = run.judge_set, make_judges(run.judges)
             self._verdict_memo = None
-        return self._tree.refresh(self.judge_set, bool(self.judges))
+        return self._tree.refresh(self.judge_set, frozenset(j.key() for j in self.judges))
 
     def step(self) -> Action:
         """Decide and perform one action."""
+        from engine.resting import partly_judged
+
         tree = self.load()
         self._check_time_budget()
-        action = self.strategy.next_action(tree)
+        action: Action = self.strategy.next_action(tree)
+        if isinstance(action, Finish):  # not before what a rest left half-judged is judged
+            action = partly_judged(self, tree) or action
         if isinstance(action, Expand):
             self._expand(tree, action)
         elif isinstance(action, Evaluate):
@@ -238,7 +262,7 @@ class Runner:
                 node_id=tree.nodes[next(iter(action.rewards))].parent_id,
                 details={"rewards": {str(k): v for k, v in action.rewards.items()}},
             )
-            self._count_action(session)
+            self.count_action(session)
 
     def _critique(self, action: Critique) -> None:
         """A critique node written from the verifiers' feedback: no model call."""
@@ -266,7 +290,7 @@ class Runner:
                 "from the verifiers' feedback",
                 node_id=node.id,
             )
-            self._count_action(session)
+            self.count_action(session)
 
     def propose(
         self,
@@ -312,7 +336,7 @@ class Runner:
             room = self._node_room()
             invalid = 0
             children: list[Node] = []
-            pruned_at_birth: list[tuple[Node, str]] = []
+            pruned_at_birth: list[tuple[Node, str, str]] = []  # (node, born as, by whom)
             seen = self._sibling_states(session, parent, branch or parent.branch)
             for call in calls:
                 for text, transition in self._candidates(call.output, node, mode):
@@ -321,9 +345,9 @@ class Runner:
                         continue
                     child = self._child(parent, index, call, text, transition)
                     child.branch, child.origin = branch or parent.branch, origin
-                    born = child.status
+                    born, by = child.status, "duplicate"
                     if parent.status == "pruned" and branch is None:
-                        child.status = "pruned"
+                        child.status, by = "pruned", "parent pruned"
                         child.status_reason = (
                             f"its parent #{parent.id} was pruned while it was being expanded"
                         )
@@ -331,7 +355,7 @@ class Runner:
                     session.add(child)
                     children.append(child)
                     if child.status != born:
-                        pruned_at_birth.append((child, born))
+                        pruned_at_birth.append((child, born, by))
                     index += 1
                     invalid += child.status == "invalid"
             if parent.status == "open" and branch is None:
@@ -351,7 +375,7 @@ class Runner:
             if note.startswith("backtrack"):
                 queries.add_event(session, self.run_id, "backtrack", note, node_id=node.id)
             session.flush()
-            for child, born in pruned_at_birth:
+            for child, born, by in pruned_at_birth:
                 # Logged like any prune, so a person can restore it to what it was.
                 queries.add_event(
                     session,
@@ -359,9 +383,9 @@ class Runner:
                     "prune",
                     child.status_reason,
                     node_id=child.id,
-                    details={"by": "engine", "previous": born},
+                    details={"by": by, "previous": born},
                 )
-            self._count_action(session)
+            self.count_action(session)
             made_ids = [c.id or 0 for c in children]
         if skipped:
             limit = self.run.budget.get("max_nodes")
@@ -451,35 +475,75 @@ class Runner:
         )
 
     def evaluate(
-        self, tree: TreeView, node_ids: list[int], decide: bool = True
+        self,
+        tree: TreeView,
+        node_ids: list[int],
+        decide: bool = True,
+        judges: list[Judge] | None = None,
+        kind: str | None = None,
     ) -> dict[int, Settlement]:
         """Judge a group of siblings and write the verdicts. With `decide`, also
-        prune what a gate rejects and mark checked answers solved."""
+        prune what a gate rejects and mark checked answers solved.
+
+        Free judges (no model call) speak first, and model judges only see the nodes
+        every gate let through. A judge that has already judged a node in this judge
+        set is not asked again: its stored verdict counts (a run that rested had its
+        free verdicts written then). `judges` narrows the set (e.g. to the free ones)."""
+        asked = self.judges if judges is None else judges
         group = [tree.nodes[i] for i in node_ids]
+        spoken: dict[int, dict[str, Verdict]] = {n.id: {} for n in group}
+        if any(n.verdicts for n in group):
+            with Session(self.engine) as session:
+                for ev in queries.group_evaluations(session, node_ids, self.judge_set):
+                    verdict = Verdict(ev.score, ev.passed, ev.rationale, ev.model_call_ids)
+                    spoken[ev.node_id].setdefault(judge_key(ev.judge_config), verdict)
         context = _Context(self, tree)
-        per_judge = [judge.judge(group, context) for judge in self.judges]
+        fresh: list[tuple[int, Judge, Verdict]] = []
+        for judge in sorted(asked, key=lambda j: not j.free):  # free first, else as given
+            key = judge.key()
+            todo = [
+                n
+                for n in group
+                if key not in spoken[n.id] and (judge.free or not self._rejected(spoken[n.id]))
+            ]
+            if not todo:
+                continue
+            for view, verdict in zip(todo, judge.judge(todo, context), strict=True):
+                spoken[view.id][key] = verdict
+                fresh.append((view.id, judge, verdict))
         settlements: dict[int, Settlement] = {}
         with unit_of_work(self.engine, self.run_id) as session:
             stored = queries.nodes_by_id(session, node_ids)
-            for position, view in enumerate(group):
-                verdicts = [verdicts[position] for verdicts in per_judge]
-                node = stored[view.id]
-                for judge, verdict in zip(self.judges, verdicts, strict=True):
-                    session.add(self._evaluation(view.id, judge, verdict))
-                    self._remember(judge, view, verdict)
-                settlement = settlements[view.id] = settle(self.judges, verdicts)
+            for node_id, judge, verdict in fresh:
+                session.add(self._evaluation(node_id, judge, verdict))
+                self._remember(judge, tree.nodes[node_id], verdict)
+            for view in group:
+                said = [
+                    (j, spoken[view.id][j.key()]) for j in self.judges if j.key() in spoken[view.id]
+                ]
+                settlement = settlements[view.id] = settle(
+                    [j for j, _ in said], [v for _, v in said]
+                )
+                complete = len(said) == len(self.judges) or settlement.rejected_by is not None
                 if decide:
-                    self._decide(session, node, settlement)
+                    self._decide(session, stored[view.id], settlement, complete)
             queries.add_event(
                 session,
                 self.run_id,
-                "evaluate" if decide else "rescore",
-                f"{len(group)} nodes by {', '.join(j.name for j in self.judges)}",
+                kind or ("evaluate" if decide else "rescore"),
+                f"{len(group)} nodes by {', '.join(j.name for j in asked)}",
                 node_id=group[0].parent_id,
                 details={"nodes": node_ids},
             )
-            self._count_action(session)
+            self.count_action(session)
         return settlements
+
+    def _rejected(self, verdicts: dict[str, Verdict]) -> bool:
+        """Has a gate of the active set already rejected this node?"""
+        return any(
+            judge.role == "gate" and verdicts.get(judge.key(), _NO_VERDICT).passed is False
+            for judge in self.judges
+        )
 
     def _evaluation(self, node_id: int, judge: Judge, verdict: Verdict) -> Evaluation:
         return Evaluation(
@@ -495,8 +559,11 @@ class Runner:
             model_call_ids=verdict.model_call_ids,
         )
 
-    def _decide(self, session: Session, node: Node, settlement: Settlement) -> None:
-        node.score = settlement.score
+    def _decide(
+        self, session: Session, node: Node, settlement: Settlement, complete: bool = True
+    ) -> None:
+        if complete:  # a score from some of the judges would rank the node wrongly
+            node.score = settlement.score
         if node.status not in ("open", "terminal"):
             return  # a person decided it meanwhile: keep the verdicts, not a decision
         if settlement.rejected_by:
@@ -533,23 +600,12 @@ class Runner:
                     details={"by": action.kind, "previous": node.status},
                 )
                 node.status, node.status_reason = "pruned", why
-            self._count_action(session)
+            self.count_action(session)
 
     def _finish(self, action: Finish) -> None:
-        with unit_of_work(self.engine, self.run_id) as session:
-            run = session.get(Run, self.run_id)
-            assert run is not None
-            run.status, run.status_reason = "done", action.reason
-            run.answer, run.answer_node_id = action.answer, action.node_id
-            queries.add_event(
-                session,
-                self.run_id,
-                "finish",
-                action.reason,
-                node_id=action.node_id,
-                details={"answer": action.answer},
-            )
-            self._count_action(session)
+        from engine.resting import rest
+
+        rest(self, "done", action.reason, "finish", chosen=action.node_id, count_action=True)
 
     # --- requests to the model --------------------------------------------------------
 
@@ -582,12 +638,12 @@ class Runner:
         key = self.task.state_key(node.state)
         if key is None:
             return None
-        return self._memo().get((_config_key(judge.config()), key))
+        return self._memo().get((judge_key(judge.config()), key))
 
     def _remember(self, judge: Judge, node: NodeView, verdict: Verdict) -> None:
         key = self.task.state_key(node.state)
         if key is not None and verdict.passed is None:
-            self._memo().setdefault((_config_key(judge.config()), key), (verdict, node.id))
+            self._memo().setdefault((judge_key(judge.config()), key), (verdict, node.id))
 
     def _memo(self) -> dict[tuple[str, str], tuple[Verdict, int]]:
         if self._verdict_memo is None:
@@ -598,20 +654,20 @@ class Runner:
                     key = self.task.state_key(nodes[ev.node_id].state)
                     if key is not None and ev.passed is None:
                         verdict = Verdict(ev.score, ev.passed, ev.rationale, ev.model_call_ids)
-                        memo.setdefault((_config_key(ev.judge_config), key), (verdict, ev.node_id))
+                        memo.setdefault((judge_key(ev.judge_config), key), (verdict, ev.node_id))
             self._verdict_memo = memo
         return self._verdict_memo
 
     # --- run bookkeeping --------------------------------------------------------------
 
-    def _reload(self) -> Run:
+    def reload(self) -> Run:
         with Session(self.engine) as session:
             run = queries.get_run(session, self.run_id)
         assert run is not None
         self.run = run
         return run
 
-    def _elapsed(self) -> float:
+    def elapsed(self) -> float:
         return self._elapsed_base + (time.monotonic() - self._clock_start)
 
     def _heartbeat(self) -> None:
@@ -621,12 +677,12 @@ class Runner:
             queries.renew_lease(self.engine, self.run_id, self.owner, LEASE_SECONDS)
             self._renewed = now
 
-    def _count_action(self, session: Session) -> None:
+    def count_action(self, session: Session) -> None:
         session.execute(
             update(Run)
             .where(col(Run.id) == self.run_id)
             .values(
-                actions=col(Run.actions) + 1, elapsed_seconds=self._elapsed(), updated_at=utcnow()
+                actions=col(Run.actions) + 1, elapsed_seconds=self.elapsed(), updated_at=utcnow()
             )
         )
 
@@ -640,36 +696,31 @@ class Runner:
 
     def _check_time_budget(self) -> None:
         limit = self.run.budget.get("max_seconds")
-        if limit is not None and self._elapsed() >= float(limit):
-            raise BudgetExhausted(f"time budget: {self._elapsed():.1f} s of {limit} s used")
+        if limit is not None and self.elapsed() >= float(limit):
+            raise BudgetExhausted(f"time budget: {self.elapsed():.1f} s of {limit} s used")
 
     def _set_status(self, status: str, reason: str, event: str) -> Run:
         with unit_of_work(self.engine, self.run_id) as session:
             run = session.get(Run, self.run_id)
             assert run is not None
             run.status, run.status_reason = status, reason
-            run.elapsed_seconds = self._elapsed()
+            run.elapsed_seconds = self.elapsed()
             queries.add_event(session, self.run_id, event, reason)
-        return self._reload()
+        return self.reload()
 
     def _pause(self, reason: str) -> Run:
-        return self._set_status("paused", reason, "error")
+        from engine.resting import rest
+
+        return rest(self, "paused", reason, "error")
 
     def _stop_on_budget(self, reason: str) -> Run:
+        from engine.resting import rest
+
         best = self.strategy.best(self.load())
-        with unit_of_work(self.engine, self.run_id) as session:
-            run = session.get(Run, self.run_id)
-            assert run is not None
-            run.status, run.status_reason = "stopped", reason
-            run.elapsed_seconds = self._elapsed()
-            if best is not None:
-                run.answer, run.answer_node_id = best.state.get("answer"), best.id
-            queries.add_event(session, self.run_id, "budget_stop", reason)
-        return self._reload()
+        return rest(self, "stopped", reason, "budget_stop", chosen=best.id if best else None)
 
 
-def _config_key(config: dict[str, Any]) -> str:
-    return repr(sorted(config.items()))
+_NO_VERDICT = Verdict(None, None, "")
 
 
 class _Context:

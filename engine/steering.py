@@ -71,11 +71,15 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
     changed = 0
     with unit_of_work(engine, run_id) as session:
         root = _node(session, run_id, node_id)
-        for node in _subtree(session, root) if branch else [root]:
+        for node in _subtree(session, root) if branch else [root, *_born_pruned(session, root)]:
             if node.status != "pruned":
                 continue
             last = queries.last_prune_event(session, node.id or 0)
             previous = (last.details.get("previous") if last else None) or "open"
+            if previous == "open" and _was_expanded(session, node):
+                # Pruned while the model was writing its children: it was expanded, and
+                # an `open` node would be expanded again (the same calls, twice the nodes).
+                previous = "expanded"
             queries.add_event(
                 session,
                 run_id,
@@ -88,6 +92,21 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
             node.status, node.status_reason = previous, "restored by a person"
             changed += 1
     return changed
+
+
+def _was_expanded(session: Session, node: Node) -> bool:
+    return any(k.branch == node.branch for k in queries.children(session, node.id or 0))
+
+
+def _born_pruned(session: Session, node: Node) -> list[Node]:
+    """Children pruned at birth only because `node` was pruned while they were written:
+    restoring the node brings them back with it."""
+    kids = []
+    for kid in queries.children(session, node.id or 0):
+        last = queries.last_prune_event(session, kid.id or 0) if kid.status == "pruned" else None
+        if last is not None and last.details.get("by") == "parent pruned":
+            kids.append(kid)
+    return kids
 
 
 def pin(engine: Engine, run_id: int, node_id: int, pinned: bool = True) -> None:

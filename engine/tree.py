@@ -13,11 +13,11 @@ from dataclasses import replace
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from engine.types import NodeView, TreeView
+from engine.types import NodeView, TreeView, judge_key
 from storage.models import Evaluation, Node, Prior
 
 
-def _view(node: Node, evaluated: bool) -> NodeView:
+def _view(node: Node, verdicts: frozenset[str], evaluated: bool) -> NodeView:
     return NodeView(
         id=node.id or 0,
         key=node.key,
@@ -34,18 +34,22 @@ def _view(node: Node, evaluated: bool) -> NodeView:
         value=node.value,
         pinned=node.pinned,
         evaluated=evaluated,
+        verdicts=verdicts,
     )
 
 
-def load_tree(engine: Engine, run_id: int, judge_set: int, has_judges: bool = True) -> TreeView:
-    return TreeCache(engine, run_id).refresh(judge_set, has_judges)
+def load_tree(
+    engine: Engine, run_id: int, judge_set: int, judges: frozenset[str] | None = None
+) -> TreeView:
+    return TreeCache(engine, run_id).refresh(judge_set, judges)
 
 
 class TreeCache:
     def __init__(self, engine: Engine, run_id: int) -> None:
         self.engine = engine
         self.run_id = run_id
-        self.key: tuple[int, bool] | None = None  # (judge set, has judges) of the cache
+        # (judge set, active judges' keys) of the cache; see `refresh`
+        self.key: tuple[int, frozenset[str] | None] | None = None
         self._forget()
 
     def _forget(self) -> None:
@@ -53,12 +57,20 @@ class TreeCache:
         self.last_rev = -1
         self.last_evaluation = 0
         self.last_prior = 0
-        self.judged: set[int] = set()
+        self.judged: dict[int, frozenset[str]] = {}  # node -> keys of the judges that spoke
 
-    def refresh(self, judge_set: int, has_judges: bool = True) -> TreeView:
-        if self.key != (judge_set, has_judges):  # "judged" means judged by this set
+    def _evaluated(self, verdicts: frozenset[str]) -> bool:
+        assert self.key is not None
+        wanted = self.key[1]
+        return bool(verdicts) if wanted is None else wanted <= verdicts
+
+    def refresh(self, judge_set: int, judges: frozenset[str] | None = None) -> TreeView:
+        """The tree as of now. A node is `evaluated` once every judge in `judges` (the
+        active set's keys, see `judge_key`) has a verdict on it in `judge_set`; with
+        `judges` None, once any judge of that set has."""
+        if self.key != (judge_set, judges):  # "judged" means judged by this set
             self._forget()
-            self.key = (judge_set, has_judges)
+            self.key = (judge_set, judges)
         with Session(self.engine) as session:
             nodes = list(
                 session.exec(
@@ -69,7 +81,7 @@ class TreeCache:
             )
             evaluations = list(
                 session.exec(
-                    select(Evaluation.id, Evaluation.node_id).where(
+                    select(Evaluation.id, Evaluation.node_id, Evaluation.judge_config).where(
                         Evaluation.run_id == self.run_id,
                         col(Evaluation.id) > self.last_evaluation,
                         Evaluation.judge_set == judge_set,
@@ -83,19 +95,22 @@ class TreeCache:
                     .order_by(col(Prior.id))
                 )
             )
+        newly_judged = set()
+        for evaluation_id, node_id, config in evaluations:
+            self.last_evaluation = max(self.last_evaluation, evaluation_id or 0)
+            self.judged[node_id] = self.judged.get(node_id, frozenset()) | {judge_key(config)}
+            newly_judged.add(node_id)
         for node in nodes:
             self.last_rev = max(self.last_rev, node.rev)
-            self.tree.upsert(_view(node, not has_judges or node.id in self.judged))
-        newly_judged = set()
-        for evaluation_id, node_id in evaluations:
-            self.last_evaluation = max(self.last_evaluation, evaluation_id or 0)
-            if node_id not in self.judged:
-                self.judged.add(node_id)
-                newly_judged.add(node_id)
+            verdicts = self.judged.get(node.id or 0, frozenset())
+            self.tree.upsert(_view(node, verdicts, self._evaluated(verdicts)))
         for node_id in newly_judged:
             view = self.tree.nodes.get(node_id)
-            if view is not None and not view.evaluated:
-                self.tree.upsert(replace(view, evaluated=True))
+            verdicts = self.judged[node_id]
+            if view is not None and view.verdicts != verdicts:
+                self.tree.upsert(
+                    replace(view, verdicts=verdicts, evaluated=self._evaluated(verdicts))
+                )
         for prior in priors:
             self.last_prior = max(self.last_prior, prior.id or 0)
             self.tree.priors.setdefault(prior.node_id, []).append(prior.text)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def judge_key(config: Mapping[str, Any]) -> str:
+    """One judge's identity in a set (its name and options), as verdicts record it."""
+    return repr(sorted(config.items()))
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,8 @@ class NodeView:
     visits: int
     value: float
     pinned: bool
-    evaluated: bool  # has verdicts from the active judge set
+    evaluated: bool  # has a verdict from every judge of the active set
+    verdicts: frozenset[str] = frozenset()  # keys of the active judges that judged it
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from sqlalchemy import JSON, Column, Connection, Integer, inspect, text
+from sqlalchemy import JSON, Column, Connection, Integer, String, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -121,6 +121,11 @@ def m006_run_scripts(conn: Connection) -> None:
                 text("UPDATE run SET generator = :spec WHERE id = :id"),
                 {"id": run_id, "spec": json.dumps(spec)},
             )
+
+
+@migration
+def m007_run_requests(conn: Connection) -> None:
+    add_column(conn, "run", Column("requested", String, nullable=False, server_default=""))
 
 
 def migrate(engine: Engine) -> list[str]:

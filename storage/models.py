@@ -13,8 +13,21 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 RUN_STATUSES = ("queued", "running", "paused", "done", "failed", "stopped")
+# What a person asked of a run that a runner applies between two actions; until it
+# has, the run keeps its status and the app says "pausing…" / "stopping…".
+RUN_REQUESTS = ("", "pause", "stop")
 # "critique": a note on an answer (self-refine), never judged, revised below.
-NODE_STATUSES = ("open", "expanded", "pruned", "terminal", "solved", "invalid", "critique")
+# "unexplored": left open when the run ended (done or stopped); the reason says why.
+NODE_STATUSES = (
+    "open",
+    "expanded",
+    "pruned",
+    "terminal",
+    "solved",
+    "invalid",
+    "critique",
+    "unexplored",
+)
 # "more" / "backtrack": model nodes made by a loop rule (engine/strategies/base.py);
 # "judge": a critique written from a verifier's feedback, without a model call;
 # "counterfactual": children of a pruned node, expanded anyway on a person's request.
@@ -57,6 +70,7 @@ class Run(SQLModel, table=True):
     actions: int = 0
     revision: int = 0  # bumped by every node write; see Node.rev
     steps_requested: int = 0  # "step one action" while paused
+    requested: str = ""  # a pause or stop a person asked for, not yet applied: RUN_REQUESTS
     lease_owner: str | None = None
     lease_until: datetime | None = None
 

@@ -35,6 +35,7 @@ class RunLedger:
     no problem text, no generator spec)."""
 
     status: str
+    requested: str
     steps_requested: int
     judge_set: int
     budget: dict[str, Any]
@@ -51,6 +52,7 @@ class RunLedger:
 
 LEDGER_COLUMNS = (
     "status",
+    "requested",
     "steps_requested",
     "judge_set",
     "budget",
@@ -90,6 +92,14 @@ def node_evaluations(session: Session, node_id: int, judge_set: int) -> list[Eva
     """One node's verdicts from one judge set, oldest first."""
     query = select(Evaluation).where(
         Evaluation.node_id == node_id, Evaluation.judge_set == judge_set
+    )
+    return list(session.exec(query.order_by(col(Evaluation.id))))
+
+
+def group_evaluations(session: Session, node_ids: list[int], judge_set: int) -> list[Evaluation]:
+    """The verdicts on a group of nodes from one judge set, oldest first."""
+    query = select(Evaluation).where(
+        col(Evaluation.node_id).in_(node_ids), Evaluation.judge_set == judge_set
     )
     return list(session.exec(query.order_by(col(Evaluation.id))))
 
@@ -213,6 +223,16 @@ def lease_owner_is_dead(owner: str | None) -> bool:
     return False
 
 
+def lease_is_live(run: Run) -> bool:
+    """True while a live process holds the run (a runner is working on it)."""
+    return (
+        run.lease_owner is not None
+        and run.lease_until is not None
+        and run.lease_until >= utcnow()
+        and not lease_owner_is_dead(run.lease_owner)
+    )
+
+
 def claim_run(engine: Engine, run_id: int, owner: str, seconds: float) -> bool:
     """Take or renew the lease on a run; False when another live process holds it."""
     now = utcnow()
@@ -266,12 +286,14 @@ def release_run(engine: Engine, run_id: int, owner: str) -> None:
 
 def claimable_runs(session: Session) -> list[Run]:
     """Runs a worker should pick up: running, queued, paused with a step asked
-    for, or any run with a pending command (a re-run, a re-score)."""
+    for, a pause or stop asked for and not yet applied, or any run with a pending
+    command (a re-run, a re-score)."""
     pending = select(Command.run_id).where(Command.status == "pending")
     query = select(Run).where(
         or_(
             col(Run.status).in_(("queued", "running")),
             (col(Run.status) == "paused") & (col(Run.steps_requested) > 0),
+            col(Run.requested) != "",
             col(Run.id).in_(pending),
         )
     )

@@ -25,6 +25,8 @@ from sqlmodel import Session
 
 from engine import steering
 from engine.errors import BadArguments
+from engine.generators import Completion, CompletionRequest
+from engine.generators.scripted import ScriptedGenerator
 from engine.judges import parse_judge_specs
 from engine.runner import Runner, create_run
 from storage import queries
@@ -199,3 +201,71 @@ def test_a_prune_made_while_the_runner_decides_is_not_overwritten(
         # ...and the person's prune, acknowledged, is what holds (not "solved").
         assert node.status == "pruned" and node.status_reason == "pruned by a person"
     check_log_agrees_with_nodes(engine, run.id)
+
+
+class PruneWhileGenerating(ScriptedGenerator):
+    """A scripted model during whose answer for one node a person prunes that node."""
+
+    def __init__(self, outputs: list[str], engine: Engine, run_id: int) -> None:
+        super().__init__(outputs)
+        self.engine, self.run_id = engine, run_id
+        self.target: int | None = None
+
+    def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
+        if self.target is not None:
+            steering.prune(self.engine, self.run_id, self.target, branch=False)
+            self.target = None
+        return super().complete(requests)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_node_pruned_while_it_is_expanded_and_restored_is_not_expanded_twice(
+    kind: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The interleaving the property test found (forced, not hoped for): a person
+    prunes a node while the model is writing its children, the children are born
+    pruned, then the person restores the node. It was expanded: restoring it must
+    not make it `open` again, or the runner expands it a second time with the very
+    same (stored) model calls and every candidate of that call appears twice."""
+    if kind == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('r') / 'r.db'}")
+    else:
+        engine = make_engine(request.getfixturevalue("postgres_server").new_database())
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="dfs",
+        strategy_params={"samples": 1},
+        generator={"backend": "scripted", "outputs": []},
+        judges=parse_judge_specs("game24-verifier"),
+        budget={"max_calls": 6},
+        status="running",
+    )
+    assert run.id is not None
+    outputs = ["4 + 4 = 8 (left: 4 4 8)", "4 + 8 = 12 (left: 4 12)\n4 * 4 = 16 (left: 8 16)"]
+    model = PruneWhileGenerating(outputs + ["garbage"] * 4, engine, run.id)
+    runner = Runner(engine, run.id, generator=model)
+    runner.step()  # expand the problem
+    runner.step()  # check its child
+    with Session(engine) as session:
+        child = [n for n in queries.run_nodes(session, run.id) if n.parent_id is not None][0]
+    assert child.status == "open"
+    model.target = child.id  # the person prunes it while it is being expanded
+    runner.step()
+    with Session(engine) as session:
+        kids = queries.children(session, child.id or 0)
+        assert [k.status for k in kids] == ["pruned", "pruned"]
+        assert session.get(Node, child.id).status == "pruned"  # type: ignore[union-attr]
+    steering.restore(engine, run.id, child.id or 0)
+    with Session(engine) as session:
+        assert session.get(Node, child.id).status == "expanded"  # type: ignore[union-attr]
+    runner.run_until_idle()
+    check_tree_invariants(engine, run.id)
+    with Session(engine) as session:
+        expansions = [
+            e
+            for e in queries.run_events(session, run.id)
+            if e.kind == "expand" and e.node_id == child.id
+        ]
+    assert len(expansions) == 1

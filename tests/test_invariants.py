@@ -92,7 +92,7 @@ def test_pause_at_random_action_then_resume_gives_same_tree(
     runner = Runner(engine, interrupted)
     pause_after = random.Random(seed).randint(1, 6)
     for _ in range(pause_after):
-        if runner._reload().status != "running":
+        if runner.reload().status != "running":
             break
         runner.step()
     commands.pause(engine, interrupted)

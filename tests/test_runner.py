@@ -73,7 +73,7 @@ def test_the_incremental_tree_equals_a_full_load_at_every_step(engine: Engine) -
     assert run.id is not None
     runner, cache, rng = Runner(engine, run.id), TreeCache(engine, run.id), random.Random(4)
     for step in range(30):
-        if runner._reload().status != "running":
+        if runner.reload().status != "running":
             break
         runner.step()
         full = load_tree(engine, run.id, runner.judge_set)

@@ -84,13 +84,17 @@ def test_pause_step_and_stop(engine: Engine) -> None:
         run = queries.get_run(session, run_id)
         assert run is not None
         assert (run.status, run.actions, run.steps_requested) == ("paused", 1, 0)
-    commands.stop(engine, run_id)
+    run = commands.stop(engine, run_id)  # nobody works on it: applied at once
+    assert (run.status, run.requested) == ("stopped", "")
     with Session(engine) as session:
         events = queries.run_events(session, run_id)
-    assert [(e.kind, e.actor) for e in events if e.actor == "person"][-2:] == [
+        nodes = queries.run_nodes(session, run_id)
+    assert [(e.kind, e.actor) for e in events if e.actor == "person"][-3:] == [
         ("step", "person"),
         ("stop", "person"),
+        ("stopped", "person"),
     ]
+    assert "open" not in {n.status for n in nodes}
 
 
 def test_background_thread_picks_up_new_runs(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from engine.tasks.base import Task
-from engine.types import NodeView, TreeView
+from engine.types import NodeView, TreeView, judge_key
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,10 @@ class Judge(ABC):
     name: ClassVar[str]
     default_role: ClassVar[str] = "weight"
     description: ClassVar[str] = ""
+    # A free judge makes no model call (a verifier: rules, a calculator, tests). Free
+    # judges speak first, and every candidate they can settle is settled before a run
+    # rests, whatever ends or pauses it: checking costs no model-call budget.
+    free: ClassVar[bool] = False
 
     def __init__(self, role: str | None = None, weight: float = 1.0, **options: Any) -> None:
         self.role = role or self.default_role
@@ -68,6 +72,10 @@ class Judge(ABC):
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "role": self.role, "weight": self.weight, **self.options}
+
+    def key(self) -> str:
+        """This judge's identity in the set, as its stored verdicts carry it."""
+        return judge_key(self.config())
 
     @abstractmethod
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:

@@ -16,6 +16,7 @@ from engine.types import NodeView
 
 class Calculator(Judge):
     name = "calculator"
+    free = True
     default_role = "gate"
     description = "Recomputes every 'a op b = c' in a step; a wrong result rejects the step."
 
@@ -40,6 +41,7 @@ class Calculator(Judge):
 
 class AnswerChecker(Judge):
     name = "answer"
+    free = True
     default_role = "gate"
     description = "Checks a finished path's answer with the task's checker (e.g. --answer)."
 

@@ -113,6 +113,7 @@ _report()
 
 class CodeTests(Judge):
     name = "code-tests"
+    free = True
     default_role = "gate"
     description = "Runs the code task's tests against each candidate in the sandbox."
 

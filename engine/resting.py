@@ -1,0 +1,198 @@
+"""How a run comes to rest, and what it may then claim.
+
+Whatever ends or pauses a run — the strategy's finish, a budget, a person's pause
+or stop, an error — the same three things happen before its status changes:
+
+1. Every candidate that free judges (verifiers: no model call) can settle is
+   settled, so no candidate is left unchecked for want of model-call budget.
+2. A run that ends (`done`, `stopped`) leaves no `open` node: what the search did
+   not expand becomes `unexplored`, with the reason. (Resuming a stopped run opens
+   them again: see engine/commands.py.)
+3. The answer is only ever a candidate that passed its checks: a solved node, or a
+   finished path every gate of the active set let through. With no gate in the set,
+   the best-scored finished path, said to be judged by models only. With none, no
+   answer, and the reason says so.
+
+It does not decide what the search does next: strategies do.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, col, select
+
+from engine.strategies.base import rank_key
+from engine.types import Evaluate, NodeView, TreeView
+from storage import queries
+from storage.database import unit_of_work
+from storage.models import Node, Run
+
+if TYPE_CHECKING:
+    from engine.runner import Runner
+
+log = logging.getLogger(__name__)
+
+JUDGEABLE = ("open", "terminal")
+
+
+def unsettled_by_free_judges(runner: Runner, tree: TreeView) -> list[list[int]]:
+    """Sibling groups of candidates some free judge of the active set has not judged."""
+    keys = {judge.key() for judge in runner.judges if judge.free}
+    if not keys:
+        return []
+    groups: dict[int, list[int]] = {}
+    for node in tree.nodes.values():
+        if node.parent_id is not None and node.status in JUDGEABLE and not keys <= node.verdicts:
+            groups.setdefault(node.parent_id, []).append(node.id)
+    return [sorted(ids) for _, ids in sorted(groups.items())]
+
+
+def verify_with_free_judges(runner: Runner) -> int:
+    """Settle what the free judges can; returns how many candidates they judged."""
+    free = [judge for judge in runner.judges if judge.free]
+    tree = runner.load()
+    judged = 0
+    for group in unsettled_by_free_judges(runner, tree):
+        runner.evaluate(tree, group, judges=free, kind="verify")
+        judged += len(group)
+        tree = runner.load()
+    return judged
+
+
+def partly_judged(runner: Runner, tree: TreeView) -> Evaluate | None:
+    """A sibling group the free judges settled at a rest but the model judges have not
+    seen yet: judged before the strategy may finish, as an uninterrupted run would."""
+    if not runner.judges:
+        return None
+    waiting = [
+        n
+        for n in tree.main()
+        if n.parent_id is not None
+        and not n.evaluated
+        and (n.status in JUDGEABLE or (n.status == "solved" and n.verdicts))
+    ]
+    if not waiting:
+        return None
+    parent = min(waiting, key=lambda n: n.id).parent_id
+    return Evaluate(tuple(n.id for n in waiting if n.parent_id == parent))
+
+
+def rest(
+    runner: Runner,
+    status: str,
+    reason: str,
+    event: str,
+    chosen: int | None = None,
+    actor: str = "engine",
+    count_action: bool = False,
+) -> Run:
+    """Verify, close the frontier (for an end), choose an honest answer, then set
+    `status`. `chosen` is the node the strategy picked as its answer, if any."""
+    try:
+        verify_with_free_judges(runner)
+    except Exception:  # never let a failing check hide why the run rests
+        log.exception("run #%s: checking candidates before resting failed", runner.run_id)
+    tree = runner.load()
+    ends = status in ("done", "stopped")
+    answer: NodeView | None = None
+    note = ""
+    if ends:
+        answer, note = choose_answer(runner, tree, chosen)
+    with unit_of_work(runner.engine, runner.run_id) as session:
+        run = session.get(Run, runner.run_id)
+        assert run is not None
+        if ends:
+            _close_frontier(runner, session, tree, reason)
+            run.answer = None if answer is None else answer.state.get("answer")
+            run.answer_node_id = None if answer is None else answer.id
+        run.status = status
+        run.status_reason = f"{reason}; {note}" if note else reason
+        run.requested = ""
+        run.elapsed_seconds = runner.elapsed()
+        details = {"answer": run.answer} if ends else {}
+        queries.add_event(
+            session,
+            runner.run_id,
+            event,
+            run.status_reason,
+            node_id=run.answer_node_id,
+            actor=actor,
+            details=details,
+        )
+        if count_action:
+            runner.count_action(session)
+    return runner.reload()
+
+
+def _close_frontier(runner: Runner, session: Session, tree: TreeView, reason: str) -> None:
+    """Open nodes become `unexplored`: the run will not expand them."""
+    open_ids = [n.id for n in tree.nodes.values() if n.status == "open"]
+    if not open_ids:
+        return
+    why = f"the run ended before expanding it: {reason}"
+    for node in queries.nodes_by_id(session, open_ids).values():
+        if node.status == "open":  # a person may have pruned it meanwhile
+            node.status, node.status_reason = "unexplored", why
+    queries.add_event(
+        session,
+        runner.run_id,
+        "unexplored",
+        f"{len(open_ids)} open nodes left unexpanded",
+        details={"nodes": open_ids},
+    )
+
+
+def choose_answer(
+    runner: Runner, tree: TreeView, chosen: int | None
+) -> tuple[NodeView | None, str]:
+    """The node to report and a note on how far it was checked."""
+    gates = {judge.key() for judge in runner.judges if judge.role == "gate"}
+    finished = [n for n in tree.main() if n.status in ("solved", "terminal")]
+    solved = [n for n in finished if n.status == "solved"]
+    passed = [n for n in finished if n.status == "terminal" and gates and gates <= n.verdicts]
+    unchecked = [n for n in finished if n.status == "terminal" and not gates]
+    for pool, note in (
+        (solved, ""),
+        (passed, "the answer passed its checks but was not proven right"),
+        (unchecked, _unchecked_note(runner, unchecked)),
+    ):
+        if pool:
+            pick = next((n for n in pool if n.id == chosen), None)
+            if pick is None and chosen is not None:
+                pick = max(pool, key=rank_key)
+                skipped = f"#{pick.id} is reported: it passed more checks than the pick #{chosen}"
+                note = f"{skipped}; {note}" if note else skipped
+            return pick or max(pool, key=rank_key), note
+    leftover = [n for n in finished if n.status == "terminal"]
+    if leftover:
+        best = max(leftover, key=rank_key)
+        return None, f"no answer passed its checks (best unchecked candidate: #{best.id})"
+    return None, ""
+
+
+def _unchecked_note(runner: Runner, pool: list[NodeView]) -> str:
+    if not runner.judges:
+        return "unverified: no judge checked the answer"
+    if any(n.evaluated for n in pool):
+        return "judged by models only, not verified"
+    return "unverified: the judges did not get to it"
+
+
+def reopen_unexplored(session: Session, run_id: int) -> int:
+    """Resuming a stopped run: what it left unexplored is open again."""
+    nodes = list(
+        session.exec(select(Node).where(Node.run_id == run_id, col(Node.status) == "unexplored"))
+    )
+    for node in nodes:
+        node.status, node.status_reason = "open", ""
+    if nodes:
+        queries.add_event(
+            session,
+            run_id,
+            "reopen",
+            f"{len(nodes)} unexplored nodes open again",
+            details={"nodes": [n.id for n in nodes]},
+        )
+    return len(nodes)
