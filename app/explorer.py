@@ -65,7 +65,7 @@ def page() -> None:
     st.text(run.problem)
     controls(run)
     left, right = st.columns([3, 2], gap="medium")
-    live = run.status in LIVE or busy
+    live = run.status in LIVE or busy or bool(run.requested)
     with left:
         method_note(run)
         tree_panel(run.id, live)
@@ -133,8 +133,9 @@ def controls(run: Run) -> None:
         key="pause",
         on_click=act,
         args=("pause",),
-        disabled=run.status not in LIVE,
+        disabled=run.status not in LIVE or bool(run.requested),
         use_container_width=True,
+        help="Pause after the action in flight; its candidates are checked first",
     )
     columns[1].button(
         "Resume",
@@ -151,15 +152,17 @@ def controls(run: Run) -> None:
         args=("step",),
         disabled=finished or run.status in LIVE,
         use_container_width=True,
-        help="Do one action, then pause again",
+        help="Do exactly one action (expand, judge, prune, back up, critique or finish), "
+        "then pause again",
     )
     columns[3].button(
         "Stop",
         key="stop",
         on_click=act,
         args=("stop",),
-        disabled=finished or run.status == "stopped",
+        disabled=finished or run.status == "stopped" or run.requested == "stop",
         use_container_width=True,
+        help="End the run after the action in flight (Resume can continue it)",
     )
     exports = [
         ("JSON", _export_json, "json", "application/json"),
@@ -233,7 +236,7 @@ def tree_panel(run_id: int, live: bool) -> None:
             direction="LR" if direction == "left-right" else "UD",
         )
         st.html(_legend_html())
-        still_live = run.status in LIVE or busy
+        still_live = run.status in LIVE or busy or bool(run.requested)
         selection = st.session_state.get("selected_node")
         if still_live != live or selection != st.session_state.get("inspected_node"):
             st.session_state["inspected_node"] = selection
@@ -256,10 +259,17 @@ def _legend_html() -> str:
     )
 
 
+REQUESTED = {
+    "pause": "pausing after the current step…",
+    "stop": "stopping after the current step…",
+}
+
+
 def status_line(run: Run, node_total: int) -> None:
     tokens = run.prompt_tokens + run.completion_tokens
+    shown = REQUESTED.get(run.requested)  # asked for, not yet applied by the runner
     line = (
-        f"**{run.status}**"
+        (f"**{shown}** (still {run.status})" if shown else f"**{run.status}**")
         + (f" — {md(run.status_reason)}" if run.status_reason else "")
         + f" · {node_total} nodes · {run.model_calls} model calls · {tokens:,} tokens · "
         f"{run.elapsed_seconds:.1f} s"

@@ -68,12 +68,7 @@ def page() -> None:
         options = st.text_input(
             "Judge options", "", key="judge_options", placeholder="e.g. value:samples=5;weight=2"
         )
-        st.markdown("**Budget** (0 = no limit)")
-        b1, b2 = st.columns(2)
-        max_calls = b1.number_input("Model calls", 0, 100_000, 60, key="max_calls")
-        max_tokens = b2.number_input("Tokens", 0, 10_000_000, 0, step=1000, key="max_tokens")
-        max_seconds = b1.number_input("Seconds", 0, 86_400, 300, key="max_seconds")
-        max_nodes = b2.number_input("Nodes", 0, 100_000, 0, key="max_nodes")
+        budget = budget_inputs()
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
         temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.1, key="temperature")
 
@@ -94,12 +89,7 @@ def page() -> None:
                 generator={**generator, "temperature": temperature},
                 judges=specs,
                 seed=int(seed),
-                budget={
-                    "max_calls": max_calls or None,
-                    "max_tokens": max_tokens or None,
-                    "max_seconds": max_seconds or None,
-                    "max_nodes": max_nodes or None,
-                },
+                budget=budget,
             )
         except TreelightError as error:
             st.error(md(error))
@@ -115,6 +105,35 @@ BACKEND_LABELS = {
     "ollama": "Ollama server",
     "scripted": "Scripted (replay outputs)",
 }
+
+
+# key, label, default, largest, step, limited by default
+BUDGET_FIELDS = (
+    ("max_calls", "Model calls", 60, 100_000, 1, True),
+    ("max_tokens", "Tokens", 20_000, 10_000_000, 1000, False),
+    ("max_seconds", "Seconds", 300, 86_400, 10, True),
+    ("max_nodes", "Nodes", 200, 100_000, 10, False),
+)
+
+
+def budget_inputs() -> dict[str, int | None]:
+    """Each limit is a number of at least 1, or none at all, ticked on purpose: a run
+    with no limit at all is never started by a field left at 0."""
+    st.markdown("**Budget**")
+    budget: dict[str, int | None] = {}
+    for column, (key, label, default, largest, step, limited) in zip(
+        st.columns(2) * 2, BUDGET_FIELDS, strict=True
+    ):
+        unlimited = column.checkbox(
+            f"No limit on {label.lower()}", value=not limited, key=f"{key}_unlimited"
+        )
+        value = column.number_input(
+            label, 1, largest, default, step=step, key=key, disabled=unlimited
+        )
+        budget[key] = None if unlimited else int(value)
+    if all(v is None for v in budget.values()):
+        st.warning("No limit at all: this search runs until its strategy ends it.")
+    return budget
 
 
 def strategy_params(strategy: str) -> dict[str, Any]:

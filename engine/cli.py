@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("name")
     pull.add_argument("--host", help="default: $OLLAMA_HOST or http://localhost:11434")
 
-    for name in ("pause", "stop", "step"):
-        command = sub.add_parser(name, help=f"{name} a run (the runner applies it between actions)")
+    steering_help = {
+        "pause": "pause a run after the action in flight (its candidates are checked first)",
+        "stop": "end a run after the action in flight; `treelight resume` can continue it",
+        "step": "do exactly one action of a paused run (a running one pauses after its "
+        "action in flight)",
+    }
+    for name, text in steering_help.items():
+        command = sub.add_parser(name, help=text)
         command.add_argument("run_id", type=int)
 
     app = sub.add_parser("app", help="open the explorer (Streamlit) on this machine")
@@ -331,7 +338,11 @@ def cmd_runs(engine: Engine, args: argparse.Namespace) -> int:
 
 def cmd_steer(engine: Engine, args: argparse.Namespace) -> int:
     run = getattr(commands, args.command)(engine, args.run_id)
-    print(f"Run #{run.id}: {run.status}")
+    coming = {"pause": "pausing", "stop": "stopping"}.get(run.requested)
+    if coming:  # a runner is working on it: applied at the end of the action in flight
+        print(f"Run #{run.id}: {run.status}, {coming} after the current step…")
+    else:
+        print(f"Run #{run.id}: {run.status}")
     return 0
 
 
@@ -353,8 +364,6 @@ def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
-    import subprocess
-
     import app
 
     script = Path(app.__file__).parent / "main.py"
@@ -376,7 +385,12 @@ def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
         "minimal",
     ]
     print(f"Treelight explorer: http://{args.address}:{args.port}", file=sys.stderr)
-    return subprocess.call(command)
+    sys.stderr.flush()
+    # Become the Streamlit server rather than wait for it: a SIGTERM or Ctrl-C sent to
+    # `treelight app` then reaches the server itself, which stops (a child process
+    # would have gone on serving after its parent was killed).
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def cmd_models(engine: Engine, args: argparse.Namespace) -> int:

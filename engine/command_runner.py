@@ -98,15 +98,19 @@ def _rerun(runner: Runner, command: Command) -> str:
     return f"{branch}: {len(child_ids)} candidates beside the original children of #{node.id}"
 
 
+# Nodes a search has decided on, and of those, the ones it kept (a beam keeps a node it
+# may not get to expand: left open, or unexplored once the run ended).
+KEPT = ("expanded", "solved", "terminal", "unexplored")
+DECIDED = (*KEPT, "pruned")
+
+
 def _rescore_tree(runner: Runner) -> str:
     """Score every decided node with the active judges and list what would change."""
     tree = runner.load()
     todo = [
         n
         for n in tree.main()
-        if n.parent_id is not None
-        and not n.evaluated
-        and n.status in ("expanded", "pruned", "solved")
+        if n.parent_id is not None and not n.evaluated and n.status in DECIDED
     ]
     settlements: dict[int, Settlement] = {}
     for parent_id in sorted({n.parent_id for n in todo if n.parent_id is not None}):
@@ -137,7 +141,7 @@ def what_would_change(tree: TreeView, settlements: dict[int, Settlement]) -> lis
     for depth in sorted({tree.nodes[i].depth for i in settlements}):
         level = [n for n in tree.main() if n.depth == depth and n.id in settlements]
         beam_cut = [n for n in level if n.status_reason.startswith("beam cutoff")]
-        kept = [n for n in level if n.status in ("expanded", "solved")]
+        kept = [n for n in level if n.status in KEPT]
         if not beam_cut or not kept:
             continue
         ranked = sorted(level, key=lambda n: -(settlements[n.id].score or 0.0))

@@ -25,7 +25,8 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "root": ("#6a51a3", "problem"),
     "open": ("#9ecae1", "open (waiting)"),
     "expanded": ("#3182bd", "expanded"),
-    "terminal": ("#a1d99b", "finished, unchecked"),
+    "terminal": ("#a1d99b", "finished, not proven right"),
+    "unexplored": ("#d9d9d9", "unexplored: the run ended first"),
     "solved": ("#238b45", "solved (checked)"),
     "pruned_judge": ("#fd8d3c", "pruned by a judge"),
     "pruned_cutoff": ("#fdd0a2", "pruned: beam cutoff / threshold"),
@@ -63,7 +64,11 @@ def best_path(nodes: list[Node], run: Run) -> set[int]:
     target = by_id.get(run.answer_node_id) if run.answer_node_id else None
     if target is None:
         finished = [n for n in nodes if n.status in ("solved", "terminal") and n.branch == "main"]
-        alive = [n for n in nodes if n.status in ("open", "expanded") and n.branch == "main"]
+        alive = [
+            n
+            for n in nodes
+            if n.status in ("open", "expanded", "unexplored") and n.branch == "main"
+        ]
         pool = finished or alive
         if pool:
             target = max(pool, key=lambda n: (n.status == "solved", n.depth, n.score or 0.0))

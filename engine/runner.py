@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from engine.errors import BudgetExhausted, RunBusy, RunNotFound, TreelightError
+from engine.errors import BadArguments, BudgetExhausted, RunBusy, RunNotFound, TreelightError
 from engine.generators import CompletionRequest, Generator, make_generator
 from engine.judges import Answer, Judge, Settlement, Verdict, make_judges, settle
 from engine.model_calls import ModelCaller, derive_seed
@@ -767,6 +767,32 @@ def check_settings(
     return task_obj, judge_specs
 
 
+BUDGET_NAMES = {
+    "max_calls": "model calls",
+    "max_tokens": "tokens",
+    "max_seconds": "seconds",
+    "max_nodes": "nodes",
+}
+
+
+def check_budget(budget: dict[str, Any]) -> dict[str, Any]:
+    """The limits that are set (None: no limit); each a number of at least 0."""
+    checked: dict[str, Any] = {}
+    for key, value in budget.items():
+        if value is None:
+            continue
+        if key not in BUDGET_NAMES:
+            raise BadArguments(
+                f"Unknown budget {key!r}; the budgets are {', '.join(BUDGET_NAMES)}."
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise BadArguments(
+                f"The budget of {BUDGET_NAMES[key]} must be a number of at least 0, not {value!r}."
+            )
+        checked[key] = value
+    return checked
+
+
 def create_run(
     engine: Engine,
     *,
@@ -786,6 +812,7 @@ def create_run(
     task_obj, judge_specs = check_settings(
         task, problem, strategy, strategy_params, task_params, judges
     )
+    budget = check_budget(budget or {})
     generator = dict(generator)
     outputs = generator.pop("outputs", None)  # kept beside the run: see RunScript
     with unit_of_work(engine) as session:
@@ -797,7 +824,7 @@ def create_run(
             strategy_params=strategy_params or {},
             generator=generator,
             judges=judge_specs,
-            budget={k: v for k, v in (budget or {}).items() if v is not None},
+            budget=budget,
             seed=seed,
             replay=replay,
             status=status,

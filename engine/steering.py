@@ -21,7 +21,7 @@ from storage import queries
 from storage.database import unit_of_work
 from storage.models import Command, Node, Prior, Run
 
-PRUNABLE = ("open", "terminal", "expanded", "solved")
+PRUNABLE = ("open", "terminal", "expanded", "solved", "unexplored")
 
 
 def _node(session: Session, run_id: int, node_id: int) -> Node:

@@ -38,7 +38,7 @@ def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> s
         line = (
             f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"
         )
-        if node.status in ("pruned", "invalid") and node.status_reason:
+        if node.status in ("pruned", "invalid", "unexplored") and node.status_reason:
             line += f"\n{'  ' * indent}    ↳ {node.status_reason}"
         elif node.status == "solved":
             line += f"\n{'  ' * indent}    ✓ {node.status_reason}"
@@ -62,8 +62,13 @@ def decision(node: Node) -> str:
         return f"pruned — {node.status_reason}"
     if node.status == "solved":
         return f"solved — {node.status_reason}"
+    if node.status == "unexplored":
+        return f"unexplored — {node.status_reason}{score}"
     if node.status == "terminal":
-        return f"finished with answer {node.state.get('answer', '?')!r}, not checked{score}"
+        return (
+            f"finished with answer {node.state.get('answer', '?')!r}: it passed the checks "
+            f"it has had, none proves it right{score}"
+        )
     if node.status == "expanded":
         return f"kept and expanded{score}"
     if node.branch != "main":

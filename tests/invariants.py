@@ -89,3 +89,40 @@ def check_tree_invariants(engine: Engine, run_id: int) -> None:
             expected += max(1, found)  # an output with no candidate is one invalid node
         children = [n for n in nodes if n.parent_id == event.node_id and n.model_call_id in made_by]
         assert len(children) + event.details.get("not_added", 0) == expected
+
+    check_end_state(engine, run_id)
+
+
+BUDGET_REASONS = ("model-call budget", "token budget", "time budget", "node budget")
+
+
+def check_end_state(engine: Engine, run_id: int) -> None:
+    """An ended run says what is so: `stopped` only by a budget that really ran out or
+    by a person, `done` only when the strategy ended it; no open node; an answer only
+    on a finished candidate that passed its checks."""
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        nodes = {n.id: n for n in queries.run_nodes(session, run_id)}
+    assert run.requested == "", "a pause or stop was never applied"
+    if run.status not in ("done", "stopped"):
+        return
+    assert not [n.id for n in nodes.values() if n.status == "open"], "an ended run has open nodes"
+    for node in nodes.values():
+        if node.status == "unexplored":
+            assert node.status_reason.startswith("the run ended before expanding it: ")
+    reason = run.status_reason
+    if run.status == "stopped":
+        assert reason.startswith((*BUDGET_REASONS, "stopped by a person")), reason
+        if reason.startswith("model-call budget"):
+            assert run.model_calls == run.budget["max_calls"], (reason, run.model_calls)
+        if reason.startswith("node budget"):
+            assert len(nodes) <= run.budget["max_nodes"]
+    else:
+        assert not reason.startswith(BUDGET_REASONS), reason
+    if run.answer_node_id is not None:
+        answer = nodes[run.answer_node_id]
+        assert answer.status in ("solved", "terminal"), (answer.id, answer.status)
+        assert run.answer == answer.state.get("answer")
+    else:
+        assert run.answer is None

@@ -20,6 +20,7 @@ from storage import queries
 from storage.database import make_engine
 from storage.paths import database_url
 from tests.conftest import game24_script
+from tests.invariants import check_end_state
 
 MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 
@@ -155,7 +156,7 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
     at = explorer(run_id)
     assert not at.exception
     with Session(app_engine) as session:
-        assert queries.get_run(session, run_id).status in ("done", "stopped")  # type: ignore
+        assert queries.get_run(session, run_id).status == "done"  # type: ignore
 
     # Replay from the event log: the slider rebuilds the tree at any event.
     at.switch_page("views/runs_page.py").run()
@@ -266,7 +267,8 @@ def test_new_strategies_and_tasks_run_from_the_new_run_page(
     assert not at.exception
     with Session(app_engine) as session:
         finished = queries.get_run(session, run.id)
-    assert finished is not None and finished.status in ("done", "stopped")
+    assert finished is not None and finished.status == "done"
+    check_end_state(app_engine, run.id)
     labels = [e.label for e in at.expander]
     assert any(label.startswith(f"**{strategy}** — ") for label in labels)
 
@@ -335,7 +337,65 @@ def test_new_strategies_run_in_the_app_on_the_embedded_model(
         finished = queries.get_run(session, run.id)
         nodes = queries.run_nodes(session, run.id)
     assert finished is not None and finished.status in ("done", "stopped")
+    check_end_state(app_engine, run.id)  # stopped only by its budget; no open node
     assert 0 < finished.model_calls <= 5 and len(nodes) > 1
     assert f"### ✅ Run #{run.id} · math · {strategy}" in [m.value for m in at.markdown] or any(
         m.value.endswith(f"Run #{run.id} · math · {strategy}") for m in at.markdown
     )
+
+
+def test_no_budget_is_unlimited_unless_chosen_on_purpose(
+    app_engine: Engine, tmp_path: Path
+) -> None:
+    at, run_id = start_run_from_the_new_run_page(tmp_path)
+    with Session(app_engine) as session:
+        run = queries.get_run(session, run_id)
+    assert run is not None and run.budget == {"max_calls": 60, "max_seconds": 300}
+    page = new_app().run()
+    page.switch_page("views/new_run.py").run()
+    assert page.number_input(key="max_calls").min == 1  # 0 cannot be typed in
+    for key in ("max_calls", "max_seconds"):
+        page.checkbox(key=f"{key}_unlimited").check().run()
+    assert page.number_input(key="max_calls").disabled
+    assert any("No limit at all" in w.value for w in page.warning)
+    page.selectbox(key="preset").set_value("Free problem").run()
+    page.selectbox(key="task_Free problem").set_value("game24").run()
+    page.text_area(key="problem_Free problem").input("4 4 4 4")
+    page.radio(key="backend").set_value("scripted").run()
+    script = tmp_path / "one.json"
+    script.write_text(json.dumps(game24_script(1)))
+    page.text_input(key="script_path").input(str(script))
+    page.button(key="start").click().run()
+    assert not page.exception, page.exception
+    with Session(app_engine) as session:
+        newest = queries.list_runs(session, limit=1)[0]
+    assert newest.id != run_id and newest.budget == {}
+
+
+def test_a_pause_asked_for_shows_pausing_until_the_runner_applies_it(
+    app_engine: Engine, tmp_path: Path
+) -> None:
+    from engine import commands
+    from engine.runner import Runner
+    from storage.database import unit_of_work
+    from storage.models import Run
+
+    _, run_id = start_run_from_the_new_run_page(tmp_path)
+    with unit_of_work(app_engine, run_id) as session:  # as if a worker held it
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.status, run.lease_owner = "running", "elsewhere:1:x"
+        run.lease_until = run.updated_at.replace(year=run.updated_at.year + 1)
+    assert commands.pause(app_engine, run_id).requested == "pause"
+    at = explorer(run_id)
+    assert not at.exception
+    assert any("pausing after the current step…" in m.value for m in at.markdown)
+    assert at.button(key="pause").disabled
+    with unit_of_work(app_engine, run_id) as session:  # the worker's lease runs out
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.lease_owner, run.lease_until = None, None
+    Runner(app_engine, run_id).run_until_idle()
+    at = explorer(run_id)
+    assert not any("pausing" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**paused**") for m in at.markdown)

@@ -59,7 +59,7 @@ def test_run_json_then_show_export_and_runs(
         "seconds",
     ):
         assert field in result
-    assert result["status"] in ("done", "stopped")
+    assert (result["status"], result["reason"]) == ("stopped", "model-call budget: 20 of 20 used")
     assert result["model_calls"] <= 20 and result["nodes"] > 1
 
     assert main(["show", str(result["run_id"])]) == 0
@@ -139,3 +139,40 @@ def test_console_script_reports_a_missing_run(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "No run #999" in result.stderr
+
+
+def test_treelight_app_stops_serving_on_sigterm(tmp_path: Path) -> None:
+    """`treelight app` is the Streamlit server (not its parent): SIGTERM stops it."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "app", "--port", str(port)],
+        env={**os.environ, "TREELIGHT_HOME": str(tmp_path), "TREELIGHT_WORKER": "off"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(health, timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the app did not start serving within 60 s")
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(health, timeout=1)
+    finally:
+        if server.poll() is None:
+            server.kill()

@@ -13,7 +13,7 @@ from engine.generators.base import CompletionRequest
 from engine.generators.embedded import EmbeddedGenerator
 from engine.runner import Runner, create_run
 from storage import queries
-from tests.invariants import check_tree_invariants
+from tests.invariants import check_end_state, check_tree_invariants
 
 pytestmark = pytest.mark.model
 
@@ -47,6 +47,7 @@ def test_small_search_writes_nodes_verdicts_and_model_calls(
     outcome = Runner(engine, run.id, generator=generator).run_until_idle()
     assert outcome.error is None
     assert outcome.run.status in ("done", "stopped")
+    check_end_state(engine, run.id)  # stopped only by its budget, and no open node left
 
     with Session(engine) as session:
         nodes = queries.run_nodes(session, run.id)

@@ -261,3 +261,36 @@ def test_cli_refuses_task_options_for_the_wrong_task(
     missing = tmp_path / "nope.py"
     assert main(["run", "--task", "code", "--problem", "Write f.", "--tests", str(missing)]) == 2
     assert "Cannot read the tests" in capsys.readouterr().err
+
+
+def test_each_top_level_assert_counts_as_a_test() -> None:
+    tests = "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"
+    task = make_task("code", "Write add(a, b).", {"tests": tests})
+    nodes = [
+        node(code, task.apply({}, code, "solution").state)
+        for code in ("def add(a, b):\n    return a + b", "def add(a, b):\n    return 3")
+    ]
+    right, constant = CodeTests(seconds=5).judge(nodes, Context(task))  # type: ignore[arg-type]
+    assert right.passed and right.rationale.startswith("all 2 tests passed")
+    assert constant.passed is False and constant.score == 0.5
+    assert constant.rationale.startswith(
+        "1 of 2 tests passed; assert on line 2 failed: tests.py line 2: assert add(2, 2) == 4"
+    )
+    one = make_task("code", "Write add(a, b).", {"tests": "assert add(1, 2) == 3\n"})
+    [single] = CodeTests(seconds=5).judge(
+        [node(nodes[0].text, nodes[0].state)],
+        Context(one),  # type: ignore[arg-type]
+    )
+    assert single.rationale.startswith("the 1 test passed")
+
+
+def test_a_failing_statement_that_is_not_a_test_fails_the_candidate() -> None:
+    tests = "from solution import sub\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    task = make_task("code", "Write add(a, b).", {"tests": tests})
+    code = "def add(a, b):\n    return a + b"
+    [verdict] = CodeTests(seconds=5).judge(
+        [node(code, task.apply({}, code, "solution").state)],
+        Context(task),  # type: ignore[arg-type]
+    )
+    assert verdict.passed is False
+    assert "line 1 failed" in verdict.rationale and "ImportError" in verdict.rationale

@@ -17,8 +17,9 @@ from engine.generators.base import CompletionRequest
 from engine.generators.ollama_backend import OllamaGenerator, list_models, pull_model
 from engine.runner import Runner, create_run
 from storage import queries
-from storage.database import unit_of_work
+from storage.database import make_engine, unit_of_work
 from tests.fake_ollama import FakeOllama
+from tests.invariants import check_end_state
 
 
 @pytest.fixture
@@ -211,6 +212,7 @@ def test_each_fault_pauses_the_run_and_resume_continues_once_it_clears(
     commands.resume(engine, run.id)
     healed = Runner(engine, run.id).run_until_idle()
     assert healed.error is None and healed.run.status in ("done", "stopped")
+    check_end_state(engine, run.id)  # and whichever it is, it is so
     assert _node_ids(engine, run.id) > nodes_before or healed.run.status == "done"
 
 
@@ -242,6 +244,7 @@ def test_cli_search_against_the_fake_server(
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result
     assert result["status"] in ("done", "stopped") and 0 < result["model_calls"] <= 10
+    check_end_state(make_engine(), result["run_id"])
     assert result["nodes"] > 2 and result["prompt_tokens"] > 0
 
 

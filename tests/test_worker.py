@@ -54,7 +54,8 @@ def test_worker_runs_a_queued_run_to_the_end(engine: Engine) -> None:
     assert Worker(engine).work_once() == run_id
     with Session(engine) as session:
         run = queries.get_run(session, run_id)
-        assert run is not None and run.status in ("done", "stopped")
+        assert run is not None and run.status == "stopped"
+        assert run.status_reason == "model-call budget: 15 of 15 used"
         kinds = [e.kind for e in queries.run_events(session, run_id)]
     assert kinds[:3] == ["create", "start", "expand"]
 

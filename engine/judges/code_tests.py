@@ -92,14 +92,17 @@ sys.modules["solution"] = types.ModuleType("solution")
 sys.modules["solution"].__dict__.update(_solution)
 _tests = dict(_solution)
 _tests["__name__"] = "tests"
-# Top-level statements one by one, so a failing assert does not hide the tests below it.
-_results["(top-level asserts)"] = None
+# Top-level statements one by one, so a failing assert does not hide the tests below
+# it; each assert is a test of its own, and any other statement that fails is reported.
 for _statement in _TESTS_TREE.body:
+    _is_assert = isinstance(_statement, ast.Assert)
+    _label = f"assert on line {_statement.lineno}" if _is_assert else None
     try:
         exec(compile(ast.Module([_statement], []), "tests.py", "exec"), _tests)
+        if _label:
+            _results[_label] = None
     except BaseException as error:
-        if _results["(top-level asserts)"] is None:
-            _results["(top-level asserts)"] = _where(error, "tests.py", TESTS)
+        _results[_label or f"line {_statement.lineno}"] = _where(error, "tests.py", TESTS)
 for _name, _test in list(_tests.items()):
     if _name.startswith("test") and callable(_test) and getattr(_test, "__module__", "") == "tests":
         try:
@@ -131,8 +134,7 @@ class CodeTests(Judge):
         code = node.state.get("answer")
         if not code:
             return Verdict(None, None, "no code to test yet")
-        names, asserts = test_names(tests)
-        expected = (["(top-level asserts)"] if asserts else []) + names
+        expected = test_names(tests)
         key = secrets.token_hex(16)
         result = run_python(
             HARNESS % {"solution": code, "tests": tests}, self.limits, stdin=key + "\n"
@@ -151,11 +153,14 @@ class CodeTests(Judge):
         failed = [(name, report.get(name, "did not run")) for name in expected]
         failed = [(name, why) for name, why in failed if why is not None]
         passed = len(expected) - len(failed)
-        if not failed:
-            return Verdict(1.0, True, f"all {len(expected)} tests passed{where}", solves=True)
-        first_name, first_why = failed[0]
+        # A statement of the test file that is not a test (an import, a helper) failing.
+        setup = [(name, why) for name, why in report.items() if name not in expected and why]
+        if not failed and not setup:
+            counted = "the 1 test passed" if passed == 1 else f"all {passed} tests passed"
+            return Verdict(1.0, True, f"{counted}{where}", solves=True)
+        first_name, first_why = (setup or failed)[0]
         return Verdict(
-            passed / len(expected),
+            passed / len(expected) if not setup else 0.0,
             False,
             f"{passed} of {len(expected)} tests passed; {first_name} failed: {first_why}",
         )

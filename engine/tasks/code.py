@@ -36,16 +36,16 @@ def extract_code(output: str) -> str | None:
     return None
 
 
-def test_names(tests: str) -> tuple[list[str], bool]:
-    """The test functions in a test file, and whether it has top-level asserts."""
+def test_names(tests: str) -> list[str]:
+    """What the code-tests judge counts as tests, in file order: each top-level
+    assert ("assert on line N") and each test_* function."""
     module = ast.parse(tests)
-    names = [
-        n.name
+    return [
+        f"assert on line {n.lineno}" if isinstance(n, ast.Assert) else n.name
         for n in module.body
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test")
+        if isinstance(n, ast.Assert)
+        or (isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test"))
     ]
-    asserts = any(isinstance(n, ast.Assert) for n in module.body)
-    return names, asserts
 
 
 class CodeTask(Task):
@@ -71,12 +71,12 @@ class CodeTask(Task):
                 "The code task needs tests: --tests FILE.py (plain asserts or test_* functions)."
             )
         try:
-            names, asserts = test_names(self.tests)
+            names = test_names(self.tests)
         except SyntaxError as error:
             raise BadArguments(
                 f"The tests do not parse: line {error.lineno}: {error.msg}."
             ) from None
-        if not names and not asserts:
+        if not names:
             raise BadArguments("The tests have no assert and no test_* function: nothing to run.")
 
     def initial_state(self) -> dict[str, Any]:
