@@ -21,8 +21,14 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
     status: dict[int, tuple[str, str]] = {}
     judged: set[int] = set()
     for event in events[: last + 1]:
-        if event.kind == "evaluate":
+        if event.kind in ("evaluate", "verify"):
             judged.update(event.details.get("nodes", []))
+        elif event.kind == "unexplored":  # the run ended with these open
+            for node_id in event.details.get("nodes", []):
+                status[node_id] = ("unexplored", "the run ended before expanding it")
+        elif event.kind == "reopen":  # a stopped run resumed
+            for node_id in event.details.get("nodes", []):
+                status.pop(node_id, None)
         if event.node_id is None:
             continue
         if event.kind in ("expand",):

@@ -394,3 +394,30 @@ def test_a_judge_swap_reports_the_decisions_that_would_change(engine: Engine) ->
         f"#{second.id} would fall out of the beam at depth 1",
         f"#{first.id} would be kept in the beam at depth 1",
     ]
+
+
+def test_replay_shows_unexplored_nodes_from_the_end_of_the_run(engine: Engine) -> None:
+    from engine.replay import tree_at
+
+    run_id = scripted_run(
+        engine,
+        game24_script(4),
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 2},
+        judges=parse_judge_specs("game24-verifier"),
+        budget={"max_calls": 2},
+        seed=4,
+    )
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+    final = {n.id: n.status for n in nodes}
+    assert "unexplored" in final.values()
+    at_end = {n.id: n.status for n in tree_at(nodes, events, len(events) - 1)}
+    assert at_end == final
+    ended = next(i for i, e in enumerate(events) if e.kind == "unexplored")
+    before = {n.id: n.status for n in tree_at(nodes, events, ended - 1)}
+    assert {before[i] for i, s in final.items() if s == "unexplored"} == {"open"}
