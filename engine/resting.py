@@ -94,17 +94,19 @@ def rest(
         verify_with_free_judges(runner)
     except Exception:  # never let a failing check hide why the run rests
         log.exception("run #%s: checking candidates before resting failed", runner.run_id)
-    tree = runner.load()
     ends = status in ("done", "stopped")
-    answer: NodeView | None = None
-    note = ""
-    if ends:
-        answer, note = choose_answer(runner, tree, chosen)
     with unit_of_work(runner.engine, runner.run_id) as session:
+        # The run's lock is held from here: no person's prune or restore can land
+        # between the look at the tree and the answer and statuses written from it.
+        tree = runner.load()
+        answer: NodeView | None = None
+        note = ""
+        if ends:
+            answer, note = choose_answer(runner, tree, chosen)
         run = session.get(Run, runner.run_id)
         assert run is not None
         if ends:
-            _close_frontier(runner, session, tree, reason)
+            _close_frontier(runner, session, reason)
             run.answer = None if answer is None else answer.state.get("answer")
             run.answer_node_id = None if answer is None else answer.id
         run.status = status
@@ -126,15 +128,16 @@ def rest(
     return runner.reload()
 
 
-def _close_frontier(runner: Runner, session: Session, tree: TreeView, reason: str) -> None:
+def _close_frontier(runner: Runner, session: Session, reason: str) -> None:
     """Open nodes become `unexplored`: the run will not expand them."""
-    open_ids = [n.id for n in tree.nodes.values() if n.status == "open"]
-    if not open_ids:
+    query = select(Node).where(Node.run_id == runner.run_id, col(Node.status) == "open")
+    still_open = list(session.exec(query))
+    if not still_open:
         return
+    open_ids = [n.id for n in still_open]
     why = f"the run ended before expanding it: {reason}"
-    for node in queries.nodes_by_id(session, open_ids).values():
-        if node.status == "open":  # a person may have pruned it meanwhile
-            node.status, node.status_reason = "unexplored", why
+    for node in still_open:
+        node.status, node.status_reason = "unexplored", why
     queries.add_event(
         session,
         runner.run_id,

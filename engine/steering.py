@@ -70,16 +70,21 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
     """Undo a prune (by a person, a judge or a beam cutoff): the node is searchable again."""
     changed = 0
     with unit_of_work(engine, run_id) as session:
+        run = session.get(Run, run_id)
+        ended = run is not None and run.status in ("done", "stopped")
         root = _node(session, run_id, node_id)
         for node in _subtree(session, root) if branch else [root, *_born_pruned(session, root)]:
             if node.status != "pruned":
                 continue
             last = queries.last_prune_event(session, node.id or 0)
             previous = (last.details.get("previous") if last else None) or "open"
-            if previous == "open" and _was_expanded(session, node):
+            if previous in ("open", "unexplored") and _was_expanded(session, node):
                 # Pruned while the model was writing its children: it was expanded, and
                 # an `open` node would be expanded again (the same calls, twice the nodes).
                 previous = "expanded"
+            elif previous in ("open", "unexplored"):
+                # An ended run has no open node: it waits for a resume as `unexplored`.
+                previous = "unexplored" if ended else "open"
             queries.add_event(
                 session,
                 run_id,
@@ -89,7 +94,12 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
                 actor="person",
                 details={"was": node.status_reason},
             )
-            node.status, node.status_reason = previous, "restored by a person"
+            node.status = previous
+            node.status_reason = (
+                "restored by a person after the run ended; resume the run to explore it"
+                if previous == "unexplored"
+                else "restored by a person"
+            )
             changed += 1
     return changed
 

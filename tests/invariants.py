@@ -110,7 +110,9 @@ def check_end_state(engine: Engine, run_id: int) -> None:
     assert not [n.id for n in nodes.values() if n.status == "open"], "an ended run has open nodes"
     for node in nodes.values():
         if node.status == "unexplored":
-            assert node.status_reason.startswith("the run ended before expanding it: ")
+            assert node.status_reason.startswith(
+                ("the run ended before expanding it: ", "restored by a person after the run ended")
+            ), node.status_reason
     reason = run.status_reason
     if run.status == "stopped":
         assert reason.startswith((*BUDGET_REASONS, "stopped by a person")), reason

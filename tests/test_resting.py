@@ -421,3 +421,48 @@ def test_replay_shows_unexplored_nodes_from_the_end_of_the_run(engine: Engine) -
     ended = next(i for i, e in enumerate(events) if e.kind == "unexplored")
     before = {n.id: n.status for n in tree_at(nodes, events, ended - 1)}
     assert {before[i] for i, s in final.items() if s == "unexplored"} == {"open"}
+
+
+def test_a_restore_while_the_run_comes_to_rest_leaves_no_open_node(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forced: a person restores a pruned node in the very moment the run rests. The
+    rest holds the run's lock from its look at the tree to its write, so the restore
+    waits, sees an ended run, and brings the node back as `unexplored`, not `open`."""
+    from engine import resting
+
+    run_id = scripted_run(
+        engine,
+        game24_script(4),
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 2},
+        judges=parse_judge_specs("game24-verifier"),
+        budget={"max_calls": 2},
+        seed=4,
+    )
+    runner = Runner(engine, run_id)
+    runner.step()  # expand the problem
+    with Session(engine) as session:
+        kids = [n for n in queries.run_nodes(session, run_id) if n.parent_id is not None]
+    victim = next(n for n in kids if n.status == "open")
+    steering.prune(engine, run_id, victim.id or 0)
+    real_choose = resting.choose_answer
+    restored = threading.Event()
+
+    def choose_while_a_person_restores(*args: Any) -> Any:
+        threading.Thread(
+            target=lambda: (steering.restore(engine, run_id, victim.id or 0), restored.set())
+        ).start()
+        restored.wait(1.0)  # with the lock held, the person waits for the rest
+        return real_choose(*args)
+
+    monkeypatch.setattr(resting, "choose_answer", choose_while_a_person_restores)
+    run = Runner(engine, run_id).run_until_idle().run
+    assert restored.wait(10)
+    assert run.status == "done"  # nothing was left to expand once the victim was pruned
+    with Session(engine) as session:
+        node = session.get(Node, victim.id)
+    assert node is not None and node.status == "unexplored"
+    check_tree_invariants(engine, run_id)
