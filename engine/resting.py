@@ -154,8 +154,9 @@ def choose_answer(
     gates = {judge.key() for judge in runner.judges if judge.role == "gate"}
     finished = [n for n in tree.main() if n.status in ("solved", "terminal")]
     solved = [n for n in finished if n.status == "solved"]
-    passed = [n for n in finished if n.status == "terminal" and gates and gates <= n.verdicts]
-    unchecked = [n for n in finished if n.status == "terminal" and not gates]
+    terminal = [n for n in finished if n.status == "terminal" and not n.rejected]
+    passed = [n for n in terminal if gates and gates <= n.verdicts]
+    unchecked = [n for n in terminal if not gates]
     for pool, note in (
         (solved, ""),
         (passed, "the answer passed its checks but was not proven right"),
@@ -171,7 +172,7 @@ def choose_answer(
     leftover = [n for n in finished if n.status == "terminal"]
     if leftover:
         best = max(leftover, key=rank_key)
-        return None, f"no answer passed its checks (best unchecked candidate: #{best.id})"
+        return None, f"no answer passed its checks (the best one that did not: #{best.id})"
     return None, ""
 
 

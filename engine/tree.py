@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -17,7 +18,7 @@ from engine.types import NodeView, TreeView, judge_key
 from storage.models import Evaluation, Node, Prior
 
 
-def _view(node: Node, verdicts: frozenset[str], evaluated: bool) -> NodeView:
+def _view(node: Node, verdicts: frozenset[str], evaluated: bool, rejected: bool) -> NodeView:
     return NodeView(
         id=node.id or 0,
         key=node.key,
@@ -35,6 +36,7 @@ def _view(node: Node, verdicts: frozenset[str], evaluated: bool) -> NodeView:
         pinned=node.pinned,
         evaluated=evaluated,
         verdicts=verdicts,
+        rejected=rejected,
     )
 
 
@@ -58,16 +60,21 @@ class TreeCache:
         self.last_evaluation = 0
         self.last_prior = 0
         self.judged: dict[int, frozenset[str]] = {}  # node -> keys of the judges that spoke
+        self.rejected: set[int] = set()  # nodes a gate of this set rejected
 
-    def _evaluated(self, verdicts: frozenset[str]) -> bool:
+    def _evaluated(self, node_id: int, verdicts: frozenset[str]) -> bool:
         assert self.key is not None
         wanted = self.key[1]
-        return bool(verdicts) if wanted is None else wanted <= verdicts
+        if wanted is None:
+            return bool(verdicts)
+        # A gate's rejection settles a node: the judges after it are not asked (and a
+        # person who restores it anyway is not overruled by asking again).
+        return wanted <= verdicts or node_id in self.rejected
 
     def refresh(self, judge_set: int, judges: frozenset[str] | None = None) -> TreeView:
         """The tree as of now. A node is `evaluated` once every judge in `judges` (the
-        active set's keys, see `judge_key`) has a verdict on it in `judge_set`; with
-        `judges` None, once any judge of that set has."""
+        active set's keys, see `judge_key`) has a verdict on it in `judge_set`, or a
+        gate of that set rejected it; with `judges` None, once any judge has spoken."""
         if self.key != (judge_set, judges):  # "judged" means judged by this set
             self._forget()
             self.key = (judge_set, judges)
@@ -80,11 +87,17 @@ class TreeCache:
                 )
             )
             evaluations = list(
-                session.exec(
-                    select(Evaluation.id, Evaluation.node_id, Evaluation.judge_config).where(
-                        Evaluation.run_id == self.run_id,
+                session.execute(
+                    sa_select(
+                        col(Evaluation.id),
+                        col(Evaluation.node_id),
+                        col(Evaluation.judge_config),
+                        col(Evaluation.role),
+                        col(Evaluation.passed),
+                    ).where(
+                        col(Evaluation.run_id) == self.run_id,
                         col(Evaluation.id) > self.last_evaluation,
-                        Evaluation.judge_set == judge_set,
+                        col(Evaluation.judge_set) == judge_set,
                     )
                 )
             )
@@ -96,20 +109,35 @@ class TreeCache:
                 )
             )
         newly_judged = set()
-        for evaluation_id, node_id, config in evaluations:
+        for evaluation_id, node_id, config, role, passed in evaluations:
             self.last_evaluation = max(self.last_evaluation, evaluation_id or 0)
+            if role == "gate" and passed is False:
+                self.rejected.add(node_id)
             self.judged[node_id] = self.judged.get(node_id, frozenset()) | {judge_key(config)}
             newly_judged.add(node_id)
         for node in nodes:
             self.last_rev = max(self.last_rev, node.rev)
             verdicts = self.judged.get(node.id or 0, frozenset())
-            self.tree.upsert(_view(node, verdicts, self._evaluated(verdicts)))
+            node_id = node.id or 0
+            self.tree.upsert(
+                _view(
+                    node,
+                    verdicts,
+                    self._evaluated(node_id, verdicts),
+                    node_id in self.rejected,
+                )
+            )
         for node_id in newly_judged:
             view = self.tree.nodes.get(node_id)
             verdicts = self.judged[node_id]
             if view is not None and view.verdicts != verdicts:
                 self.tree.upsert(
-                    replace(view, verdicts=verdicts, evaluated=self._evaluated(verdicts))
+                    replace(
+                        view,
+                        verdicts=verdicts,
+                        evaluated=self._evaluated(node_id, verdicts),
+                        rejected=node_id in self.rejected,
+                    )
                 )
         for prior in priors:
             self.last_prior = max(self.last_prior, prior.id or 0)

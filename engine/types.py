@@ -32,6 +32,7 @@ class NodeView:
     pinned: bool
     evaluated: bool  # has a verdict from every judge of the active set
     verdicts: frozenset[str] = frozenset()  # keys of the active judges that judged it
+    rejected: bool = False  # a gate of the active set rejected it (a person may restore it)
 
 
 @dataclass

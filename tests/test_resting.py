@@ -161,7 +161,7 @@ def test_an_answer_nobody_checked_is_not_reported_as_checked(engine: Engine) -> 
     )
     run = Runner(engine, run_id).run_until_idle().run
     assert run.status == "stopped" and run.answer is None
-    assert "no answer passed its checks (best unchecked candidate: #" in run.status_reason
+    assert "no answer passed its checks (the best one that did not: #" in run.status_reason
 
 
 def test_an_answer_judged_by_models_only_says_so(engine: Engine) -> None:
@@ -466,3 +466,33 @@ def test_a_restore_while_the_run_comes_to_rest_leaves_no_open_node(
         node = session.get(Node, victim.id)
     assert node is not None and node.status == "unexplored"
     check_tree_invariants(engine, run_id)
+
+
+def test_a_person_who_restores_a_rejected_answer_is_not_overruled(engine: Engine) -> None:
+    """The answer checker (a free gate) rejects 18; the value judge never sees it. A
+    person restores it: the runner must not judge and prune it again, and it is
+    still not an answer that passed its checks."""
+    run_id = scripted_run(
+        engine,
+        ["Answer: 18", "Answer: 17", "sure", "sure"],
+        task="math",
+        problem="Anna has 12 pencils and gets 5 more. How many?",
+        task_params={"answer": "17"},
+        strategy="best-of-n",
+        strategy_params={"n": 2},
+        judges=parse_judge_specs("answer,value:samples=1"),
+    )
+    runner = Runner(engine, run_id)
+    runner.step()  # two answers
+    runner.step()  # judged: 18 rejected by the checker, 17 solved, one value call
+    nodes, verdicts = nodes_and_verdicts(engine, run_id)
+    wrong, right = [n for n in nodes if n.parent_id is not None]
+    assert wrong.status == "pruned" and [v.judge for v in verdicts[wrong.id or 0]] == ["answer"]
+    assert right.status == "solved"
+    assert steering.restore(engine, run_id, wrong.id or 0) == 1
+    run = Runner(engine, run_id).run_until_idle().run
+    assert run.status == "done" and run.answer == "17" and run.model_calls == 3
+    with Session(engine) as session:
+        prunes = [e for e in queries.run_events(session, run_id) if e.kind == "prune"]
+        assert session.get(Node, wrong.id).status == "terminal"  # type: ignore[union-attr]
+    assert [e.node_id for e in prunes] == [wrong.id]
