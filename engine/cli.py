@@ -20,7 +20,7 @@ from engine import commands
 from engine.errors import BadArguments, RunNotFound, TreelightError
 from engine.generators import BACKENDS, make_generator
 from engine.judges import parse_judge_specs
-from engine.runner import Outcome, Runner, check_settings, create_run
+from engine.runner import Outcome, Runner, check_budget, check_settings, create_run
 from engine.strategies import STRATEGIES
 from engine.tasks import TASKS
 from engine.textview import format_tree
@@ -241,6 +241,7 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     params = dict(_param(p) for p in args.param)
     task_params = _task_params(args)
     check_settings(args.task, args.problem, args.strategy, params, task_params, judges)
+    check_budget(_budget(args))
     generator = make_generator(spec)  # fails early on a missing model file or package
     run = create_run(
         engine,

@@ -87,9 +87,12 @@ def rest(
     chosen: int | None = None,
     actor: str = "engine",
     count_action: bool = False,
+    request: str = "",
 ) -> Run:
     """Verify, close the frontier (for an end), choose an honest answer, then set
-    `status`. `chosen` is the node the strategy picked as its answer, if any."""
+    `status`. `chosen` is the node the strategy picked as its answer, if any;
+    `request` the person's pause or stop this applies (withdrawn by a resume
+    meanwhile: nothing changes)."""
     try:
         verify_with_free_judges(runner)
     except Exception:  # never let a failing check hide why the run rests
@@ -98,13 +101,15 @@ def rest(
     with unit_of_work(runner.engine, runner.run_id) as session:
         # The run's lock is held from here: no person's prune or restore can land
         # between the look at the tree and the answer and statuses written from it.
+        run = session.get(Run, runner.run_id)
+        assert run is not None
+        if request and run.requested != request:  # resumed while the checks ran
+            return run
         tree = runner.load()
         answer: NodeView | None = None
         note = ""
         if ends:
             answer, note = choose_answer(runner, tree, chosen)
-        run = session.get(Run, runner.run_id)
-        assert run is not None
         if ends:
             _close_frontier(runner, session, reason)
             run.answer = None if answer is None else answer.state.get("answer")

@@ -171,9 +171,11 @@ class Runner:
         """A person's pause or stop, applied between two actions."""
         from engine import resting
 
-        if requested == "stop":
-            return resting.rest(self, "stopped", "stopped by a person", "stopped", actor="person")
-        return resting.rest(self, "paused", "paused by a person", "paused", actor="person")
+        status, reason = {
+            "stop": ("stopped", "stopped by a person"),
+            "pause": ("paused", "paused by a person"),
+        }[requested]
+        return resting.rest(self, status, reason, status, actor="person", request=requested)
 
     def _should_act(self) -> bool:
         run = self.ledger()

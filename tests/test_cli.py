@@ -120,6 +120,10 @@ def test_budget_stop_exits_zero_and_resume_with_more_budget_continues(
             "No GGUF file at /nope/model.gguf",
         ),
         (["--task", "game24", "--problem", "1 2 3 4", "--backend", "scripted"], "needs --script"),
+        (
+            ["--task", "game24", "--problem", "1 2 3 4", "--max-calls", "-1"],
+            "The budget of model calls must be a number of at least 0, not -1.",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(
@@ -176,3 +180,23 @@ def test_treelight_app_stops_serving_on_sigterm(tmp_path: Path) -> None:
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_a_budget_of_zero_means_zero(capsys: pytest.CaptureFixture[str], script: Path) -> None:
+    result = run_json(
+        capsys,
+        "run",
+        "--task",
+        "game24",
+        "--problem",
+        "4 4 4 4",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--max-calls",
+        "0",
+        "--json",
+    )
+    assert (result["status"], result["reason"]) == ("stopped", "model-call budget: 0 of 0 used")
+    assert result["model_calls"] == 0 and result["nodes"] == 1 and result["answer"] is None
