@@ -13,7 +13,10 @@ or stop, an error — the same three things happen before its status changes:
    the best-scored finished path, said to be judged by models only. With none, no
    answer, and the reason says so.
 
-It does not decide what the search does next: strategies do.
+It does not decide what the search does next — strategies do — with one
+exception that keeps a rested-and-resumed run equal to an uninterrupted one:
+`partly_judged` holds back a strategy's finish while a group that a rest judged
+with the free judges only still waits for its model judges.
 """
 
 from __future__ import annotations

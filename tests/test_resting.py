@@ -43,6 +43,21 @@ def nodes_and_verdicts(engine: Engine, run_id: int) -> tuple[list[Node], dict[in
     return nodes, verdicts
 
 
+def two_call_beam(engine: Engine) -> int:
+    """A beam search whose budget ends after the first level: it leaves open nodes."""
+    return scripted_run(
+        engine,
+        game24_script(4),
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 2},
+        judges=parse_judge_specs("game24-verifier"),
+        budget={"max_calls": 2},
+        seed=4,
+    )
+
+
 # --- verify before you end ------------------------------------------------------------
 
 HOSTILE_AND_RIGHT = [
@@ -242,17 +257,7 @@ def test_a_finished_mcts_run_has_no_open_node(engine: Engine) -> None:
 
 
 def test_resuming_a_stopped_run_opens_what_it_left_unexplored(engine: Engine) -> None:
-    run_id = scripted_run(
-        engine,
-        game24_script(4),
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 2},
-        judges=parse_judge_specs("game24-verifier"),
-        budget={"max_calls": 2},
-        seed=4,
-    )
+    run_id = two_call_beam(engine)
     run = Runner(engine, run_id).run_until_idle().run
     assert run.status == "stopped"
     nodes, _ = nodes_and_verdicts(engine, run_id)
@@ -399,17 +404,7 @@ def test_a_judge_swap_reports_the_decisions_that_would_change(engine: Engine) ->
 def test_replay_shows_unexplored_nodes_from_the_end_of_the_run(engine: Engine) -> None:
     from engine.replay import tree_at
 
-    run_id = scripted_run(
-        engine,
-        game24_script(4),
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 2},
-        judges=parse_judge_specs("game24-verifier"),
-        budget={"max_calls": 2},
-        seed=4,
-    )
+    run_id = two_call_beam(engine)
     Runner(engine, run_id).run_until_idle()
     with Session(engine) as session:
         nodes = queries.run_nodes(session, run_id)
@@ -431,17 +426,7 @@ def test_a_restore_while_the_run_comes_to_rest_leaves_no_open_node(
     waits, sees an ended run, and brings the node back as `unexplored`, not `open`."""
     from engine import resting
 
-    run_id = scripted_run(
-        engine,
-        game24_script(4),
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 2},
-        judges=parse_judge_specs("game24-verifier"),
-        budget={"max_calls": 2},
-        seed=4,
-    )
+    run_id = two_call_beam(engine)
     runner = Runner(engine, run_id)
     runner.step()  # expand the problem
     with Session(engine) as session:
