@@ -56,6 +56,15 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return ENGINES[request.param]
 
 
+def fresh_engine(
+    kind: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Engine:
+    """A new, empty database of `kind` for one test."""
+    if kind == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
+    return make_engine(request.getfixturevalue("postgres_server").new_database())
+
+
 def person(engine: Engine, run_id: int, script: list[tuple[str, int, float]], errors: list) -> None:
     """One browser session: steps of the script, each on a node that exists now."""
     try:
@@ -157,10 +166,7 @@ def test_a_prune_made_while_the_runner_decides_is_not_overwritten(
     """The exact window: the runner has read a node to settle its verdicts, and a
     person prunes that node before the runner commits. The prune must either wait
     for the runner and then apply, or never have been acknowledged — not be lost."""
-    if kind == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('w') / 'w.db'}")
-    else:
-        engine = make_engine(request.getfixturevalue("postgres_server").new_database())
+    engine = fresh_engine(kind, request, tmp_path_factory)
     run = create_run(
         engine,
         task="game24",
@@ -227,10 +233,7 @@ def test_a_node_pruned_while_it_is_expanded_and_restored_is_not_expanded_twice(
     pruned, then the person restores the node. It was expanded: restoring it must
     not make it `open` again, or the runner expands it a second time with the very
     same (stored) model calls and every candidate of that call appears twice."""
-    if kind == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('r') / 'r.db'}")
-    else:
-        engine = make_engine(request.getfixturevalue("postgres_server").new_database())
+    engine = fresh_engine(kind, request, tmp_path_factory)
     run = create_run(
         engine,
         task="game24",
