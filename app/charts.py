@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from app.services import get_engine
-from storage import queries
+from treelight.app.services import get_engine
+from treelight.storage import queries
 
 
 def run_charts(run_id: int) -> None:

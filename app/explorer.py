@@ -8,19 +8,19 @@ import json
 import streamlit as st
 from sqlmodel import Session
 
-from app.charts import run_charts
-from app.inspector import inspector
-from app.safe import md
-from app.services import get_engine
-from app.tree_component import live_tree
-from engine import commands
-from engine.errors import TreelightError
-from engine.graph_view import best_path, legend, standalone_html, vis_elements
-from engine.strategies import STRATEGIES
-from engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
-from storage import queries
-from storage.export import run_to_dict, run_to_graphml
-from storage.models import Run
+from treelight.app.charts import run_charts
+from treelight.app.inspector import inspector
+from treelight.app.safe import md
+from treelight.app.services import get_engine
+from treelight.app.tree_component import live_tree
+from treelight.engine import commands
+from treelight.engine.errors import TreelightError
+from treelight.engine.graph_view import best_path, legend, standalone_html, vis_elements
+from treelight.engine.strategies import STRATEGIES
+from treelight.engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
+from treelight.storage import queries
+from treelight.storage.export import run_to_dict, run_to_graphml
+from treelight.storage.models import Run
 
 LIVE = ("queued", "running")
 STATUS_ICON = {

@@ -9,14 +9,14 @@ from __future__ import annotations
 import streamlit as st
 from sqlmodel import Session
 
-from app.safe import md
-from app.services import get_engine
-from engine import steering
-from engine.errors import TreelightError
-from engine.judges import JUDGES, parse_judge_specs
-from engine.textview import decision
-from storage import queries
-from storage.models import ModelCall, Node, Run
+from treelight.app.safe import md
+from treelight.app.services import get_engine
+from treelight.engine import steering
+from treelight.engine.errors import TreelightError
+from treelight.engine.judges import JUDGES, parse_judge_specs
+from treelight.engine.textview import decision
+from treelight.storage import queries
+from treelight.storage.models import ModelCall, Node, Run
 
 
 def inspector(run_id: int, live: bool) -> None:

@@ -1,17 +1,12 @@
-"""Treelight explorer: the Streamlit entry script (`streamlit run app/main.py`)."""
+"""Treelight explorer: the Streamlit entry script (`treelight app` runs it; so does
+`streamlit run app/main.py` once the package is installed)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# `streamlit run app/main.py` from a checkout: make the project importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import streamlit as st  # noqa: E402
-
-from app.pages import explorer_page, new_run_page, runs_page  # noqa: E402
-from app.services import ensure_worker  # noqa: E402
+from treelight.app.pages import explorer_page, new_run_page, runs_page
+from treelight.app.services import ensure_worker
 
 st.set_page_config(page_title="Treelight", page_icon="🌳", layout="wide")
 ensure_worker()

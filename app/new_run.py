@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from app.safe import md
-from app.services import get_engine
-from engine.errors import BadArguments, TreelightError
-from engine.generators.ollama_backend import list_models, ollama_host, pull_model
-from engine.judges import JUDGES, parse_judge_specs
-from engine.runner import create_run
-from engine.strategies import STRATEGIES
-from engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
-from engine.tasks import TASKS
+from treelight.app.safe import md
+from treelight.app.services import get_engine
+from treelight.engine.errors import BadArguments, TreelightError
+from treelight.engine.generators.ollama_backend import list_models, ollama_host, pull_model
+from treelight.engine.judges import JUDGES, parse_judge_specs
+from treelight.engine.runner import create_run
+from treelight.engine.strategies import STRATEGIES
+from treelight.engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
+from treelight.engine.tasks import TASKS
 
 PRESETS: list[dict[str, str]] = json.loads(
-    (Path(__file__).resolve().parent.parent / "assets" / "presets.json").read_text("utf-8")
+    files("treelight.assets").joinpath("presets.json").read_text("utf-8")
 )
 
 
@@ -95,7 +96,7 @@ def page() -> None:
             st.error(md(error))
             return
         st.session_state.pop("selected_node", None)
-        from app.pages import explorer_page
+        from treelight.app.pages import explorer_page
 
         st.switch_page(explorer_page(), query_params={"run": str(run.id)})
 
@@ -265,7 +266,7 @@ def pull_panel(host: str) -> None:
 
 def scripted_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """The outputs go into the run itself, so it replays without the file."""
-    from engine.generators.scripted import ScriptedGenerator
+    from treelight.engine.generators.scripted import ScriptedGenerator
 
     if not spec.get("script"):
         raise BadArguments("The scripted generator needs the path of a JSON file of outputs.")

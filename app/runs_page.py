@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 from sqlmodel import Session
 
-from app.safe import md
-from app.services import get_engine
-from app.tree_component import live_tree
-from engine.graph_view import best_path, vis_elements
-from engine.replay import tree_at
-from engine.textview import format_tree
-from storage import queries
-from storage.models import Run
+from treelight.app.safe import md
+from treelight.app.services import get_engine
+from treelight.app.tree_component import live_tree
+from treelight.engine.graph_view import best_path, vis_elements
+from treelight.engine.replay import tree_at
+from treelight.engine.textview import format_tree
+from treelight.storage import queries
+from treelight.storage.models import Run
 
 
 def page() -> None:

@@ -7,9 +7,9 @@ import os
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from engine.worker import Worker
-from storage.database import make_engine
-from storage.paths import database_url
+from treelight.engine.worker import Worker
+from treelight.storage.database import make_engine
+from treelight.storage.paths import database_url
 
 
 @st.cache_resource(show_spinner=False)

@@ -9,16 +9,14 @@ state. See assets/tree_component.js for the other half.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 import streamlit as st
 
-from engine.graph_view import vis_library, vis_options
+from treelight.engine.graph_view import vis_library, vis_options
 
-JS = (Path(__file__).resolve().parent.parent / "assets" / "tree_component.js").read_text(
-    encoding="utf-8"
-)
+JS = files("treelight.assets").joinpath("tree_component.js").read_text(encoding="utf-8")
 CSS = ".treelight-tree { border: 1px solid rgba(128,128,128,0.25); border-radius: 6px; }"
 
 _component = st.components.v2.component("treelight_tree", js=JS, css=CSS)

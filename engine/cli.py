@@ -16,19 +16,19 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import commands
-from engine.errors import BadArguments, RunNotFound, TreelightError
-from engine.generators import BACKENDS, make_generator
-from engine.judges import parse_judge_specs
-from engine.runner import Outcome, Runner, check_budget, check_settings, create_run
-from engine.strategies import STRATEGIES
-from engine.tasks import TASKS
-from engine.textview import format_tree
-from storage import queries
-from storage.database import make_engine
-from storage.export import run_to_dict, run_to_graphml
-from storage.models import Run
-from storage.queries import RunLedger
+from treelight.engine import commands
+from treelight.engine.errors import BadArguments, RunNotFound, TreelightError
+from treelight.engine.generators import BACKENDS, make_generator
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.runner import Outcome, Runner, check_budget, check_settings, create_run
+from treelight.engine.strategies import STRATEGIES
+from treelight.engine.tasks import TASKS
+from treelight.engine.textview import format_tree
+from treelight.storage import queries
+from treelight.storage.database import make_engine
+from treelight.storage.export import run_to_dict, run_to_graphml
+from treelight.storage.models import Run
+from treelight.storage.queries import RunLedger
 
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to listen (default: this machine only; see the docs first)",
     )
 
-    from engine.bench.cli import add_parser as add_bench_parser
+    from treelight.engine.bench.cli import add_parser as add_bench_parser
 
     add_bench_parser(sub)
 
@@ -158,7 +158,7 @@ def _generator_spec(args: argparse.Namespace) -> dict[str, Any]:
         if not args.script:
             raise BadArguments("--backend scripted needs --script FILE.json.")
         # The outputs go into the run itself, so it replays without the file.
-        from engine.generators.scripted import ScriptedGenerator
+        from treelight.engine.generators.scripted import ScriptedGenerator
 
         spec["outputs"] = ScriptedGenerator.from_file(args.script).outputs
         spec["model"] = Path(args.script).name
@@ -282,7 +282,7 @@ def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:
     if run is None:
         raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs there are.")
     if _budget(args):
-        from storage.database import unit_of_work
+        from treelight.storage.database import unit_of_work
 
         with unit_of_work(engine, args.run_id) as session:
             stored = session.get(Run, args.run_id)
@@ -350,7 +350,7 @@ def cmd_steer(engine: Engine, args: argparse.Namespace) -> int:
 def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
     import logging
 
-    from engine.worker import Worker
+    from treelight.engine.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     worker = Worker(engine, poll_seconds=args.poll)
@@ -365,7 +365,7 @@ def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
-    import app
+    from treelight import app
 
     script = Path(app.__file__).parent / "main.py"
     command = [
@@ -395,7 +395,7 @@ def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_models(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.generators.ollama_backend import list_models
+    from treelight.engine.generators.ollama_backend import list_models
 
     models = list_models(args.host)
     if args.json:
@@ -414,7 +414,7 @@ def cmd_models(engine: Engine, args: argparse.Namespace) -> int:
 def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.generators.ollama_backend import pull_model
+    from treelight.engine.generators.ollama_backend import pull_model
 
     bar = tqdm(unit="B", unit_scale=True, desc=args.name, file=sys.stderr, disable=None)
     try:
@@ -431,7 +431,7 @@ def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.bench.cli import run
+    from treelight.engine.bench.cli import run
 
     return run(args)
 

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from engine.errors import BudgetExhausted, TreelightError
-from engine.generators import make_generator
-from engine.judges import Settlement
-from engine.types import TreeView
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import Command
+from treelight.engine.errors import BudgetExhausted, TreelightError
+from treelight.engine.generators import make_generator
+from treelight.engine.judges import Settlement
+from treelight.engine.types import TreeView
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Command
 
 if TYPE_CHECKING:
-    from engine.runner import Runner
+    from treelight.engine.runner import Runner
 
 
 def serve(runner: Runner, command: Command) -> None:

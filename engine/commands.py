@@ -13,10 +13,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.errors import BadArguments, RunBusy, RunNotFound
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import Run
+from treelight.engine.errors import BadArguments, RunBusy, RunNotFound
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Run
 
 FINISHED = ("done", "failed", "stopped")
 
@@ -36,7 +36,7 @@ def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str
             if run.status in FINISHED and run.status != "stopped":
                 raise BadArguments(f"Run #{run_id} is {run.status}; it cannot be resumed.")
             if run.status == "stopped":
-                from engine.resting import reopen_unexplored
+                from treelight.engine.resting import reopen_unexplored
 
                 reopen_unexplored(session, run_id)
             run.status, run.status_reason, run.requested = "running", "", ""
@@ -59,7 +59,7 @@ def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str
 
 def apply_if_idle(engine: Engine, run_id: int) -> Run:
     """Apply a pause or stop at once when no live runner will (none holds the run)."""
-    from engine.runner import Runner
+    from treelight.engine.runner import Runner
 
     with Session(engine) as session:
         run = queries.get_run(session, run_id)

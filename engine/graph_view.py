@@ -18,7 +18,7 @@ from typing import Any
 
 from pyvis.network import Network
 
-from storage.models import Node, Prior, Run
+from treelight.storage.models import Node, Prior, Run
 
 # (colour, legend text) per drawn category.
 CATEGORIES: dict[str, tuple[str, str]] = {

@@ -17,11 +17,11 @@ from dataclasses import replace
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.errors import BudgetExhausted, ModelError
-from engine.generators import CompletionRequest, Generator
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import ModelCall
+from treelight.engine.errors import BudgetExhausted, ModelError
+from treelight.engine.generators import CompletionRequest, Generator
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import ModelCall
 
 
 def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:

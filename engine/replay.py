@@ -9,7 +9,7 @@ score from the evaluate event that judged it, and shows its final status
 
 from __future__ import annotations
 
-from storage.models import Event, Node
+from treelight.storage.models import Event, Node
 
 
 def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from engine.strategies.base import rank_key
-from engine.types import Evaluate, NodeView, TreeView
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import Node, Run
+from treelight.engine.strategies.base import rank_key
+from treelight.engine.types import Evaluate, NodeView, TreeView
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Node, Run
 
 if TYPE_CHECKING:
-    from engine.runner import Runner
+    from treelight.engine.runner import Runner
 
 log = logging.getLogger(__name__)
 

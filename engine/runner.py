@@ -25,15 +25,21 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from engine.errors import BadArguments, BudgetExhausted, RunBusy, RunNotFound, TreelightError
-from engine.generators import CompletionRequest, Generator, make_generator
-from engine.judges import Answer, Judge, Settlement, Verdict, make_judges, settle
-from engine.model_calls import ModelCaller, derive_seed
-from engine.strategies import Strategy, make_strategy
-from engine.tasks import make_task
-from engine.tasks.base import WHOLE_ANSWER_MODES, Task, Transition
-from engine.tree import TreeCache
-from engine.types import (
+from treelight.engine.errors import (
+    BadArguments,
+    BudgetExhausted,
+    RunBusy,
+    RunNotFound,
+    TreelightError,
+)
+from treelight.engine.generators import CompletionRequest, Generator, make_generator
+from treelight.engine.judges import Answer, Judge, Settlement, Verdict, make_judges, settle
+from treelight.engine.model_calls import ModelCaller, derive_seed
+from treelight.engine.strategies import Strategy, make_strategy
+from treelight.engine.tasks import make_task
+from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Task, Transition
+from treelight.engine.tree import TreeCache
+from treelight.engine.types import (
     Action,
     Backup,
     Critique,
@@ -45,9 +51,9 @@ from engine.types import (
     TreeView,
     judge_key,
 )
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import Command, Evaluation, ModelCall, Node, Run, RunScript, utcnow
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Command, Evaluation, ModelCall, Node, Run, RunScript, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +146,7 @@ class Runner:
                 if requested:
                     return Outcome(self._apply_request(requested))
                 if command is not None:
-                    from engine.command_runner import serve
+                    from treelight.engine.command_runner import serve
 
                     serve(self, command)
                 elif self._should_act():
@@ -169,7 +175,7 @@ class Runner:
 
     def _apply_request(self, requested: str) -> Run:
         """A person's pause or stop, applied between two actions."""
-        from engine import resting
+        from treelight.engine import resting
 
         status, reason = {
             "stop": ("stopped", "stopped by a person"),
@@ -199,7 +205,7 @@ class Runner:
 
     def step(self) -> Action:
         """Decide and perform one action."""
-        from engine.resting import partly_judged
+        from treelight.engine.resting import partly_judged
 
         tree = self.load()
         self._check_time_budget()
@@ -605,7 +611,7 @@ class Runner:
             self.count_action(session)
 
     def _finish(self, action: Finish) -> None:
-        from engine.resting import rest
+        from treelight.engine.resting import rest
 
         rest(self, "done", action.reason, "finish", chosen=action.node_id, count_action=True)
 
@@ -711,12 +717,12 @@ class Runner:
         return self.reload()
 
     def _pause(self, reason: str) -> Run:
-        from engine.resting import rest
+        from treelight.engine.resting import rest
 
         return rest(self, "paused", reason, "error")
 
     def _stop_on_budget(self, reason: str) -> Run:
-        from engine.resting import rest
+        from treelight.engine.resting import rest
 
         best = self.strategy.best(self.load())
         return rest(self, "stopped", reason, "budget_stop", chosen=best.id if best else None)

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from engine.errors import BadArguments, RunNotFound
-from engine.judges import make_judges
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import Command, Node, Prior, Run
+from treelight.engine.errors import BadArguments, RunNotFound
+from treelight.engine.judges import make_judges
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Command, Node, Prior, Run
 
 PRUNABLE = ("open", "terminal", "expanded", "solved", "unexplored")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.models import Evaluation, Node, Run
+from treelight.storage.models import Evaluation, Node, Run
 
 MAX_LINE = 110
 

@@ -14,8 +14,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from engine.types import NodeView, TreeView, judge_key
-from storage.models import Evaluation, Node, Prior
+from treelight.engine.types import NodeView, TreeView, judge_key
+from treelight.storage.models import Evaluation, Node, Prior
 
 
 def _view(node: Node, verdicts: frozenset[str], evaluated: bool, rejected: bool) -> NodeView:

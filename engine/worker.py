@@ -16,9 +16,9 @@ import time
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.errors import RunBusy, TreelightError
-from engine.runner import Runner, new_owner
-from storage import queries
+from treelight.engine.errors import RunBusy, TreelightError
+from treelight.engine.runner import Runner, new_owner
+from treelight.storage import queries
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Worker:
                 continue
             except TreelightError as error:  # e.g. the model cannot be loaded
                 log.warning("run #%s cannot start: %s", run_id, error)
-                from engine import commands
+                from treelight.engine import commands
 
                 commands.pause(self.engine, run_id, str(error), actor="engine")
                 return run_id

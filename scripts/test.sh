@@ -9,6 +9,6 @@ bash scripts/system.sh
 . .venv/bin/activate
 echo "== ruff check" && ruff check .
 echo "== ruff format --check" && ruff format --check .
-echo "== mypy" && mypy
+echo "== mypy" && bash scripts/typecheck.sh
 # system.sh installed PostgreSQL: its tests must run, not skip.
 echo "== pytest" && TREELIGHT_REQUIRE_POSTGRES=1 python -m pytest -q "$@"

@@ -10,10 +10,10 @@ from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, create_engine
 
-from storage import revisions  # noqa: F401  (stamps node revisions on every flush)
-from storage.migrations import migrate
-from storage.models import Run
-from storage.paths import database_url
+from treelight.storage import revisions  # noqa: F401  (stamps node revisions on every flush)
+from treelight.storage.migrations import migrate
+from treelight.storage.models import Run
+from treelight.storage.paths import database_url
 
 BUSY_TIMEOUT_MS = 30_000
 

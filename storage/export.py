@@ -14,8 +14,8 @@ from typing import Any
 import networkx as nx
 from sqlmodel import Session, SQLModel
 
-from storage import queries
-from storage.models import Node
+from treelight.storage import queries
+from treelight.storage.models import Node
 
 
 def _plain(row: SQLModel, rename: dict[str, str] | None = None) -> dict[str, Any]:

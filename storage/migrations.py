@@ -34,14 +34,14 @@ def add_column(conn: Connection, table: str, column: Column) -> None:
 
 @migration
 def m001_initial(conn: Connection) -> None:
-    from storage import models  # noqa: F401  (registers the tables on the metadata)
+    from treelight.storage import models  # noqa: F401  (registers the tables on the metadata)
 
     SQLModel.metadata.create_all(conn)
 
 
 @migration
 def m002_commands(conn: Connection) -> None:
-    from storage.models import Command
+    from treelight.storage.models import Command
 
     Command.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
@@ -104,7 +104,7 @@ def m005_run_totals_trigger(conn: Connection) -> None:
 
 @migration
 def m006_run_scripts(conn: Connection) -> None:
-    from storage.models import RunScript
+    from treelight.storage.models import RunScript
 
     RunScript.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
     # Move the outputs of existing scripted runs out of the run row.

@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.models import (
+from treelight.storage.models import (
     Command,
     Evaluation,
     Event,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event, update
 from sqlmodel import Session, col
 
-from storage.models import Node, Run
+from treelight.storage.models import Node, Run
 
 
 @event.listens_for(Session, "before_flush")

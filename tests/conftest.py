@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage.database import make_engine
+from treelight.storage.database import make_engine
 
 pytest_plugins = ["tests.postgres"]
 

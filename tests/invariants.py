@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.tasks import make_task
-from engine.tasks.base import WHOLE_ANSWER_MODES
-from storage import queries
+from treelight.engine.tasks import make_task
+from treelight.engine.tasks.base import WHOLE_ANSWER_MODES
+from treelight.storage import queries
 
 
 def tree_signature(engine: Engine, run_id: int) -> dict[str, Any]:

@@ -14,15 +14,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from app.safe import md
-from engine.worker import Worker
-from storage import queries
-from storage.database import make_engine
-from storage.paths import database_url
 from tests.conftest import game24_script
 from tests.invariants import check_end_state
+from treelight import app
+from treelight.app.safe import md
+from treelight.engine.worker import Worker
+from treelight.storage import queries
+from treelight.storage.database import make_engine
+from treelight.storage.paths import database_url
 
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+MAIN = str(Path(app.__file__).resolve().parent / "main.py")
 
 
 @pytest.fixture
@@ -167,7 +168,7 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
 
 
 def test_a_paused_run_shows_its_reason_and_what_to_do(app_engine: Engine) -> None:
-    from engine.runner import Runner, create_run
+    from treelight.engine.runner import Runner, create_run
 
     run = create_run(
         app_engine,
@@ -274,7 +275,7 @@ def test_new_strategies_and_tasks_run_from_the_new_run_page(
 
 
 def strategy_summary_start(strategy: str) -> str:
-    from engine.strategies import STRATEGIES
+    from treelight.engine.strategies import STRATEGIES
 
     return STRATEGIES[strategy].explanation[:30]
 
@@ -282,7 +283,7 @@ def strategy_summary_start(strategy: str) -> str:
 def test_a_pruned_node_can_be_expanded_anyway_from_the_inspector(
     app_engine: Engine, tmp_path: Path
 ) -> None:
-    from engine.runner import Runner, create_run
+    from treelight.engine.runner import Runner, create_run
 
     run = create_run(
         app_engine,
@@ -375,10 +376,10 @@ def test_no_budget_is_unlimited_unless_chosen_on_purpose(
 def test_a_pause_asked_for_shows_pausing_until_the_runner_applies_it(
     app_engine: Engine, tmp_path: Path
 ) -> None:
-    from engine import commands
-    from engine.runner import Runner
-    from storage.database import unit_of_work
-    from storage.models import Run
+    from treelight.engine import commands
+    from treelight.engine.runner import Runner
+    from treelight.storage.database import unit_of_work
+    from treelight.storage.models import Run
 
     _, run_id = start_run_from_the_new_run_page(tmp_path)
     with unit_of_work(app_engine, run_id) as session:  # as if a worker held it

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from engine.errors import ModelError
-from engine.generators.base import CompletionRequest, Generator
-from engine.generators.embedded import EmbeddedGenerator
-from engine.generators.ollama_backend import OllamaGenerator
-from engine.generators.scripted import ScriptedGenerator
 from tests.fake_ollama import FakeOllama
+from treelight.engine.errors import ModelError
+from treelight.engine.generators.base import CompletionRequest, Generator
+from treelight.engine.generators.embedded import EmbeddedGenerator
+from treelight.engine.generators.ollama_backend import OllamaGenerator
+from treelight.engine.generators.scripted import ScriptedGenerator
 
 PROMPT = "List three colours:\n1."
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from treelight.engine.cli import main
 
 
 def bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:

@@ -11,17 +11,17 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from sqlmodel import Session
 
-from engine.bench.browser import (
+from treelight.engine.bench.browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     NODE_POSITION_JS,
     served_app,
 )
-from engine.graph_view import standalone_html
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.database import make_engine
+from treelight.engine.graph_view import standalone_html
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.database import make_engine
 
 pytestmark = pytest.mark.browser
 
@@ -194,7 +194,7 @@ def paused_run(home: Path) -> tuple[int, list[int]]:
     assert run.id is not None
     runner = Runner(engine, run.id)
     runner.step()
-    from engine import commands
+    from treelight.engine import commands
 
     commands.pause(engine, run.id)
     with Session(engine) as session:

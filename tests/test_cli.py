@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
 from tests.conftest import game24_script
+from treelight.engine.cli import main
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_bad_arguments_exit_2_with_a_clear_message(
 
 def test_console_script_reports_a_missing_run(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "show", "999"],
+        [sys.executable, "-m", "treelight.engine.cli", "show", "999"],
         capture_output=True,
         text=True,
         env={**os.environ, "TREELIGHT_HOME": str(tmp_path)},
@@ -156,7 +156,7 @@ def test_treelight_app_stops_serving_on_sigterm(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "app", "--port", str(port)],
+        [sys.executable, "-m", "treelight.engine.cli", "app", "--port", str(port)],
         env={**os.environ, "TREELIGHT_HOME": str(tmp_path), "TREELIGHT_WORKER": "off"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

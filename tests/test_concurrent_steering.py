@@ -23,17 +23,17 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import steering
-from engine.errors import BadArguments
-from engine.generators import Completion, CompletionRequest
-from engine.generators.scripted import ScriptedGenerator
-from engine.judges import parse_judge_specs
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.database import make_engine
-from storage.models import Node
 from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants
+from treelight.engine import steering
+from treelight.engine.errors import BadArguments
+from treelight.engine.generators import Completion, CompletionRequest
+from treelight.engine.generators.scripted import ScriptedGenerator
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.database import make_engine
+from treelight.storage.models import Node
 
 OPS = ["prune", "prune-branch", "restore", "pin", "unpin", "prior"]
 SCRIPT = st.lists(

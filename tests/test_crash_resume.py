@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from engine.judges import parse_judge_specs
-from engine.runner import Runner, create_run
-from engine.strategies import STRATEGIES
-from storage import queries
-from storage.database import make_engine
 from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants, tree_signature
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.strategies import STRATEGIES
+from treelight.storage import queries
+from treelight.storage.database import make_engine
 
 STRATEGY_PARAMS = {"bfs": {"samples": 3}, "dfs": {"samples": 3}, "mcts": {"samples": 3}}
 
@@ -60,7 +60,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
     run_id = start_run(url, seed, delay=0.02, strategy=strategy)
     env = {**os.environ, "DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "resume", str(run_id), "--json"],
+        [sys.executable, "-m", "treelight.engine.cli", "resume", str(run_id), "--json"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

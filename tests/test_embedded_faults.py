@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import commands
-from engine.generators.embedded import EmbeddedGenerator, default_model_path
-from engine.runner import Runner, create_run
-from engine.worker import Worker
-from storage import queries
 from tests.invariants import check_tree_invariants
+from treelight.engine import commands
+from treelight.engine.generators.embedded import EmbeddedGenerator, default_model_path
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.worker import Worker
+from treelight.storage import queries
 
 pytestmark = pytest.mark.model
 

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.generators.base import CompletionRequest
-from engine.generators.embedded import EmbeddedGenerator
-from engine.runner import Runner, create_run
-from storage import queries
 from tests.invariants import check_end_state, check_tree_invariants
+from treelight.engine.generators.base import CompletionRequest
+from treelight.engine.generators.embedded import EmbeddedGenerator
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
 
 pytestmark = pytest.mark.model
 
@@ -158,8 +158,8 @@ def test_a_code_task_finishes_with_code_that_passes_the_tests(
 def test_each_new_strategy_runs_from_the_cli_on_the_embedded_model(
     strategy: str, generator: EmbeddedGenerator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from engine.cli import main
-    from storage.database import make_engine
+    from treelight.engine.cli import main
+    from treelight.storage.database import make_engine
 
     code = main(
         ["run", "--task", "math", "--problem", PENCILS, "--answer", "17", "--strategy", strategy]

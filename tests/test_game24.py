@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from engine.errors import BadArguments
-from engine.tasks.game24 import Game24, check_expression
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.game24 import Game24, check_expression
 
 
 @pytest.fixture

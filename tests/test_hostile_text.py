@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.safe import md
-from engine.graph_view import standalone_html, vis_elements
-from engine.runner import Runner, create_run
-from engine.textview import format_tree
-from storage import queries
-from storage.database import make_engine
-from storage.export import run_to_dict, run_to_graphml
+from treelight.app.safe import md
+from treelight.engine.graph_view import standalone_html, vis_elements
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.textview import format_tree
+from treelight.storage import queries
+from treelight.storage.database import make_engine
+from treelight.storage.export import run_to_dict, run_to_graphml
 
 MARKUP = st.sampled_from(
     [

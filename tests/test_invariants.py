@@ -8,9 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from engine import commands
-from engine.runner import Runner, create_run
-from engine.strategies import STRATEGIES
 from tests.conftest import (
     DATABASES,
     code_script,
@@ -20,6 +17,9 @@ from tests.conftest import (
     question_script,
 )
 from tests.invariants import check_tree_invariants, tree_signature
+from treelight.engine import commands
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.strategies import STRATEGIES
 
 
 @pytest.fixture(params=DATABASES)
@@ -45,7 +45,7 @@ BUDGETS = [{"max_calls": 30}, {"max_tokens": 2500}, {"max_nodes": 12}]
 
 def new_run(engine: Engine, strategy: str, task: str, seed: int, budget: dict) -> int:
     problem, script, judges = TASKS[task] if task in TASKS else CODE
-    from engine.judges import parse_judge_specs
+    from treelight.engine.judges import parse_judge_specs
 
     run = create_run(
         engine,
@@ -107,7 +107,7 @@ def test_pause_at_random_action_then_resume_gives_same_tree(
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_invariants_hold_for_code(tmp_path: Path, strategy: str) -> None:
-    from storage.database import make_engine
+    from treelight.storage.database import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'code.db'}")
     run_id = new_run(engine, strategy, "code", seed=5, budget={"max_calls": 8})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import BadArguments
-from engine.judges import make_judges, parse_judge_specs, settle
-from engine.judges.base import Verdict
-from engine.judges.value import read_word
-from engine.judges.vote import read_choice
+from treelight.engine.errors import BadArguments
+from treelight.engine.judges import make_judges, parse_judge_specs, settle
+from treelight.engine.judges.base import Verdict
+from treelight.engine.judges.value import read_word
+from treelight.engine.judges.vote import read_choice
 
 
 @pytest.mark.parametrize(

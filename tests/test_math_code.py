@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from engine.cli import main
-from engine.errors import BadArguments
-from engine.judges.calculator import AnswerChecker, Calculator
-from engine.judges.code_tests import CodeTests
-from engine.tasks import make_task
-from engine.tasks.arithmetic import equations
-from engine.tasks.code import extract_code
-from engine.tasks.math_word import final_number
-from engine.types import NodeView
+from treelight.engine.cli import main
+from treelight.engine.errors import BadArguments
+from treelight.engine.judges.calculator import AnswerChecker, Calculator
+from treelight.engine.judges.code_tests import CodeTests
+from treelight.engine.tasks import make_task
+from treelight.engine.tasks.arithmetic import equations
+from treelight.engine.tasks.code import extract_code
+from treelight.engine.tasks.math_word import final_number
+from treelight.engine.types import NodeView
 
 ADD_TESTS = """import pytest
 

@@ -10,16 +10,16 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import commands
-from engine.cli import main
-from engine.errors import ModelError, ModelUnavailable
-from engine.generators.base import CompletionRequest
-from engine.generators.ollama_backend import OllamaGenerator, list_models, pull_model
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.database import make_engine, unit_of_work
 from tests.fake_ollama import FakeOllama
 from tests.invariants import check_end_state
+from treelight.engine import commands
+from treelight.engine.cli import main
+from treelight.engine.errors import ModelError, ModelUnavailable
+from treelight.engine.generators.base import CompletionRequest
+from treelight.engine.generators.ollama_backend import OllamaGenerator, list_models, pull_model
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.database import make_engine, unit_of_work
 
 
 @pytest.fixture

@@ -17,14 +17,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import commands, steering
-from engine.judges import parse_judge_specs
-from engine.runner import Runner, create_run
-from engine.strategies import STRATEGIES
-from storage import queries
-from storage.models import Node
 from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants
+from treelight.engine import commands, steering
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.strategies import STRATEGIES
+from treelight.storage import queries
+from treelight.storage.models import Node
 
 
 def scripted_run(engine: Engine, outputs: list[str], **settings: Any) -> int:
@@ -402,7 +402,7 @@ def test_a_judge_swap_reports_the_decisions_that_would_change(engine: Engine) ->
 
 
 def test_replay_shows_unexplored_nodes_from_the_end_of_the_run(engine: Engine) -> None:
-    from engine.replay import tree_at
+    from treelight.engine.replay import tree_at
 
     run_id = two_call_beam(engine)
     Runner(engine, run_id).run_until_idle()
@@ -424,7 +424,7 @@ def test_a_restore_while_the_run_comes_to_rest_leaves_no_open_node(
     """Forced: a person restores a pruned node in the very moment the run rests. The
     rest holds the run's lock from its look at the tree to its write, so the restore
     waits, sees an ended run, and brings the node back as `unexplored`, not `open`."""
-    from engine import resting
+    from treelight.engine import resting
 
     run_id = two_call_beam(engine)
     runner = Runner(engine, run_id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.runner import MAX_NODE_TEXT, Runner, create_run
-from storage import queries
+from treelight.engine.runner import MAX_NODE_TEXT, Runner, create_run
+from treelight.storage import queries
 
 
 def expand_root(engine: Engine, outputs: list[str], samples: int = 1) -> list:
@@ -56,9 +56,9 @@ def test_empty_and_huge_outputs_become_nodes_with_a_reason(engine: Engine) -> No
 def test_the_incremental_tree_equals_a_full_load_at_every_step(engine: Engine) -> None:
     import random
 
-    from engine import steering
-    from engine.tree import TreeCache, load_tree
     from tests.conftest import game24_script
+    from treelight.engine import steering
+    from treelight.engine.tree import TreeCache, load_tree
 
     run = create_run(
         engine,

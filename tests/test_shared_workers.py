@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.judges import parse_judge_specs
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.database import make_engine
 from tests.conftest import DATABASES, engine_on_each_database, game24_script
 from tests.invariants import check_tree_invariants, tree_signature
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.database import make_engine
 
 RUNS = 5
 
@@ -53,7 +53,7 @@ def queue_run(engine: Engine, seed: int, delay: float) -> int:
 def start_worker(url: str, home: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "TREELIGHT_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "worker", "--poll", "0.1"],
+        [sys.executable, "-m", "treelight.engine.cli", "worker", "--poll", "0.1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

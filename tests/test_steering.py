@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import commands, steering
-from engine.errors import BadArguments
-from engine.runner import Runner, create_run
-from engine.tree import load_tree
-from storage import queries
 from tests.conftest import game24_script
+from treelight.engine import commands, steering
+from treelight.engine.errors import BadArguments
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.tree import load_tree
+from treelight.storage import queries
 
 
 def paused_run(engine: Engine, actions: int = 2) -> int:

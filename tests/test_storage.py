@@ -11,12 +11,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from engine.runner import Runner, create_run
-from storage import paths
-from storage.database import make_engine
-from storage.export import run_to_dict, run_to_graphml
-from storage.migrations import MIGRATIONS, migrate
 from tests.conftest import DATABASES, engine_on_each_database
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import paths
+from treelight.storage.database import make_engine
+from treelight.storage.export import run_to_dict, run_to_graphml
+from treelight.storage.migrations import MIGRATIONS, migrate
 
 
 @pytest.fixture(params=DATABASES)

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import steering
-from engine.errors import BadArguments
-from engine.judges import parse_judge_specs
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.models import Node
 from tests.conftest import game24_script, question_script
+from treelight.engine import steering
+from treelight.engine.errors import BadArguments
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.models import Node
 
 ADD_TESTS = "assert add(1, 2) == 3\n\n\ndef test_negative():\n    assert add(-1, 1) == 0\n"
 

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine import commands
-from engine.runner import create_run
-from engine.worker import Worker, wait_until_idle
-from storage import queries
-from storage.database import unit_of_work
-from storage.models import Run, utcnow
 from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from treelight.engine import commands
+from treelight.engine.runner import create_run
+from treelight.engine.worker import Worker, wait_until_idle
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Run, utcnow
 
 
 @pytest.fixture(params=DATABASES)

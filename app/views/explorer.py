@@ -1,5 +1,5 @@
 """Page script: explorer (see app/explorer.py)."""
 
-from app.explorer import page
+from treelight.app.explorer import page
 
 page()

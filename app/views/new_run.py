@@ -1,5 +1,5 @@
 """Page script: new_run (see app/new_run.py)."""
 
-from app.new_run import page
+from treelight.app.new_run import page
 
 page()

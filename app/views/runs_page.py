@@ -1,5 +1,5 @@
 """Page script: runs_page (see app/runs_page.py)."""
 
-from app.runs_page import page
+from treelight.app.runs_page import page
 
 page()

@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from treelight import app
+
+APP_SCRIPT = Path(app.__file__).resolve().parent / "main.py"
+# In a checkout, the repository's root (screenshots go to its test-artifacts/).
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -39,7 +43,7 @@ def served_app(home: Path, worker: bool = True) -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "app" / "main.py"),
+            str(APP_SCRIPT),
             "--server.port",
             str(port),
             "--server.address",
@@ -52,7 +56,7 @@ def served_app(home: Path, worker: bool = True) -> Iterator[str]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        cwd=ROOT,
+        cwd=home,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.paths import treelight_home
+from treelight.storage.paths import treelight_home
 
 
 def add_parser(sub: Any) -> None:
@@ -78,9 +78,9 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:
 def bench_game24(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.bench import game24
-    from engine.generators.embedded import EmbeddedGenerator
-    from storage.database import make_engine
+    from treelight.engine.bench import game24
+    from treelight.engine.generators.embedded import EmbeddedGenerator
+    from treelight.storage.database import make_engine
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     puzzles = game24.load_puzzles(args.data)
@@ -132,7 +132,7 @@ def bench_game24(args: argparse.Namespace) -> int:
 
 
 def bench_overhead(args: argparse.Namespace) -> int:
-    from engine.bench.overhead import measure
+    from treelight.engine.bench.overhead import measure
 
     sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
     results = [measure(n) for n in sizes]
@@ -154,7 +154,7 @@ def bench_overhead(args: argparse.Namespace) -> int:
 
 
 def bench_model_bound(args: argparse.Namespace) -> int:
-    from engine.bench.model_bound import measure
+    from treelight.engine.bench.model_bound import measure
 
     result = measure(args.problem, args.max_calls, args.model)
     text = "\n".join(f"{key:<34} {value}" for key, value in result.items())
@@ -162,7 +162,7 @@ def bench_model_bound(args: argparse.Namespace) -> int:
 
 
 def bench_ui(args: argparse.Namespace) -> int:
-    from engine.bench.ui import measure
+    from treelight.engine.bench.ui import measure
 
     sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
     result = measure(sizes, args.update_base)

@@ -32,11 +32,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from engine.errors import BadArguments
-from engine.generators.base import CompletionRequest, Generator
-from engine.model_calls import derive_seed
-from engine.runner import Runner, create_run
-from engine.tasks.game24 import check_expression, parse_problem
+from treelight.engine.errors import BadArguments
+from treelight.engine.generators.base import CompletionRequest, Generator
+from treelight.engine.model_calls import derive_seed
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.tasks.game24 import check_expression, parse_problem
 
 METHODS = ("io", "cot", "cot-sc", "bfs", "dfs", "mcts", "refine", "evolve", "reference")
 REFERENCE_MAX_TOKENS = 192  # the reference asks for up to 1,000; a tiny model rambles

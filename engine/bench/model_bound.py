@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.generators.embedded import EmbeddedGenerator
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.database import make_engine
+from treelight.engine.generators.embedded import EmbeddedGenerator
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.database import make_engine
 
 
 def measure(problem: str, max_calls: int, model: str | None = None) -> dict[str, Any]:

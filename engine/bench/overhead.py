@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from engine.runner import Runner, create_run
-from storage import queries
-from storage.database import make_engine
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.database import make_engine
 
 
 @dataclass

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.bench.browser import CHROMIUM, CHROMIUM_ARGS, served_app
-from engine.runner import create_run
-from storage.database import make_engine, unit_of_work
-from storage.models import Node, Run
+from treelight.engine.bench.browser import CHROMIUM, CHROMIUM_ARGS, served_app
+from treelight.engine.runner import create_run
+from treelight.storage.database import make_engine, unit_of_work
+from treelight.storage.models import Node, Run
 
 STATUSES = ("open", "expanded", "pruned", "invalid", "terminal")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.errors import BadArguments
+from treelight.engine.generators.base import Completion, CompletionRequest, Generator
 
 BACKENDS = ("embedded", "ollama", "scripted")
 
@@ -16,11 +16,14 @@ def make_generator(spec: dict[str, Any]) -> Generator:
     """Build a generator from a run's `generator` spec (backend, model, script...)."""
     backend = spec.get("backend", "embedded")
     if backend == "embedded":
-        from engine.generators.embedded import EmbeddedGenerator
+        from treelight.engine.generators.embedded import EmbeddedGenerator
 
         return EmbeddedGenerator(spec.get("model"))
     if backend == "ollama":
-        from engine.generators.ollama_backend import DEFAULT_TIMEOUT_SECONDS, OllamaGenerator
+        from treelight.engine.generators.ollama_backend import (
+            DEFAULT_TIMEOUT_SECONDS,
+            OllamaGenerator,
+        )
 
         if not spec.get("model"):
             raise BadArguments(
@@ -34,7 +37,7 @@ def make_generator(spec: dict[str, Any]) -> Generator:
             num_ctx=spec.get("num_ctx"),
         )
     if backend == "scripted":
-        from engine.generators.scripted import ScriptedGenerator
+        from treelight.engine.generators.scripted import ScriptedGenerator
 
         if "outputs" in spec:
             return ScriptedGenerator(

@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BadArguments, ModelError, ModelUnavailable
-from engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.errors import BadArguments, ModelError, ModelUnavailable
+from treelight.engine.generators.base import Completion, CompletionRequest, Generator
 
 DEFAULT_MODEL = "smollm2-135m"
 CONTEXT_TOKENS = 2048

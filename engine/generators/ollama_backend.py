@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from engine.errors import ModelError, ModelUnavailable
-from engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.errors import ModelError, ModelUnavailable
+from treelight.engine.generators.base import Completion, CompletionRequest, Generator
 
 DEFAULT_HOST = "http://localhost:11434"
 DEFAULT_TIMEOUT_SECONDS = 300.0

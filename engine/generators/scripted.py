@@ -12,8 +12,8 @@ import re
 import time
 from pathlib import Path
 
-from engine.errors import BadArguments, ScriptExhausted
-from engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.errors import BadArguments, ScriptExhausted
+from treelight.engine.generators.base import Completion, CompletionRequest, Generator
 
 
 class ScriptedGenerator(Generator):

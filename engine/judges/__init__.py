@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.judges.base import Answer, Judge, JudgeContext, Verdict
-from engine.judges.calculator import AnswerChecker, Calculator
-from engine.judges.code_tests import CodeTests
-from engine.judges.composite import Settlement, settle
-from engine.judges.game24_verifier import Game24Verifier
-from engine.judges.value import ValueJudge
-from engine.judges.vote import VoteJudge
+from treelight.engine.errors import BadArguments
+from treelight.engine.judges.base import Answer, Judge, JudgeContext, Verdict
+from treelight.engine.judges.calculator import AnswerChecker, Calculator
+from treelight.engine.judges.code_tests import CodeTests
+from treelight.engine.judges.composite import Settlement, settle
+from treelight.engine.judges.game24_verifier import Game24Verifier
+from treelight.engine.judges.value import ValueJudge
+from treelight.engine.judges.vote import VoteJudge
 
 JUDGES: dict[str, type[Judge]] = {
     j.name: j for j in (Game24Verifier, ValueJudge, VoteJudge, Calculator, AnswerChecker, CodeTests)

@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from engine.tasks.base import Task
-from engine.types import NodeView, TreeView, judge_key
+from treelight.engine.tasks.base import Task
+from treelight.engine.types import NodeView, TreeView, judge_key
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ the reason says what the right value is.
 
 from __future__ import annotations
 
-from engine.judges.base import Judge, JudgeContext, Verdict
-from engine.tasks.arithmetic import NotArithmetic, equations, evaluate, show, to_number
-from engine.types import NodeView
+from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.tasks.arithmetic import NotArithmetic, equations, evaluate, show, to_number
+from treelight.engine.types import NodeView
 
 
 class Calculator(Judge):

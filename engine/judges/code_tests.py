@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import secrets
 
-from engine.judges.base import Judge, JudgeContext, Verdict
-from engine.sandbox import Limits, run_python
-from engine.tasks.code import test_names
-from engine.types import NodeView
+from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.sandbox import Limits, run_python
+from treelight.engine.tasks.code import test_names
+from treelight.engine.types import NodeView
 
 HARNESS = r"""import ast, builtins, contextlib, json, re, sys, traceback, types
 _key = sys.stdin.readline().strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.judges.base import Judge, Verdict
+from treelight.engine.judges.base import Judge, Verdict
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ exactly the four numbers, equals 24).
 
 from __future__ import annotations
 
-from engine.judges.base import Judge, JudgeContext, Verdict
-from engine.types import NodeView
+from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.types import NodeView
 
 
 class Game24Verifier(Judge):

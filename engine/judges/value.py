@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from engine.judges.base import Judge, JudgeContext, Verdict
-from engine.types import NodeView
+from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.types import NodeView
 
 WORD_SCORES = {"sure": 1.0, "likely": 0.05, "impossible": 0.00005}
 VERDICT_SCHEMA = {

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from engine.judges.base import Judge, JudgeContext, Verdict
-from engine.types import NodeView
+from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.types import NodeView
 
 CHOICE = re.compile(r"best choice is\s*(?:choice\s*)?#?(\d+)|\"best\"\s*:\s*(\d+)", re.IGNORECASE)
 CHOICE_SCHEMA = {

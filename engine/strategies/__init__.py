@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.strategies.base import Strategy
-from engine.strategies.bfs import BeamSearch
-from engine.strategies.dfs import DepthFirst
-from engine.strategies.evolve import Evolve
-from engine.strategies.mcts import MonteCarlo
-from engine.strategies.refine import SelfRefine
-from engine.strategies.sampling import BestOfN, SelfConsistency
-from engine.tasks.base import Task
+from treelight.engine.errors import BadArguments
+from treelight.engine.strategies.base import Strategy
+from treelight.engine.strategies.bfs import BeamSearch
+from treelight.engine.strategies.dfs import DepthFirst
+from treelight.engine.strategies.evolve import Evolve
+from treelight.engine.strategies.mcts import MonteCarlo
+from treelight.engine.strategies.refine import SelfRefine
+from treelight.engine.strategies.sampling import BestOfN, SelfConsistency
+from treelight.engine.tasks.base import Task
 
 STRATEGIES: dict[str, type[Strategy]] = {
     s.name: s

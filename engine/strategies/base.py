@@ -11,9 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from engine.errors import BadArguments
-from engine.tasks.base import Task
-from engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.base import Task
+from treelight.engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
 
 # Loop rules any strategy takes (0 = off). They wrap the strategy's own decision:
 # - more_if_below X, more K: when the search would end with no solution and its best

@@ -10,8 +10,8 @@ Unlike the paper's loop, it stops at the first checked solution (set
 
 from __future__ import annotations
 
-from engine.strategies.base import Strategy, cut_below, pending_evaluation, ranked
-from engine.types import Action, Expand, TreeView
+from treelight.engine.strategies.base import Strategy, cut_below, pending_evaluation, ranked
+from treelight.engine.types import Action, Expand, TreeView
 
 
 class BeamSearch(Strategy):

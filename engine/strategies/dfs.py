@@ -7,8 +7,8 @@ backtracks to the deepest open node elsewhere, and says so in the event log.
 
 from __future__ import annotations
 
-from engine.strategies.base import Strategy, pending_evaluation, rank_key, score_text
-from engine.types import Action, Expand, Prune, TreeView
+from treelight.engine.strategies.base import Strategy, pending_evaluation, rank_key, score_text
+from treelight.engine.types import Action, Expand, Prune, TreeView
 
 
 class DepthFirst(Strategy):

@@ -9,8 +9,14 @@ It stops at a solution or after `generations` layers.
 
 from __future__ import annotations
 
-from engine.strategies.base import Strategy, cut_below, pending_evaluation, ranked, score_text
-from engine.types import Action, Expand, NodeView, TreeView
+from treelight.engine.strategies.base import (
+    Strategy,
+    cut_below,
+    pending_evaluation,
+    ranked,
+    score_text,
+)
+from treelight.engine.types import Action, Expand, NodeView, TreeView
 
 LIVE = ("terminal", "open")
 

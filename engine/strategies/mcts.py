@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from engine.strategies.base import Strategy, pending_evaluation
-from engine.types import Action, Backup, Expand, NodeView, TreeView
+from treelight.engine.strategies.base import Strategy, pending_evaluation
+from treelight.engine.types import Action, Backup, Expand, NodeView, TreeView
 
 # A node is worth expanding or descending into only while something below it can grow.
 GROWING = ("open", "expanded")

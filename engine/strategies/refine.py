@@ -8,8 +8,8 @@ the wrong arithmetic says it best), otherwise asked of the model.
 
 from __future__ import annotations
 
-from engine.strategies.base import Strategy, pending_evaluation, score_text
-from engine.types import Action, Critique, Expand, NodeView, TreeView
+from treelight.engine.strategies.base import Strategy, pending_evaluation, score_text
+from treelight.engine.types import Action, Critique, Expand, NodeView, TreeView
 
 FAILED = ("invalid", "pruned")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine.strategies.base import Strategy, pending_evaluation, ranked
-from engine.types import Action, Expand, Finish, NodeView, TreeView
+from treelight.engine.strategies.base import Strategy, pending_evaluation, ranked
+from treelight.engine.types import Action, Expand, Finish, NodeView, TreeView
 
 
 def _normalize(answer: str) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.tasks.base import Task
-from engine.tasks.code import CodeTask
-from engine.tasks.game24 import Game24
-from engine.tasks.math_word import MathWordProblem
-from engine.tasks.question import Question
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.base import Task
+from treelight.engine.tasks.code import CodeTask
+from treelight.engine.tasks.game24 import Game24
+from treelight.engine.tasks.math_word import MathWordProblem
+from treelight.engine.tasks.question import Question
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (Game24, Question, MathWordProblem, CodeTask)}
 

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from engine.types import NodeView
+from treelight.engine.types import NodeView
 
 
 @dataclass(frozen=True)

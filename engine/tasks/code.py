@@ -16,9 +16,9 @@ import ast
 import re
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.tasks.base import Task, Transition, prior_lines
-from engine.types import NodeView
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.base import Task, Transition, prior_lines
+from treelight.engine.types import NodeView
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(?P<code>.*?)(?:```|\Z)", re.DOTALL)
 LOOKS_LIKE_CODE = re.compile(r"^\s*(def |class |import |from \w+ import )", re.MULTILINE)

@@ -16,9 +16,9 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.tasks.base import AnswerCheck, Task, Transition, prior_lines
-from engine.types import NodeView
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.base import AnswerCheck, Task, Transition, prior_lines
+from treelight.engine.types import NodeView
 
 RULE = "game24 rules"
 

@@ -12,11 +12,11 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from engine.errors import BadArguments
-from engine.tasks.arithmetic import NotArithmetic, show, to_number
-from engine.tasks.base import AnswerCheck, Transition, prior_lines
-from engine.tasks.question import ANSWER, Question, reasoning_so_far
-from engine.types import NodeView
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.arithmetic import NotArithmetic, show, to_number
+from treelight.engine.tasks.base import AnswerCheck, Transition, prior_lines
+from treelight.engine.tasks.question import ANSWER, Question, reasoning_so_far
+from treelight.engine.types import NodeView
 
 NUMBERS = re.compile(r"-?\$?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
 

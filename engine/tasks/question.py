@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from engine.errors import BadArguments
-from engine.tasks.base import Task, Transition, prior_lines
-from engine.types import NodeView
+from treelight.engine.errors import BadArguments
+from treelight.engine.tasks.base import Task, Transition, prior_lines
+from treelight.engine.types import NodeView
 
 ANSWER = re.compile(r"^\s*answer\s*:\s*(?P<answer>.+)$", re.IGNORECASE | re.MULTILINE)
 MAX_THOUGHT_CHARS = 2_000

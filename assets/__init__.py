@@ -1,0 +1,1 @@
+"""Front-end assets and preset problems: package data, read with importlib.resources."""
