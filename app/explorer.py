@@ -16,8 +16,9 @@ from treelight.app.tree_component import live_tree
 from treelight.engine import commands
 from treelight.engine.errors import TreelightError
 from treelight.engine.graph_view import best_path, legend, standalone_html, vis_elements
-from treelight.engine.strategies import STRATEGIES
-from treelight.engine.strategies.base import LOOP_DEFAULTS, LOOP_HELP
+from treelight.engine.options import describe
+from treelight.engine.strategies import strategy_classes
+from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
@@ -81,17 +82,18 @@ def page() -> None:
 
 def method_note(run: Run) -> None:
     """The strategy in one line, and how it works (for teaching), next to the tree."""
-    strategy = STRATEGIES.get(run.strategy)
+    strategy = strategy_classes().get(run.strategy)
     if strategy is None:
         return
-    rules = {k: v for k, v in run.strategy_params.items() if k in LOOP_DEFAULTS and v}
+    rules = {k: v for k, v in run.strategy_params.items() if k in LOOP_RULES and v}
+    loop_help = {info.name: info.help for info in describe(StrategyOptions)}
     # Our own text, not a model's: Markdown is fine here.
     with st.expander(f"**{run.strategy}** — {strategy.summary}"):
         st.markdown(strategy.explanation)
         if rules:
             st.caption("Loop rules on this run")
             for name, value in rules.items():
-                st.text(f"{name} = {value}: {LOOP_HELP[name]}")
+                st.text(f"{name} = {value}: {loop_help[name]}")
 
 
 def event_log(run_id: int) -> None:

@@ -13,7 +13,7 @@ from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.engine import steering
 from treelight.engine.errors import TreelightError
-from treelight.engine.judges import JUDGES, parse_judge_specs
+from treelight.engine.judges import judge_classes, parse_judge_specs
 from treelight.engine.textview import decision
 from treelight.storage import queries
 from treelight.storage.models import ModelCall, Node, Run
@@ -246,12 +246,13 @@ def judge_panel(run_id: int) -> None:
     ):
         with st.form("judges_form", border=False):
             current = [j["name"] for j in run.judges]
+            kinds = judge_classes()
             chosen = st.multiselect(
                 "Active judges",
-                sorted(JUDGES),
-                default=current,
+                sorted(kinds),
+                default=[n for n in current if n in kinds],
                 key="judges_choice",
-                help="; ".join(f"{n}: {j.description}" for n, j in JUDGES.items()),
+                help="; ".join(f"{n}: {j.description}" for n, j in kinds.items()),
             )
             options = st.text_input("Options (e.g. value:samples=5;weight=2)", key="judge_opts")
             whole = st.checkbox(

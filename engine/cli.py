@@ -17,12 +17,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from treelight.engine import commands
+from treelight.engine.cli_roles import (
+    add_role_arguments,
+    generator_spec,
+    key_values,
+    roles_epilog,
+    task_params,
+)
 from treelight.engine.errors import BadArguments, RunNotFound, TreelightError
-from treelight.engine.generators import BACKENDS, make_generator
+from treelight.engine.generators import make_generator
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.runner import Outcome, Runner, check_budget, check_settings, create_run
-from treelight.engine.strategies import STRATEGIES
-from treelight.engine.tasks import TASKS
 from treelight.engine.textview import format_tree
 from treelight.storage import queries
 from treelight.storage.database import make_engine
@@ -46,33 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a search and print its answer")
-    run.add_argument("--task", required=True, choices=sorted(TASKS))
+    run = sub.add_parser(
+        "run",
+        help="run a search and print its answer",
+        epilog=roles_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--problem", required=True, help='e.g. "4 9 10 13" for game24')
-    run.add_argument("--answer", help="math: the expected answer, checked exactly (e.g. 42, 2.5)")
-    run.add_argument(
-        "--tests", help="code: a Python file of asserts or test_* functions the code must pass"
-    )
-    run.add_argument(
-        "--strategy",
-        default="bfs",
-        choices=list(STRATEGIES),
-        help="; ".join(f"{s.name}: {s.summary}" for s in STRATEGIES.values()),
-    )
-    run.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a strategy parameter, e.g. --param beam=3 (repeatable)",
-    )
-    run.add_argument("--backend", default="embedded", choices=BACKENDS)
-    run.add_argument("--script", help="JSON list of model outputs (scripted backend)")
-    run.add_argument("--model", help="Ollama model name, or a .gguf path for embedded")
-    run.add_argument(
-        "--judges",
-        help="e.g. game24-verifier,value:samples=3 (default: the task's); 'none' for no judges",
-    )
+    add_role_arguments(run)
     run.add_argument("--temperature", type=float, default=0.7)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
@@ -132,16 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise BadArguments(f"--param {text!r} must look like KEY=VALUE.")
-    try:
-        return key.strip(), json.loads(value)
-    except json.JSONDecodeError:
-        return key.strip(), value
-
-
 def _budget(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "max_calls": args.max_calls,
@@ -150,21 +126,6 @@ def _budget(args: argparse.Namespace) -> dict[str, Any]:
         "max_nodes": args.max_nodes,
     }
     return {k: v for k, v in pairs.items() if v is not None}
-
-
-def _generator_spec(args: argparse.Namespace) -> dict[str, Any]:
-    spec: dict[str, Any] = {"backend": args.backend, "temperature": args.temperature}
-    if args.backend == "scripted":
-        if not args.script:
-            raise BadArguments("--backend scripted needs --script FILE.json.")
-        # The outputs go into the run itself, so it replays without the file.
-        from treelight.engine.generators.scripted import ScriptedGenerator
-
-        spec["outputs"] = ScriptedGenerator.from_file(args.script).outputs
-        spec["model"] = Path(args.script).name
-    elif args.model:
-        spec["model"] = args.model
-    return spec
 
 
 def summary(engine: Engine, run: Run) -> dict[str, Any]:
@@ -234,13 +195,13 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
 
 
 def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
-    spec = _generator_spec(args)
+    spec = generator_spec(args)
     judges = None
     if args.judges is not None:
         judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
-    params = dict(_param(p) for p in args.param)
-    task_params = _task_params(args)
-    check_settings(args.task, args.problem, args.strategy, params, task_params, judges)
+    params = key_values(args.param, "--param")
+    params_of_task = task_params(args)
+    check_settings(args.task, args.problem, args.strategy, params, params_of_task, judges)
     check_budget(_budget(args))
     generator = make_generator(spec)  # fails early on a missing model file or package
     run = create_run(
@@ -249,7 +210,7 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         problem=args.problem,
         strategy=args.strategy,
         strategy_params=params,
-        task_params=task_params,
+        task_params=params_of_task,
         generator=spec,
         judges=judges,
         budget=_budget(args),
@@ -258,22 +219,6 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         status="running",
     )
     return _drive(engine, run, args, generator)
-
-
-def _task_params(args: argparse.Namespace) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if args.answer is not None:
-        if args.task != "math":
-            raise BadArguments("--answer is for --task math.")
-        params["answer"] = args.answer
-    if args.tests is not None:
-        if args.task != "code":
-            raise BadArguments("--tests is for --task code.")
-        try:  # the tests are stored with the run, so it never needs the file again
-            params["tests"] = Path(args.tests).read_text(encoding="utf-8")
-        except OSError as error:
-            raise BadArguments(f"Cannot read the tests {args.tests}: {error.strerror}.") from None
-    return params
 
 
 def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:

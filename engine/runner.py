@@ -35,6 +35,7 @@ from treelight.engine.errors import (
 from treelight.engine.generators import CompletionRequest, Generator, make_generator
 from treelight.engine.judges import Answer, Judge, Settlement, Verdict, make_judges, settle
 from treelight.engine.model_calls import ModelCaller, derive_seed
+from treelight.engine.plugins import BUILTIN, MissingPlugin, registry
 from treelight.engine.strategies import Strategy, make_strategy
 from treelight.engine.tasks import make_task
 from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Task, Transition
@@ -102,10 +103,15 @@ class Runner:
         if run is None:
             raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")
         self.run = run
-        self.task: Task = make_task(run.task, run.problem, run.task_params)
-        self.strategy: Strategy = make_strategy(run.strategy, self.task, run.strategy_params)
+        try:
+            self.task, self.strategy, self.judges = rebuild_roles(run)
+        except MissingPlugin as missing:  # pause it, saying what to install
+            from treelight.engine import commands
+
+            if run.status in ("queued", "running"):
+                commands.pause(engine, run_id, str(missing), actor="engine")
+            raise
         self.judge_set = run.judge_set
-        self.judges: list[Judge] = make_judges(run.judges)
         # Built when first needed: a runner that only brings a run to rest (a stop
         # asked for while it was paused) loads no model.
         self._generator = generator
@@ -119,7 +125,9 @@ class Runner:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            self._generator = make_generator(self._generator_spec(self.run))
+            spec = self._generator_spec(self.run)
+            provider = (self.run.plugins or {}).get(f"generator:{spec.get('backend')}")
+            self._generator = make_generator(spec, provider)
         return self._generator
 
     def _generator_spec(self, run: Run) -> dict[str, Any]:
@@ -759,6 +767,29 @@ class _Context:
         return self.runner.earlier_verdict(judge, node)
 
 
+def rebuild_roles(run: Run) -> tuple[Task, Strategy, list[Judge]]:
+    """A stored run's task, strategy and judges, from whatever plugins provide them."""
+    plugins = run.plugins or {}
+    task = make_task(run.task, run.problem, run.task_params, plugins.get(f"task:{run.task}"))
+    strategy = make_strategy(
+        run.strategy, task, run.strategy_params, plugins.get(f"strategy:{run.strategy}")
+    )
+    return task, strategy, make_judges(run.judges, plugins)
+
+
+def roles_from_plugins(run: Run) -> dict[str, str]:
+    """`role:name` -> package, for the roles of `run` that a plugin provides."""
+    found = registry()
+    names = [("task", run.task), ("strategy", run.strategy)]
+    names += [("judge", str(spec["name"])) for spec in run.judges]
+    names.append(("generator", str(run.generator.get("backend", "embedded"))))
+    return {
+        f"{role}:{name}": found.provider(role, name)
+        for role, name in names
+        if found.provider(role, name) != BUILTIN
+    }
+
+
 def check_settings(
     task: str,
     problem: str,
@@ -837,6 +868,7 @@ def create_run(
             replay=replay,
             status=status,
         )
+        run.plugins = roles_from_plugins(run)
         session.add(run)
         session.flush()
         assert run.id is not None

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from treelight.engine.errors import RunBusy, TreelightError
+from treelight.engine.plugins import MissingPlugin
 from treelight.engine.runner import Runner, new_owner
 from treelight.storage import queries
 
@@ -40,6 +41,9 @@ class Worker:
                 outcome = Runner(self.engine, run_id, owner=self.owner).run_until_idle()
             except RunBusy:
                 continue
+            except MissingPlugin as missing:  # the runner paused it, saying what to install
+                log.warning("run #%s cannot start: %s", run_id, missing)
+                return run_id
             except TreelightError as error:  # e.g. the model cannot be loaded
                 log.warning("run #%s cannot start: %s", run_id, error)
                 from treelight.engine import commands

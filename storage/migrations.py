@@ -128,6 +128,12 @@ def m007_run_requests(conn: Connection) -> None:
     add_column(conn, "run", Column("requested", String, nullable=False, server_default=""))
 
 
+@migration
+def m008_run_plugins(conn: Connection) -> None:
+    add_column(conn, "run", Column("plugins", JSON))
+    conn.execute(text("UPDATE run SET plugins = '{}' WHERE plugins IS NULL"))
+
+
 def migrate(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied: list[str] = []

@@ -55,6 +55,9 @@ class Run(SQLModel, table=True):
     strategy_params: dict[str, Any] = _json(dict)
     generator: dict[str, Any] = _json(dict)  # backend, model, sampling params
     judges: list[dict[str, Any]] = _json(list)  # the active judge set
+    # "role:name" -> the package that provides it, for roles from plugins: a process
+    # without that package pauses the run saying what to install.
+    plugins: dict[str, str] = _json(dict)
     judge_set: int = 1  # bumped on every swap; evaluations remember theirs
     budget: dict[str, Any] = _json(dict)  # max_calls, max_tokens, max_seconds, max_nodes
     seed: int = 0

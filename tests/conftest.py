@@ -6,12 +6,15 @@ Modules whose tests must also hold on PostgreSQL override `engine` with
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from treelight.engine.tasks.code import CodeTask
+from treelight.engine.tasks.game24 import Game24
+from treelight.engine.tasks.math_word import MathWordProblem
+from treelight.engine.tasks.question import Question
 from treelight.storage.database import make_engine
 
 pytest_plugins = ["tests.postgres"]
@@ -43,36 +46,8 @@ def engine_on_each_database(request: pytest.FixtureRequest, tmp_path: Path) -> E
     return engine
 
 
-# Lines that are valid steps from some of the states "4 4 4 4" leads to, a few
-# that are wrong (bad arithmetic, missing numbers), answers, and noise.
-GAME24_LINES = [
-    "4 + 4 = 8 (left: 4 4 8)",
-    "4 * 4 = 16 (left: 4 4 16)",
-    "4 - 4 = 0 (left: 0 4 4)",
-    "4 / 4 = 1 (left: 1 4 4)",
-    "4 + 8 = 12 (left: 4 12)",
-    "4 * 4 = 16 (left: 8 16)",
-    "16 + 8 = 24 (left: 24)",
-    "8 * 4 = 32 (left: 4 32)",
-    "4 + 16 = 20 (left: 4 20)",
-    "20 + 4 = 24 (left: 24)",
-    "12 * 4 = 48 (left: 48)",
-    "1 + 4 = 5 (left: 4 5)",
-    "4 + 9 = 14 (left: 14)",
-    "12 + 12 = 24",
-    "Answer: (4 + 4) * 4 - 8",
-    "Answer: 4 * 4 + 4 + 4",
-    "Answer: (4 * 4) + (4 + 4) = 24",
-    "garbage <b>text</b>",
-]
-VALUE_WORDS = [
-    "sure",
-    "likely",
-    "impossible",
-    "no idea",
-    "The best choice is 2",
-    "The best choice is 1",
-]
+# Scripted models play each task's own example outputs (engine/tasks/*: Example),
+# in a seeded order: the same scripts the registry-wide invariant tests use.
 
 
 def game24_script(seed: int, count: int = 400) -> list[str]:
@@ -81,60 +56,18 @@ def game24_script(seed: int, count: int = 400) -> list[str]:
     A script is used in order whatever the prompt, so each output carries a few
     step lines, maybe an Answer line, and a verdict word.
     """
-    rng = random.Random(seed)
-    outputs = []
-    for _ in range(count):
-        lines = rng.sample(GAME24_LINES, rng.randint(0, 6))
-        lines.insert(rng.randint(0, len(lines)), rng.choice(VALUE_WORDS))
-        outputs.append("\n".join(lines))
-    return outputs
+    return Game24.example.script(seed, count)
 
 
 def question_script(seed: int, count: int = 400) -> list[str]:
-    rng = random.Random(seed)
-    thoughts = [
-        "Paris is the capital.",
-        "Think about geography.",
-        "Answer: Paris",
-        "Answer: Lyon",
-        "",
-        "It is a city in France. sure",
-        "likely correct",
-        "The best choice is 1",
-        "impossible",
-        "Answer: paris",
-    ]
-    return [rng.choice(thoughts) for _ in range(count)]
+    return Question.example.script(seed, count)
 
 
 def math_script(seed: int, count: int = 400) -> list[str]:
     """Steps with right and wrong arithmetic, answers right and wrong, verdict words."""
-    rng = random.Random(seed)
-    thoughts = [
-        "12 + 5 = 17",
-        "12 + 5 = 18",
-        "17 * 2 = 34",
-        "Answer: 17",
-        "Answer: 18",
-        "so she has 17 pencils. sure",
-        "likely",
-        "impossible",
-        "",
-        "No idea.",
-    ]
-    return [rng.choice(thoughts) for _ in range(count)]
+    return MathWordProblem.example.script(seed, count)
 
 
 def code_script(seed: int, count: int = 200) -> list[str]:
     """Programs that pass, fail, crash or do not parse, in fences or not, and chatter."""
-    rng = random.Random(seed)
-    outputs = [
-        "```python\ndef add(a, b):\n    return a + b\n```",
-        "def add(a, b):\n    return a - b",
-        "```python\ndef add(a b):\n```",
-        "I would write a function.",
-        "```\nraise SystemExit(3)\n```",
-        "The add function has a bug: it subtracts.",
-        "sure",
-    ]
-    return [rng.choice(outputs) for _ in range(count)]
+    return CodeTask.example.script(seed, count)

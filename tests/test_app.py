@@ -62,7 +62,7 @@ def start_run_from_the_new_run_page(tmp_path: Path) -> tuple[AppTest, int]:
     at.text_area(key="problem_Free problem").input("4 4 4 4")
     at.number_input(key="param_bfs_samples").set_value(3)
     at.radio(key="backend").set_value("scripted").run()
-    at.text_input(key="script_path").input(str(script))
+    at.text_input(key="backend_scripted_script").input(str(script))
     at.button(key="start").click().run()
     assert not at.exception, at.exception
     run_id = int(
@@ -205,15 +205,15 @@ def test_new_run_lists_ollama_models_and_pulls_one(
     at = new_app().run()
     at.switch_page("views/new_run.py").run()
     at.radio(key="backend").set_value("ollama").run()
-    at.text_input(key="ollama_host").input(fake.url).run()
+    at.text_input(key="backend_ollama_host").input(fake.url).run()
     assert not at.exception
-    picker = at.selectbox(key="ollama_model")
+    picker = at.selectbox(key="backend_ollama_model")
     assert picker.options == ["tiny:1b (1.2B · llama · Q8_0 · 1.3 GB)"]
-    at.text_input(key="pull_name").input("qwen2.5:0.5b")
-    at.button(key="pull").click().run()
+    at.text_input(key="backend_ollama_pull_name").input("qwen2.5:0.5b")
+    at.button(key="backend_ollama_pull").click().run()
     assert md("Pulled qwen2.5:0.5b") in at.success[0].value  # escaped Markdown source
     at.run()
-    assert len(at.selectbox(key="ollama_model").options) == 2
+    assert len(at.selectbox(key="backend_ollama_model").options) == 2
     at.button(key="start").click().run()
     with Session(app_engine) as session:
         run = queries.list_runs(session)[0]
@@ -229,7 +229,7 @@ def test_new_run_says_when_ollama_is_not_running(app_engine: Engine) -> None:
     at = new_app().run()
     at.switch_page("views/new_run.py").run()
     at.radio(key="backend").set_value("ollama").run()
-    at.text_input(key="ollama_host").input("http://127.0.0.1:9").run()
+    at.text_input(key="backend_ollama_host").input("http://127.0.0.1:9").run()
     assert "Ollama is not running at http" in at.warning[0].value
     assert "ollama serve" in at.warning[0].value
 
@@ -253,7 +253,7 @@ def test_new_strategies_and_tasks_run_from_the_new_run_page(
     at.selectbox(key="strategy").set_value(strategy).run()
     assert any(c.value.startswith(strategy_summary_start(strategy)) for c in at.caption)
     at.radio(key="backend").set_value("scripted").run()
-    at.text_input(key="script_path").input(str(script))
+    at.text_input(key="backend_scripted_script").input(str(script))
     at.button(key="start").click().run()
     assert not at.exception, at.exception
     with Session(app_engine) as session:
@@ -275,9 +275,9 @@ def test_new_strategies_and_tasks_run_from_the_new_run_page(
 
 
 def strategy_summary_start(strategy: str) -> str:
-    from treelight.engine.strategies import STRATEGIES
+    from treelight.engine.strategies import strategy_classes
 
-    return STRATEGIES[strategy].explanation[:30]
+    return strategy_classes()[strategy].explanation[:30]
 
 
 def test_a_pruned_node_can_be_expanded_anyway_from_the_inspector(
@@ -365,7 +365,7 @@ def test_no_budget_is_unlimited_unless_chosen_on_purpose(
     page.radio(key="backend").set_value("scripted").run()
     script = tmp_path / "one.json"
     script.write_text(json.dumps(game24_script(1)))
-    page.text_input(key="script_path").input(str(script))
+    page.text_input(key="backend_scripted_script").input(str(script))
     page.button(key="start").click().run()
     assert not page.exception, page.exception
     with Session(app_engine) as session:

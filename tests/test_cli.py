@@ -112,7 +112,7 @@ def test_budget_stop_exits_zero_and_resume_with_more_budget_continues(
         (["--task", "game24", "--problem", "1 2 3"], "four whole numbers"),
         (
             ["--task", "game24", "--problem", "1 2 3 4", "--strategy", "bfs", "--param", "beem=2"],
-            "has no parameter beem",
+            "strategy 'bfs' has no option 'beem'",
         ),
         (["--task", "game24", "--problem", "1 2 3 4", "--judges", "oracle"], "Unknown judge"),
         (

@@ -19,7 +19,7 @@ from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants, tree_signature
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.runner import Runner, create_run
-from treelight.engine.strategies import STRATEGIES
+from treelight.engine.strategies import strategy_classes
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 
@@ -51,7 +51,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
     seed = rng.randint(1, 10_000)
 
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
-    strategy = list(STRATEGIES)[trial % len(STRATEGIES)]  # every strategy, in turn
+    strategy = list(strategy_classes())[trial % len(strategy_classes())]  # every strategy, in turn
     reference = start_run(reference_url, seed, delay=0.0, strategy=strategy)
     Runner(make_engine(reference_url), reference).run_until_idle()
     expected = tree_signature(make_engine(reference_url), reference)

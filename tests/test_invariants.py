@@ -1,4 +1,4 @@
-"""One set of invariants, parametrized over every strategy and both tasks."""
+"""One set of invariants, parametrized over every installed strategy and task."""
 
 from __future__ import annotations
 
@@ -8,18 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.conftest import (
-    DATABASES,
-    code_script,
-    engine_on_each_database,
-    game24_script,
-    math_script,
-    question_script,
-)
+from tests.conftest import DATABASES, engine_on_each_database
 from tests.invariants import check_tree_invariants, tree_signature
 from treelight.engine import commands
+from treelight.engine.judges import parse_judge_specs
 from treelight.engine.runner import Runner, create_run
-from treelight.engine.strategies import STRATEGIES
+from treelight.engine.strategies import strategy_classes
+from treelight.engine.tasks import task_classes
 
 
 @pytest.fixture(params=DATABASES)
@@ -28,34 +23,30 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
     return engine_on_each_database(request, tmp_path)
 
 
-TASKS = {
-    "game24": ("4 4 4 4", game24_script, "game24-verifier,value"),
-    "question": ("What is the capital of France?", question_script, "value:samples=2"),
-    "math": ("Anna has 12 pencils and gets 5 more. How many?", math_script, "calculator,answer"),
-}
-TASK_PARAMS = {"math": {"answer": "17"}, "code": {"tests": "assert add(1, 2) == 3\n"}}
+# Every installed task and strategy, built in or from a plugin: each task runs on
+# its own example problem (Task.example) with a scripted model playing its outputs.
+TASKS = task_classes()
+STRATEGIES = list(strategy_classes())
+CHEAP = sorted(name for name, task in TASKS.items() if task.example.cheap)
+SLOW = sorted(name for name, task in TASKS.items() if not task.example.cheap)
 # Scripted outputs are not aimed at the prompt, so ask for three proposals per
 # node: enough valid ones for the trees to grow a few levels.
-PARAMS = {(s, t): {"samples": 3} for s in ("bfs", "dfs") for t in TASKS}
-# The code task runs each candidate's tests in the sandbox: checked once per
-# strategy, on SQLite, with a small budget.
-CODE = ("Write add(a, b) that returns the sum.", code_script, "code-tests")
+PARAMS = {s: {"samples": 3} for s in ("bfs", "dfs")}
 BUDGETS = [{"max_calls": 30}, {"max_tokens": 2500}, {"max_nodes": 12}]
 
 
 def new_run(engine: Engine, strategy: str, task: str, seed: int, budget: dict) -> int:
-    problem, script, judges = TASKS[task] if task in TASKS else CODE
-    from treelight.engine.judges import parse_judge_specs
-
+    example = TASKS[task].example
+    judges = parse_judge_specs(example.judges) if example.judges else None
     run = create_run(
         engine,
         task=task,
-        problem=problem,
+        problem=example.problem,
         strategy=strategy,
-        strategy_params=PARAMS.get((strategy, task), {}),
-        task_params=TASK_PARAMS.get(task),
-        generator={"backend": "scripted", "outputs": script(seed)},
-        judges=parse_judge_specs(judges),
+        strategy_params=PARAMS.get(strategy, {}),
+        task_params=example.options,
+        generator={"backend": "scripted", "outputs": example.script(seed)},
+        judges=judges,
         budget=budget,
         seed=seed,
         status="running",
@@ -65,8 +56,8 @@ def new_run(engine: Engine, strategy: str, task: str, seed: int, budget: dict) -
 
 
 @pytest.mark.parametrize("budget", BUDGETS, ids=["calls", "tokens", "nodes"])
-@pytest.mark.parametrize("task", sorted(TASKS))
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("task", CHEAP)
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_invariants_hold(engine: Engine, strategy: str, task: str, budget: dict) -> None:
     run_id = new_run(engine, strategy, task, seed=7, budget=budget)
     outcome = Runner(engine, run_id).run_until_idle()
@@ -77,8 +68,8 @@ def test_invariants_hold(engine: Engine, strategy: str, task: str, budget: dict)
     check_tree_invariants(engine, run_id)
 
 
-@pytest.mark.parametrize("task", sorted(TASKS))
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("task", CHEAP)
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_pause_at_random_action_then_resume_gives_same_tree(
     engine: Engine, strategy: str, task: str, seed: int
@@ -105,12 +96,14 @@ def test_pause_at_random_action_then_resume_gives_same_tree(
     check_tree_invariants(engine, interrupted)
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
-def test_invariants_hold_for_code(tmp_path: Path, strategy: str) -> None:
+@pytest.mark.parametrize("task", SLOW)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_invariants_hold_for_slow_tasks(tmp_path: Path, strategy: str, task: str) -> None:
+    """Tasks judged in a sandbox: once per strategy, on SQLite, with a small budget."""
     from treelight.storage.database import make_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'code.db'}")
-    run_id = new_run(engine, strategy, "code", seed=5, budget={"max_calls": 8})
+    engine = make_engine(f"sqlite:///{tmp_path / 'slow.db'}")
+    run_id = new_run(engine, strategy, task, seed=5, budget={"max_calls": 8})
     outcome = Runner(engine, run_id).run_until_idle()
     assert outcome.error is None, outcome.error
     assert outcome.run.status in ("done", "stopped")

@@ -55,5 +55,5 @@ def test_judge_specs() -> None:
     ]
     with pytest.raises(BadArguments, match="Unknown judge"):
         make_judges([{"name": "oracle"}])
-    with pytest.raises(BadArguments, match="Bad options"):
+    with pytest.raises(BadArguments, match="judge 'value' has no option 'colour'"):
         make_judges([{"name": "value", "colour": "red"}])

@@ -95,7 +95,7 @@ def test_math_answers_are_checked_exactly_without_naming_the_expected_one() -> N
 
 
 def test_math_needs_a_numeric_expected_answer() -> None:
-    with pytest.raises(BadArguments, match="--answer must be a number"):
+    with pytest.raises(BadArguments, match="expected answer must be a number"):
         make_task("math", "How many?", {"answer": "seventeen"})
 
 
@@ -260,7 +260,7 @@ def test_cli_refuses_task_options_for_the_wrong_task(
     assert "--answer is for --task math" in capsys.readouterr().err
     missing = tmp_path / "nope.py"
     assert main(["run", "--task", "code", "--problem", "Write f.", "--tests", str(missing)]) == 2
-    assert "Cannot read the tests" in capsys.readouterr().err
+    assert "Cannot read --tests" in capsys.readouterr().err
 
 
 def test_each_top_level_assert_counts_as_a_test() -> None:

@@ -22,7 +22,7 @@ from tests.invariants import check_tree_invariants
 from treelight.engine import commands, steering
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.runner import Runner, create_run
-from treelight.engine.strategies import STRATEGIES
+from treelight.engine.strategies import strategy_classes
 from treelight.storage import queries
 from treelight.storage.models import Node
 
@@ -111,7 +111,7 @@ SWEEP_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("strategy", list(strategy_classes()))
 def test_every_candidate_has_its_verifiers_verdict_whatever_the_budget(
     engine: Engine, strategy: str
 ) -> None:

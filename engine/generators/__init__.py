@@ -1,51 +1,45 @@
-"""Generator backends, by the name the CLI and the app use."""
+"""Built-in generator backends, registered through the plugin hooks like any other."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from treelight.engine.errors import BadArguments
 from treelight.engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.generators.embedded import EmbeddedGenerator
+from treelight.engine.generators.ollama_backend import OllamaGenerator
+from treelight.engine.generators.scripted import ScriptedGenerator
+from treelight.engine.hookspecs import hookimpl
+from treelight.engine.plugins import RegisterFunction, registry
 
-BACKENDS = ("embedded", "ollama", "scripted")
+__all__ = [
+    "Completion",
+    "CompletionRequest",
+    "Generator",
+    "generator_classes",
+    "make_generator",
+    "prepare_generator",
+]
 
-__all__ = ["BACKENDS", "Completion", "CompletionRequest", "Generator", "make_generator"]
+
+@hookimpl
+def register_generators(register: RegisterFunction) -> None:
+    for generator in (EmbeddedGenerator, OllamaGenerator, ScriptedGenerator):
+        register(generator)
 
 
-def make_generator(spec: dict[str, Any]) -> Generator:
-    """Build a generator from a run's `generator` spec (backend, model, script...)."""
+def generator_classes() -> dict[str, type[Generator]]:
+    """Every installed backend by name (built-in and plugins)."""
+    return registry().roles["generator"]
+
+
+def prepare_generator(backend: str, values: dict[str, Any], temperature: float) -> dict[str, Any]:
+    """The generator spec a new run stores, from a person's choices."""
+    generator_class: type[Generator] = registry().get("generator", backend)
+    return {"backend": backend, "temperature": temperature, **generator_class.prepare(values)}
+
+
+def make_generator(spec: dict[str, Any], provider: str | None = None) -> Generator:
+    """Build a generator from a run's `generator` spec (backend, model, options...)."""
     backend = spec.get("backend", "embedded")
-    if backend == "embedded":
-        from treelight.engine.generators.embedded import EmbeddedGenerator
-
-        return EmbeddedGenerator(spec.get("model"))
-    if backend == "ollama":
-        from treelight.engine.generators.ollama_backend import (
-            DEFAULT_TIMEOUT_SECONDS,
-            OllamaGenerator,
-        )
-
-        if not spec.get("model"):
-            raise BadArguments(
-                "The ollama backend needs a model: --model NAME (`treelight models` lists them)."
-            )
-        return OllamaGenerator(
-            spec["model"],
-            host=spec.get("host"),
-            timeout=float(spec.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
-            keep_alive=spec.get("keep_alive", "10m"),
-            num_ctx=spec.get("num_ctx"),
-        )
-    if backend == "scripted":
-        from treelight.engine.generators.scripted import ScriptedGenerator
-
-        if "outputs" in spec:
-            return ScriptedGenerator(
-                spec["outputs"],
-                model=spec.get("model") or "script",
-                delay=float(spec.get("delay", 0.0)),
-            )
-        if not spec.get("script"):
-            raise BadArguments("The scripted backend needs --script FILE.json.")
-        return ScriptedGenerator.from_file(spec["script"])
-    raise BadArguments(f"Unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}.")
+    generator_class: type[Generator] = registry().get("generator", backend, provider)
+    return generator_class.from_spec(spec)

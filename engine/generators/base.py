@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from treelight.engine.options import Field, Options, validate
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,46 @@ class Completion:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
+class ModelCatalog(Protocol):
+    """A backend whose server lists its models and can pull more (Ollama)."""
+
+    @staticmethod
+    def catalog(options: dict[str, Any]) -> list[dict[str, Any]]:
+        """The server's models: dicts with "name" and maybe "parameters", "family",
+        "quantization", "size" (bytes)."""
+        ...
+
+    @staticmethod
+    def pull(name: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Pull a model, yielding progress: {"status", "completed", "total"}."""
+        ...
+
+
+class GeneratorOptions(Options):
+    """What every backend takes; a backend's own Options class adds its fields."""
+
+    model: str | None = Field(None, description="the model to use (blank: the backend's default)")
+
+
 class Generator(ABC):
-    backend: ClassVar[str]
+    backend: ClassVar[str]  # the name runs store and `--backend` takes
+    label: ClassVar[str] = ""  # how the New run page names it
     supports_schema: ClassVar[bool] = False
+    Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """A person's choices (CLI flags, page widgets) checked and turned into the
+        spec stored with the run; unset options are left out."""
+        checked = validate(cls.Options, values, f"backend {cls.backend!r}")
+        return checked.model_dump(exclude_defaults=True)
+
+    @classmethod
+    @abstractmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Generator:
+        """The generator a stored spec describes (`backend`, `temperature` and the
+        backend's options)."""
 
     def __init__(self, model: str) -> None:
         self.model = model

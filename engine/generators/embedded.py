@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from treelight.engine.errors import BadArguments, ModelError, ModelUnavailable
-from treelight.engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.generators.base import (
+    Completion,
+    CompletionRequest,
+    Generator,
+    GeneratorOptions,
+)
+from treelight.engine.options import Field
 
 DEFAULT_MODEL = "smollm2-135m"
 CONTEXT_TOKENS = 2048
@@ -122,6 +128,16 @@ def _close_models() -> None:
 
 class EmbeddedGenerator(Generator):
     backend = "embedded"
+    label = "Embedded (SmolLM2-135M, no server)"
+
+    class Options(GeneratorOptions):
+        model: str | None = Field(
+            None, description="a .gguf file (blank: the built-in SmolLM2-135M-Instruct)"
+        )
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> EmbeddedGenerator:
+        return cls(spec.get("model"))
 
     def __init__(self, model: str | None = None) -> None:
         self.path = resolve_model_path(model)

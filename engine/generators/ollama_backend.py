@@ -20,8 +20,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from treelight.engine.errors import ModelError, ModelUnavailable
-from treelight.engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.errors import BadArguments, ModelError, ModelUnavailable
+from treelight.engine.generators.base import (
+    Completion,
+    CompletionRequest,
+    Generator,
+    GeneratorOptions,
+)
+from treelight.engine.options import Field
 
 DEFAULT_HOST = "http://localhost:11434"
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -51,7 +57,44 @@ def not_running(host: str) -> ModelUnavailable:
 
 class OllamaGenerator(Generator):
     backend = "ollama"
+    label = "Ollama server"
     supports_schema = True
+
+    class Options(GeneratorOptions):
+        model: str | None = Field(None, description="a model the server has (`treelight models`)")
+        host: str | None = Field(None, description="default: $OLLAMA_HOST or " + DEFAULT_HOST)
+        timeout: float = Field(
+            DEFAULT_TIMEOUT_SECONDS, gt=0, le=86_400, description="seconds before a call fails"
+        )
+        keep_alive: str = Field(
+            DEFAULT_KEEP_ALIVE, description="how long the server keeps the model loaded"
+        )
+        num_ctx: int | None = Field(
+            None, ge=256, le=1_048_576, description="context window (default: the model's)"
+        )
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> OllamaGenerator:
+        if not spec.get("model"):
+            raise BadArguments(
+                "The ollama backend needs a model: --model NAME (`treelight models` lists them)."
+            )
+        return cls(
+            spec["model"],
+            host=spec.get("host"),
+            timeout=float(spec.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
+            keep_alive=spec.get("keep_alive", DEFAULT_KEEP_ALIVE),
+            num_ctx=spec.get("num_ctx"),
+        )
+
+    # The ModelCatalog capability: the New run page lists and pulls models with it.
+    @staticmethod
+    def catalog(options: dict[str, Any]) -> list[dict[str, Any]]:
+        return list_models(options.get("host") or ollama_host())
+
+    @staticmethod
+    def pull(name: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        return pull_model(name, options.get("host") or ollama_host())
 
     def __init__(
         self,

@@ -11,13 +11,56 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from treelight.engine.errors import BadArguments, ScriptExhausted
-from treelight.engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.generators.base import (
+    Completion,
+    CompletionRequest,
+    Generator,
+    GeneratorOptions,
+)
+from treelight.engine.options import Field
 
 
 class ScriptedGenerator(Generator):
     backend = "scripted"
+    label = "Scripted (replay outputs)"
+
+    class Options(GeneratorOptions):
+        script: str | None = Field(
+            None,
+            description="a JSON file with a list of model outputs, used in order",
+            json_schema_extra={"flag": "--script"},
+        )
+        delay: float = Field(0.0, ge=0, le=60, description="seconds per call (to watch a run grow)")
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The outputs go into the run itself, so it replays without the file."""
+        values = dict(values)
+        outputs = values.pop("outputs", None)
+        spec = super().prepare(values)
+        if outputs is not None:  # given directly (the Python API, tests)
+            return {**spec, "outputs": list(outputs)}
+        if not spec.get("script"):
+            raise BadArguments("The scripted backend needs --script FILE.json.")
+        script = spec.pop("script")
+        spec["outputs"] = cls.from_file(script).outputs
+        spec.setdefault("model", Path(script).name)
+        return spec
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> ScriptedGenerator:
+        if "outputs" in spec:
+            return cls(
+                spec["outputs"],
+                model=spec.get("model") or "script",
+                delay=float(spec.get("delay", 0.0)),
+            )
+        if not spec.get("script"):
+            raise BadArguments("The scripted backend needs --script FILE.json.")
+        return cls.from_file(spec["script"])
 
     def __init__(self, outputs: list[str], model: str = "script", delay: float = 0.0) -> None:
         super().__init__(model)

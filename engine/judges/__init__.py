@@ -1,4 +1,4 @@
-"""Built-in judges and the spec language for choosing them.
+"""Built-in judges (registered through the plugin hooks) and the spec language.
 
 A judge spec is `name[:key=value;...]`, e.g. `value:samples=5;weight=2` or
 `vote:role=gate`; specs are separated by commas. A run stores its active set
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from treelight.engine.errors import BadArguments
+from treelight.engine.hookspecs import hookimpl
 from treelight.engine.judges.base import Answer, Judge, JudgeContext, Verdict
 from treelight.engine.judges.calculator import AnswerChecker, Calculator
 from treelight.engine.judges.code_tests import CodeTests
@@ -17,12 +18,20 @@ from treelight.engine.judges.composite import Settlement, settle
 from treelight.engine.judges.game24_verifier import Game24Verifier
 from treelight.engine.judges.value import ValueJudge
 from treelight.engine.judges.vote import VoteJudge
+from treelight.engine.plugins import RegisterFunction, registry
 
-JUDGES: dict[str, type[Judge]] = {
-    j.name: j for j in (Game24Verifier, ValueJudge, VoteJudge, Calculator, AnswerChecker, CodeTests)
-}
+__all__ = ["Answer", "Judge", "JudgeContext", "Settlement", "Verdict", "judge_classes", "settle"]
 
-__all__ = ["JUDGES", "Answer", "Judge", "JudgeContext", "Settlement", "Verdict", "settle"]
+
+@hookimpl
+def register_judges(register: RegisterFunction) -> None:
+    for judge in (Game24Verifier, ValueJudge, VoteJudge, Calculator, AnswerChecker, CodeTests):
+        register(judge)
+
+
+def judge_classes() -> dict[str, type[Judge]]:
+    """Every installed judge by name (built-in and plugins)."""
+    return registry().roles["judge"]
 
 
 def parse_judge_specs(text: str) -> list[dict[str, Any]]:
@@ -49,15 +58,16 @@ def _number(value: str) -> Any:
     return value
 
 
-def make_judges(specs: list[dict[str, Any]]) -> list[Judge]:
+def make_judges(
+    specs: list[dict[str, Any]], providers: dict[str, str] | None = None
+) -> list[Judge]:
+    """Judges from a run's stored specs; `providers` (`judge:name` -> package) names
+    what to install when one is missing."""
     judges = []
     for spec in specs:
         options = dict(spec)
         name = options.pop("name")
-        if name not in JUDGES:
-            raise BadArguments(f"Unknown judge {name!r}; choose from: {', '.join(sorted(JUDGES))}.")
-        try:
-            judges.append(JUDGES[name](**options))
-        except TypeError as error:
-            raise BadArguments(f"Bad options for judge {name!r}: {error}") from None
+        needed_from = (providers or {}).get(f"judge:{name}")
+        judge_class: type[Judge] = registry().get("judge", name, needed_from)
+        judges.append(judge_class(**options))
     return judges

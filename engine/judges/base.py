@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
+from treelight.engine.options import Field, Options, validate
 from treelight.engine.tasks.base import Task
 from treelight.engine.types import NodeView, TreeView, judge_key
 
@@ -56,6 +57,15 @@ class JudgeContext(Protocol):
         ...
 
 
+class JudgeOptions(Options):
+    """What every judge takes; a judge's own Options class adds its fields."""
+
+    role: Literal["gate", "weight"] | None = Field(
+        None, description="gate: a fail prunes; weight: the score ranks (default: the judge's)"
+    )
+    weight: float = Field(1.0, ge=0, le=100, description="how much this judge's score counts")
+
+
 class Judge(ABC):
     name: ClassVar[str]
     default_role: ClassVar[str] = "weight"
@@ -65,10 +75,16 @@ class Judge(ABC):
     # rests, whatever ends or pauses it: checking costs no model-call budget.
     free: ClassVar[bool] = False
 
-    def __init__(self, role: str | None = None, weight: float = 1.0, **options: Any) -> None:
-        self.role = role or self.default_role
-        self.weight = float(weight)
-        self.options = options
+    # The judge's own options (beside role and weight), typed: see engine/options.py.
+    Options: ClassVar[type[JudgeOptions]] = JudgeOptions
+
+    def __init__(self, **values: Any) -> None:
+        checked = validate(self.Options, values, f"judge {self.name!r}")
+        assert isinstance(checked, JudgeOptions)
+        self.role = checked.role or self.default_role
+        self.weight = float(checked.weight)
+        # Stored in the run's judge set and part of the judge's key: only its own options.
+        self.options = checked.model_dump(exclude={"role", "weight"})
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "role": self.role, "weight": self.weight, **self.options}

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
-from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
+from treelight.engine.options import Field
 from treelight.engine.sandbox import Limits, run_python
 from treelight.engine.tasks.code import test_names
 from treelight.engine.types import NodeView
@@ -120,9 +122,13 @@ class CodeTests(Judge):
     default_role = "gate"
     description = "Runs the code task's tests against each candidate in the sandbox."
 
-    def __init__(self, role: str | None = None, weight: float = 1.0, seconds: float = 10.0):
-        super().__init__(role, weight, seconds=seconds)
-        self.limits = Limits(wall_seconds=float(seconds), cpu_seconds=max(1, int(seconds)))
+    class Options(JudgeOptions):
+        seconds: float = Field(10.0, gt=0, le=300, description="wall-clock limit for the tests")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        seconds = float(self.options["seconds"])
+        self.limits = Limits(wall_seconds=seconds, cpu_seconds=max(1, int(seconds)))
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
         tests = getattr(ctx.task, "tests", None)

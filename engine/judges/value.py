@@ -10,8 +10,10 @@ value cache, and says so.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
+from treelight.engine.options import Field
 from treelight.engine.types import NodeView
 
 WORD_SCORES = {"sure": 1.0, "likely": 0.05, "impossible": 0.00005}
@@ -33,9 +35,12 @@ class ValueJudge(Judge):
     name = "value"
     description = "Asks the model n times whether the state can still succeed (ToT value)."
 
-    def __init__(self, role: str | None = None, weight: float = 1.0, samples: int = 3) -> None:
-        super().__init__(role, weight, samples=int(samples))
-        self.samples = int(samples)
+    class Options(JudgeOptions):
+        samples: int = Field(3, ge=1, le=20, description="how many times the model is asked")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self.samples = int(self.options["samples"])
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
         return [self._value(node, ctx) for node in nodes]

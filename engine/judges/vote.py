@@ -7,8 +7,10 @@ count as abstentions and are named in the rationale.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from treelight.engine.judges.base import Judge, JudgeContext, Verdict
+from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
+from treelight.engine.options import Field
 from treelight.engine.types import NodeView
 
 CHOICE = re.compile(r"best choice is\s*(?:choice\s*)?#?(\d+)|\"best\"\s*:\s*(\d+)", re.IGNORECASE)
@@ -31,9 +33,12 @@ class VoteJudge(Judge):
     name = "vote"
     description = "Shows the model all siblings and asks which is best, n times."
 
-    def __init__(self, role: str | None = None, weight: float = 1.0, samples: int = 3) -> None:
-        super().__init__(role, weight, samples=int(samples))
-        self.samples = int(samples)
+    class Options(JudgeOptions):
+        samples: int = Field(3, ge=1, le=20, description="how many times the model is asked")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self.samples = int(self.options["samples"])
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
         if len(nodes) == 1:

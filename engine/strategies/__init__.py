@@ -1,10 +1,11 @@
-"""Built-in strategies, by the name the CLI and the app use."""
+"""Built-in strategies, registered through the plugin hooks like any other package's."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from treelight.engine.errors import BadArguments
+from treelight.engine.hookspecs import hookimpl
+from treelight.engine.plugins import RegisterFunction, registry
 from treelight.engine.strategies.base import Strategy
 from treelight.engine.strategies.bfs import BeamSearch
 from treelight.engine.strategies.dfs import DepthFirst
@@ -14,17 +15,21 @@ from treelight.engine.strategies.refine import SelfRefine
 from treelight.engine.strategies.sampling import BestOfN, SelfConsistency
 from treelight.engine.tasks.base import Task
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    s.name: s
-    for s in (BeamSearch, DepthFirst, BestOfN, SelfConsistency, MonteCarlo, SelfRefine, Evolve)
-}
+
+@hookimpl
+def register_strategies(register: RegisterFunction) -> None:
+    for strategy in (BeamSearch, DepthFirst, BestOfN, SelfConsistency, MonteCarlo, SelfRefine):
+        register(strategy)
+    register(Evolve)
 
 
-def make_strategy(name: str, task: Task, params: dict[str, Any] | None = None) -> Strategy:
-    try:
-        strategy_class = STRATEGIES[name]
-    except KeyError:
-        raise BadArguments(
-            f"Unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}."
-        ) from None
+def strategy_classes() -> dict[str, type[Strategy]]:
+    """Every installed strategy by name (built-in first, then plugins)."""
+    return registry().roles["strategy"]
+
+
+def make_strategy(
+    name: str, task: Task, params: dict[str, Any] | None = None, provider: str | None = None
+) -> Strategy:
+    strategy_class: type[Strategy] = registry().get("strategy", name, provider)
     return strategy_class(task, params)

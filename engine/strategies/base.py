@@ -11,51 +11,56 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from treelight.engine.errors import BadArguments
+from treelight.engine.options import Field, Options, validate
 from treelight.engine.tasks.base import Task
 from treelight.engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
 
-# Loop rules any strategy takes (0 = off). They wrap the strategy's own decision:
-# - more_if_below X, more K: when the search would end with no solution and its best
-#   score below X, ask for K more candidates beside the best one (at most
-#   `more_rounds` times, each time at another node);
-# - backtrack_after N: after N expansions in a row that gave no live candidate
-#   (all invalid or pruned), expand the most recent good node (open, judged, score
-#   at least `good_score`) instead, once per node.
-LOOP_DEFAULTS: dict[str, Any] = {
-    "more_if_below": 0.0,
-    "more": 3,
-    "more_rounds": 1,
-    "backtrack_after": 0,
-    "good_score": 0.5,
-}
-LOOP_HELP = {
-    "more_if_below": "if the best score is below this when the search would end, generate more",
-    "more": "how many more candidates, beside the best one",
-    "more_rounds": "at most this many times",
-    "backtrack_after": "after this many failed expansions in a row, go back to the last good node",
-    "good_score": "a node at least this good counts as good for backtracking",
-}
+
+class StrategyOptions(Options):
+    """Loop rules any strategy takes (0 = off); a strategy's Options class adds its own.
+
+    They wrap the strategy's own decision:
+    - more_if_below X, more K: when the search would end with no solution and its
+      best score below X, ask for K more candidates beside the best one (at most
+      `more_rounds` times, each time at another node);
+    - backtrack_after N: after N expansions in a row that gave no live candidate
+      (all invalid or pruned), expand the most recent good node (open, judged,
+      score at least `good_score`) instead, once per node.
+    """
+
+    more_if_below: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="if the best score is below this when the search would end, generate more",
+    )
+    more: int = Field(3, ge=1, le=100, description="how many more candidates, beside the best one")
+    more_rounds: int = Field(1, ge=0, le=100, description="at most this many times")
+    backtrack_after: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="after this many failed expansions in a row, go back to the last good node",
+    )
+    good_score: float = Field(
+        0.5, ge=0, le=1, description="a node at least this good counts as good for backtracking"
+    )
+
+
+LOOP_RULES = tuple(StrategyOptions.model_fields)
 
 
 class Strategy(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]  # one line, for the CLI help and the app
     explanation: ClassVar[str]  # what it keeps, what it prunes, why (for teaching)
-    defaults: ClassVar[dict[str, Any]]
+    # The strategy's parameters and the loop rules, typed (engine/options.py).
+    Options: ClassVar[type[StrategyOptions]] = StrategyOptions
 
     def __init__(self, task: Task, params: dict[str, Any] | None = None) -> None:
-        params = dict(params or {})
-        accepted = {**self.defaults, **LOOP_DEFAULTS}
-        unknown = set(params) - set(accepted)
-        if unknown:
-            raise BadArguments(
-                f"Strategy {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
-                f"it takes: {', '.join(sorted(self.defaults)) or 'none'}, and the loop rules "
-                f"{', '.join(LOOP_DEFAULTS)}."
-            )
         self.task = task
-        self.params = {**accepted, **params}
+        self.options = validate(self.Options, dict(params or {}), f"strategy {self.name!r}")
+        self.params = self.options.model_dump()
         if "steps" in self.params and self.params["steps"] is None:
             self.params["steps"] = task.default_depth
 

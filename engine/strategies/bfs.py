@@ -10,7 +10,14 @@ Unlike the paper's loop, it stops at the first checked solution (set
 
 from __future__ import annotations
 
-from treelight.engine.strategies.base import Strategy, cut_below, pending_evaluation, ranked
+from treelight.engine.options import Field
+from treelight.engine.strategies.base import (
+    Strategy,
+    StrategyOptions,
+    cut_below,
+    pending_evaluation,
+    ranked,
+)
 from treelight.engine.types import Action, Expand, TreeView
 
 
@@ -23,7 +30,14 @@ class BeamSearch(Strategy):
         "the rest are pruned as 'beam cutoff' with their rank and score. Good when judges "
         "can compare partial solutions; costs grow with beam × samples × steps."
     )
-    defaults = {"beam": 5, "steps": None, "samples": 1, "stop_at_first": True}
+
+    class Options(StrategyOptions):
+        beam: int = Field(5, ge=1, le=100_000, description="how many nodes are kept at each depth")
+        steps: int | None = Field(
+            None, ge=1, le=100_000, description="depth of the tree (blank: the task's)"
+        )
+        samples: int = Field(1, ge=1, le=100, description="model outputs asked for per expansion")
+        stop_at_first: bool = Field(True, description="end at the first solved node")
 
     def decide(self, tree: TreeView) -> Action:
         if self.params["stop_at_first"] and tree.with_status("solved"):

@@ -7,7 +7,14 @@ backtracks to the deepest open node elsewhere, and says so in the event log.
 
 from __future__ import annotations
 
-from treelight.engine.strategies.base import Strategy, pending_evaluation, rank_key, score_text
+from treelight.engine.options import Field
+from treelight.engine.strategies.base import (
+    Strategy,
+    StrategyOptions,
+    pending_evaluation,
+    rank_key,
+    score_text,
+)
 from treelight.engine.types import Action, Expand, Prune, TreeView
 
 
@@ -20,7 +27,14 @@ class DepthFirst(Strategy):
         "branch dies out the search backtracks to the deepest open node left. Cheap "
         "when the judge is good, wasteful when it is not."
     )
-    defaults = {"threshold": 0.01, "steps": None, "samples": 1, "solutions": 1}
+
+    class Options(StrategyOptions):
+        threshold: float = Field(0.01, ge=0, le=1, description="prune open nodes scored below this")
+        steps: int | None = Field(
+            None, ge=1, le=100_000, description="depth of the tree (blank: the task's)"
+        )
+        samples: int = Field(1, ge=1, le=100, description="model outputs asked for per expansion")
+        solutions: int = Field(1, ge=1, le=1000, description="end after this many solved nodes")
 
     def decide(self, tree: TreeView) -> Action:
         if len(tree.with_status("solved")) >= int(self.params["solutions"]):

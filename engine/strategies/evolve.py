@@ -9,8 +9,10 @@ It stops at a solution or after `generations` layers.
 
 from __future__ import annotations
 
+from treelight.engine.options import Field
 from treelight.engine.strategies.base import (
     Strategy,
+    StrategyOptions,
     cut_below,
     pending_evaluation,
     ranked,
@@ -31,7 +33,13 @@ class Evolve(Strategy):
         "new answers, which form the next generation (one layer deeper). Good when "
         "judges give graded scores: selection pressure does the rest."
     )
-    defaults = {"population": 6, "parents": 2, "generations": 3}
+
+    class Options(StrategyOptions):
+        population: int = Field(6, ge=1, le=1000, description="whole answers per generation")
+        parents: int = Field(
+            2, ge=1, le=1000, description="the best this many are kept and mutated"
+        )
+        generations: int = Field(3, ge=1, le=100, description="how many generations")
 
     def mode_for(self, node: NodeView) -> str:
         return "solution" if node.parent_id is None else "mutate"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 
-from treelight.engine.strategies.base import Strategy, pending_evaluation
+from treelight.engine.options import Field
+from treelight.engine.strategies.base import Strategy, StrategyOptions, pending_evaluation
 from treelight.engine.types import Action, Backup, Expand, NodeView, TreeView
 
 # A node is worth expanding or descending into only while something below it can grow.
@@ -39,7 +40,17 @@ class MonteCarlo(Strategy):
         "node above it. Nothing is pruned for being weak: a weak branch just stops being "
         "chosen. `exploration` trades trying new branches against deepening good ones."
     )
-    defaults = {"iterations": 12, "samples": 2, "exploration": 1.0, "steps": None, "solutions": 1}
+
+    class Options(StrategyOptions):
+        iterations: int = Field(
+            12, ge=1, le=10_000, description="select-expand-judge-backup rounds"
+        )
+        samples: int = Field(2, ge=1, le=100, description="model outputs asked for per expansion")
+        exploration: float = Field(1.0, ge=0, le=10, description="UCT exploration constant")
+        steps: int | None = Field(
+            None, ge=1, le=100_000, description="depth of the tree (blank: the task's)"
+        )
+        solutions: int = Field(1, ge=1, le=1000, description="end after this many solved nodes")
 
     def decide(self, tree: TreeView) -> Action:
         if len(tree.with_status("solved")) >= int(self.params["solutions"]):

@@ -8,7 +8,13 @@ the wrong arithmetic says it best), otherwise asked of the model.
 
 from __future__ import annotations
 
-from treelight.engine.strategies.base import Strategy, pending_evaluation, score_text
+from treelight.engine.options import Field
+from treelight.engine.strategies.base import (
+    Strategy,
+    StrategyOptions,
+    pending_evaluation,
+    score_text,
+)
 from treelight.engine.types import Action, Critique, Expand, NodeView, TreeView
 
 FAILED = ("invalid", "pruned")
@@ -24,7 +30,15 @@ class SelfRefine(Strategy):
         "revised answer that answers the critique. Nothing is pruned: every attempt and "
         "every critique stays in the chain, so you can see what each revision fixed."
     )
-    defaults = {"rounds": 3, "pass_score": 0.99, "verifier_feedback": True}
+
+    class Options(StrategyOptions):
+        rounds: int = Field(3, ge=1, le=100, description="at most this many revisions")
+        pass_score: float = Field(
+            0.99, ge=0, le=1, description="stop when an answer scores this much"
+        )
+        verifier_feedback: bool = Field(
+            True, description="critique from the verifier's rejection when one spoke"
+        )
 
     def mode_for(self, node: NodeView) -> str:
         if node.parent_id is None:

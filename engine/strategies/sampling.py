@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from treelight.engine.strategies.base import Strategy, pending_evaluation, ranked
+from treelight.engine.options import Field
+from treelight.engine.strategies.base import Strategy, StrategyOptions, pending_evaluation, ranked
 from treelight.engine.types import Action, Expand, Finish, NodeView, TreeView
 
 
@@ -19,7 +20,8 @@ def _normalize(answer: str) -> str:
 
 
 class _Sampling(Strategy):
-    defaults = {"n": 8}
+    class Options(StrategyOptions):
+        n: int = Field(8, ge=1, le=1000, description="how many whole answers are sampled")
 
     def mode_for(self, node: NodeView) -> str:
         return "solution" if node.parent_id is None else "step"
@@ -54,7 +56,9 @@ class SelfConsistency(_Sampling):
         "Reasoning paths that reach the same answer reinforce each other; the judges "
         "only remove answers a gate rejects. No model judge is needed."
     )
-    defaults = {"n": 10}
+
+    class Options(StrategyOptions):
+        n: int = Field(10, ge=1, le=1000, description="how many whole answers are sampled")
 
     def decide(self, tree: TreeView) -> Action:
         pending = self._sample_or_judge(tree)

@@ -6,10 +6,12 @@ searches: strategies decide, generators propose, judges score.
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from treelight.engine.options import Options, validate
 from treelight.engine.types import NodeView
 
 
@@ -34,6 +36,40 @@ class AnswerCheck:
     reason: str
 
 
+@dataclass(frozen=True)
+class Example:
+    """A tiny problem for a task, and outputs a model might give on it: right, wrong
+    and malformed ones. The shared invariant tests run every installed task on it,
+    with a scripted model playing these outputs in a seeded order (each output mixes
+    up to `lines_per_output` of `outputs`, plus one of `verdicts` when given)."""
+
+    problem: str
+    outputs: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    judges: str = ""  # a judge spec (e.g. "calculator,answer"); blank: the task's defaults
+    verdicts: tuple[str, ...] = ()
+    lines_per_output: int = 1
+    # False when judging it is slow (a sandbox per candidate): tested on fewer runs.
+    cheap: bool = True
+
+    def script(self, seed: int, count: int = 400) -> list[str]:
+        """`count` model outputs in a seeded order."""
+        rng = random.Random(seed)
+        if self.lines_per_output <= 1:
+            return [rng.choice(self.outputs) for _ in range(count)]
+        played = []
+        for _ in range(count):
+            lines = rng.sample(self.outputs, rng.randint(0, self.lines_per_output))
+            if self.verdicts:
+                lines.insert(rng.randint(0, len(lines)), rng.choice(self.verdicts))
+            played.append("\n".join(lines))
+        return played
+
+
+class TaskOptions(Options):
+    """A task's own settings; a task's Options class adds its fields."""
+
+
 class Task(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
@@ -46,9 +82,15 @@ class Task(ABC):
     # model's chat template.
     chat: ClassVar[bool] = False
 
+    # The task's own settings (the expected answer, the tests...), typed: the CLI's
+    # flags and the New run page's widgets are made from this (engine/options.py).
+    Options: ClassVar[type[TaskOptions]] = TaskOptions
+    example: ClassVar[Example]
+
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         self.problem = problem.strip()
-        self.params = params or {}
+        self.options = validate(self.Options, params or {}, f"task {self.name!r}")
+        self.params = self.options.model_dump()
 
     @abstractmethod
     def initial_state(self) -> dict[str, Any]: ...

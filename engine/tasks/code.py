@@ -17,7 +17,8 @@ import re
 from typing import Any
 
 from treelight.engine.errors import BadArguments
-from treelight.engine.tasks.base import Task, Transition, prior_lines
+from treelight.engine.options import Field
+from treelight.engine.tasks.base import Example, Task, TaskOptions, Transition, prior_lines
 from treelight.engine.types import NodeView
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(?P<code>.*?)(?:```|\Z)", re.DOTALL)
@@ -50,6 +51,22 @@ def test_names(tests: str) -> list[str]:
 
 class CodeTask(Task):
     name = "code"
+    # Programs that pass, fail, crash or do not parse, in fences or not, and chatter.
+    example = Example(
+        problem="Write add(a, b) that returns the sum.",
+        options={"tests": "assert add(1, 2) == 3\n"},
+        judges="code-tests",
+        outputs=(
+            "```python\ndef add(a, b):\n    return a + b\n```",
+            "def add(a, b):\n    return a - b",
+            "```python\ndef add(a b):\n```",
+            "I would write a function.",
+            "```\nraise SystemExit(3)\n```",
+            "The add function has a bug: it subtracts.",
+            "sure",
+        ),
+        cheap=False,
+    )
     description = (
         "Write a Python function that passes the tests given with --tests FILE.py "
         "(asserts or pytest-style test functions); the code-tests judge runs them "
@@ -61,6 +78,14 @@ class CodeTask(Task):
     solution_max_tokens = 320
     chat = True
 
+    class Options(TaskOptions):
+        tests: str | None = Field(
+            None,
+            description="the tests the code must pass: plain asserts or test_* functions",
+            json_schema_extra={"flag": "--tests", "from_file": True, "multiline": True},
+        )
+        show_tests: bool = Field(True, description="show the tests to the model in the prompt")
+
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
         if not self.problem:
@@ -68,7 +93,8 @@ class CodeTask(Task):
         self.tests = str(self.params.get("tests") or "")
         if not self.tests.strip():
             raise BadArguments(
-                "The code task needs tests: --tests FILE.py (plain asserts or test_* functions)."
+                "The code task needs tests (the option 'tests'; on the command line "
+                "--tests FILE.py): plain asserts or test_* functions."
             )
         try:
             names = test_names(self.tests)
@@ -85,7 +111,7 @@ class CodeTask(Task):
     def _ask(self, priors: list[str]) -> str:
         shown = (
             f"It must pass these tests:\n```python\n{self.tests.strip()}\n```\n"
-            if self.params.get("show_tests", True)
+            if self.params["show_tests"]
             else ""
         )
         return (

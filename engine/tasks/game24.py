@@ -14,10 +14,18 @@ import ast
 import re
 from collections import Counter
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from treelight.engine.errors import BadArguments
-from treelight.engine.tasks.base import AnswerCheck, Task, Transition, prior_lines
+from treelight.engine.options import Field
+from treelight.engine.tasks.base import (
+    AnswerCheck,
+    Example,
+    Task,
+    TaskOptions,
+    Transition,
+    prior_lines,
+)
 from treelight.engine.types import NodeView
 
 RULE = "game24 rules"
@@ -190,11 +198,53 @@ OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 class Game24(Task):
     name = "game24"
+    # Valid steps from some states "4 4 4 4" leads to, wrong ones (bad arithmetic,
+    # numbers that are not there), answers, noise; and verdict words for judges.
+    example = Example(
+        problem="4 4 4 4",
+        judges="game24-verifier,value",
+        outputs=(
+            "4 + 4 = 8 (left: 4 4 8)",
+            "4 * 4 = 16 (left: 4 4 16)",
+            "4 - 4 = 0 (left: 0 4 4)",
+            "4 / 4 = 1 (left: 1 4 4)",
+            "4 + 8 = 12 (left: 4 12)",
+            "4 * 4 = 16 (left: 8 16)",
+            "16 + 8 = 24 (left: 24)",
+            "8 * 4 = 32 (left: 4 32)",
+            "4 + 16 = 20 (left: 4 20)",
+            "20 + 4 = 24 (left: 24)",
+            "12 * 4 = 48 (left: 48)",
+            "1 + 4 = 5 (left: 4 5)",
+            "4 + 9 = 14 (left: 14)",
+            "12 + 12 = 24",
+            "Answer: (4 + 4) * 4 - 8",
+            "Answer: 4 * 4 + 4 + 4",
+            "Answer: (4 * 4) + (4 + 4) = 24",
+            "garbage <b>text</b>",
+        ),
+        verdicts=(
+            "sure",
+            "likely",
+            "impossible",
+            "no idea",
+            "The best choice is 2",
+            "The best choice is 1",
+        ),
+        lines_per_output=6,
+    )
     description = "Combine four numbers with + - * / to make 24 (the Tree of Thoughts benchmark)."
     default_judges = ("game24-verifier", "value")
     default_depth = 4
     step_max_tokens = 96
     solution_max_tokens = 160
+
+    class Options(TaskOptions):
+        prompt: Literal["cot", "io"] = Field(
+            "cot",
+            description="whole answers (best-of-n, voting): cot = steps then the answer; "
+            "io = the answer alone",
+        )
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
@@ -209,8 +259,6 @@ class Game24(Task):
         return PROPOSE_PROMPT.format(numbers=numbers, priors=prior_lines(priors))
 
     def solution_prompt(self, priors: list[str]) -> str:
-        # Task parameter "prompt": "cot" (steps, then the answer; the default) or
-        # "io" (the answer alone), for whole-answer strategies.
         template = IO_PROMPT if self.params.get("prompt") == "io" else SOLUTION_PROMPT
         return template.format(numbers=self.problem, priors=prior_lines(priors))
 

@@ -13,8 +13,9 @@ from fractions import Fraction
 from typing import Any
 
 from treelight.engine.errors import BadArguments
+from treelight.engine.options import Field
 from treelight.engine.tasks.arithmetic import NotArithmetic, show, to_number
-from treelight.engine.tasks.base import AnswerCheck, Transition, prior_lines
+from treelight.engine.tasks.base import AnswerCheck, Example, TaskOptions, Transition, prior_lines
 from treelight.engine.tasks.question import ANSWER, Question, reasoning_so_far
 from treelight.engine.types import NodeView
 
@@ -36,6 +37,23 @@ class MathWordProblem(Question):
     its own prompts, answer extraction and checker."""
 
     name = "math"
+    example = Example(
+        problem="Anna has 12 pencils and gets 5 more. How many?",
+        options={"answer": "17"},
+        judges="calculator,answer",
+        outputs=(
+            "12 + 5 = 17",
+            "12 + 5 = 18",
+            "17 * 2 = 34",
+            "Answer: 17",
+            "Answer: 18",
+            "so she has 17 pencils. sure",
+            "likely",
+            "impossible",
+            "",
+            "No idea.",
+        ),
+    )
     description = (
         "A word problem with a numeric answer; 'Answer: N' ends a path; "
         "--answer VALUE checks it, the calculator judge checks each step's arithmetic."
@@ -43,6 +61,13 @@ class MathWordProblem(Question):
     default_judges = ("calculator", "answer")
     default_depth = 4
     solution_max_tokens = 220
+
+    class Options(TaskOptions):
+        answer: str | None = Field(
+            None,
+            description="the expected answer, checked exactly (e.g. 42, 2.5 or 3/4)",
+            json_schema_extra={"flag": "--answer"},
+        )
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
@@ -53,7 +78,7 @@ class MathWordProblem(Question):
                 self.expected = to_number(str(expected))
             except NotArithmetic:
                 raise BadArguments(
-                    f"--answer must be a number (e.g. 42, 2.5 or 3/4), not {expected!r}."
+                    f"The expected answer must be a number (e.g. 42, 2.5 or 3/4), not {expected!r}."
                 ) from None
 
     def propose_prompt(self, path: list[NodeView], priors: list[str]) -> str:

@@ -10,7 +10,7 @@ import re
 from typing import Any, ClassVar
 
 from treelight.engine.errors import BadArguments
-from treelight.engine.tasks.base import Task, Transition, prior_lines
+from treelight.engine.tasks.base import Example, Task, Transition, prior_lines
 from treelight.engine.types import NodeView
 
 ANSWER = re.compile(r"^\s*answer\s*:\s*(?P<answer>.+)$", re.IGNORECASE | re.MULTILINE)
@@ -26,6 +26,22 @@ def reasoning_so_far(path: list[NodeView]) -> str:
 
 class Question(Task):
     name = "question"
+    example = Example(
+        problem="What is the capital of France?",
+        judges="value:samples=2",
+        outputs=(
+            "Paris is the capital.",
+            "Think about geography.",
+            "Answer: Paris",
+            "Answer: Lyon",
+            "",
+            "It is a city in France. sure",
+            "likely correct",
+            "The best choice is 1",
+            "impossible",
+            "Answer: paris",
+        ),
+    )
     description = "An open question answered step by step; a line 'Answer: ...' ends a path."
     default_judges: ClassVar[tuple[str, ...]] = ("value",)
     default_depth = 3
