@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from treelight.engine.errors import BadArguments
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "treelight"
+# Which installed plugin packages to load, comma-separated ("" loads none); unset
+# loads all of them. For finding a broken plugin, and for tests.
+LOAD_PLUGINS_VARIABLE = "TREELIGHT_LOAD_PLUGINS"
 BUILTIN = "treelight"  # the provider named for the built-in roles
 BUILTIN_MODULES = (
     "treelight.engine.tasks",
@@ -117,8 +121,12 @@ def load_plugins() -> Loaded:
         manager.register(module, name=module_name)
         providers[id(module)] = BUILTIN
     broken: dict[str, str] = {}
+    wanted = os.environ.get(LOAD_PLUGINS_VARIABLE)
+    chosen = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         package = entry.dist.name if entry.dist is not None else entry.value
+        if chosen is not None and package not in chosen:
+            continue
         if manager.get_plugin(entry.name) is not None:
             continue  # the same distribution seen twice on the path
         try:
@@ -139,7 +147,7 @@ def build_registry(loaded: Loaded) -> Registry:
     for role, hook_name in HOOKS.items():
         hook = getattr(loaded.manager.hook, hook_name)
         # One call per plugin, so each class is tagged with the package that gave it.
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             provider = loaded.providers.get(id(impl.plugin), BUILTIN)
 
             def register(cls: type[Any], role: str = role, provider: str = provider) -> None:

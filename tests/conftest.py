@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from streamlit.testing.v1 import AppTest
 
+from treelight import app
 from treelight.engine.tasks.code import CodeTask
 from treelight.engine.tasks.game24 import Game24
 from treelight.engine.tasks.math_word import MathWordProblem
 from treelight.engine.tasks.question import Question
 from treelight.storage.database import make_engine
+from treelight.storage.paths import database_url
 
 pytest_plugins = ["tests.postgres"]
 
@@ -26,6 +29,20 @@ def treelight_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TREELIGHT_HOME", str(home))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     return home
+
+
+MAIN = str(Path(app.__file__).resolve().parent / "main.py")
+
+
+@pytest.fixture
+def app_engine(monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The database the app uses (its worker thread off: tests work runs themselves)."""
+    monkeypatch.setenv("TREELIGHT_WORKER", "off")
+    return make_engine(database_url())
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(MAIN, default_timeout=60)
 
 
 @pytest.fixture

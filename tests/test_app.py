@@ -14,26 +14,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import game24_script
+from tests.conftest import game24_script, new_app
 from tests.invariants import check_end_state
-from treelight import app
 from treelight.app.safe import md
 from treelight.engine.worker import Worker
 from treelight.storage import queries
-from treelight.storage.database import make_engine
-from treelight.storage.paths import database_url
-
-MAIN = str(Path(app.__file__).resolve().parent / "main.py")
-
-
-@pytest.fixture
-def app_engine(monkeypatch: pytest.MonkeyPatch) -> Engine:
-    monkeypatch.setenv("TREELIGHT_WORKER", "off")
-    return make_engine(database_url())
-
-
-def new_app() -> AppTest:
-    return AppTest.from_file(MAIN, default_timeout=60)
 
 
 def explorer(run_id: int) -> AppTest:

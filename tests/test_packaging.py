@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,8 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A throwaway venv with the wheel installed; returns its python."""
     base = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: an in-tree build would leave build/ and *.egg-info behind.
+    source = base / "source"
+    ignore = shutil.ignore_patterns(".*", "build", "test-artifacts", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=ignore)
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base), str(source)],
         capture_output=True,
         text=True,
         timeout=600,
