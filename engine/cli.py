@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -27,6 +26,7 @@ from treelight.engine.cli_roles import (
 from treelight.engine.errors import BadArguments, RunNotFound, TreelightError
 from treelight.engine.generators import make_generator
 from treelight.engine.judges import parse_judge_specs
+from treelight.engine.paths import app_script
 from treelight.engine.runner import Outcome, Runner, check_budget, check_settings, create_run
 from treelight.engine.textview import format_tree
 from treelight.storage import queries
@@ -310,9 +310,7 @@ def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
-    from treelight import app
-
-    script = Path(app.__file__).parent / "main.py"
+    script = app_script()
     command = [
         sys.executable,
         "-m",

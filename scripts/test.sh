@@ -10,5 +10,6 @@ bash scripts/system.sh
 echo "== ruff check" && ruff check .
 echo "== ruff format --check" && ruff format --check .
 echo "== mypy" && bash scripts/typecheck.sh
+echo "== import contracts (app -> engine -> storage)" && lint-imports --no-cache
 # system.sh installed PostgreSQL: its tests must run, not skip.
 echo "== pytest" && TREELIGHT_REQUIRE_POSTGRES=1 python -m pytest -q "$@"

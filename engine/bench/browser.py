@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from treelight import app
+from treelight.engine.paths import app_script
 
-APP_SCRIPT = Path(app.__file__).resolve().parent / "main.py"
+APP_SCRIPT = app_script()
 # In a checkout, the repository's root (screenshots go to its test-artifacts/).
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
