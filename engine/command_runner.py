@@ -8,23 +8,21 @@ the original, and a whole-tree re-score only reports what would change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted, TreelightError
+from treelight.engine.evaluation import evaluate
+from treelight.engine.expansion import propose, write_children
 from treelight.engine.generators import make_generator
 from treelight.engine.judges import Settlement
+from treelight.engine.run_state import RunState
 from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command
 
-if TYPE_CHECKING:
-    from treelight.engine.runner import Runner
 
-
-def serve(runner: Runner, command: Command) -> None:
+def serve(runner: RunState, command: Command) -> None:
     try:
         if command.kind in ("rerun", "counterfactual"):
             result = _rerun(runner, command)
@@ -41,14 +39,14 @@ def serve(runner: Runner, command: Command) -> None:
         raise
 
 
-def _close(runner: Runner, command: Command, status: str, result: str) -> None:
+def _close(runner: RunState, command: Command, status: str, result: str) -> None:
     with unit_of_work(runner.engine, runner.run_id) as session:
         stored = session.get(Command, command.id)
         assert stored is not None
         stored.status, stored.result = status, result
 
 
-def _rerun(runner: Runner, command: Command) -> str:
+def _rerun(runner: RunState, command: Command) -> str:
     """A re-run (other settings) or a counterfactual (a pruned node expanded anyway):
     either way a branch of its own beside the main search, judged but never decided on."""
     tree = runner.load()
@@ -64,12 +62,11 @@ def _rerun(runner: Runner, command: Command) -> str:
     origin = "counterfactual" if command.kind == "counterfactual" else "rerun"
     generator = runner.generator
     if payload.get("model"):
-        generator = make_generator(
-            {**runner._generator_spec(runner.run), "model": payload["model"]}
-        )
+        generator = make_generator({**runner.generator_spec(runner.run), "model": payload["model"]})
     mode = runner.strategy.mode_for(node)
     samples = runner.strategy.samples()
-    calls = runner.propose(
+    calls = propose(
+        runner,
         tree,
         node,
         samples,
@@ -80,7 +77,8 @@ def _rerun(runner: Runner, command: Command) -> str:
         seed=payload.get("seed"),
         temperature=payload.get("temperature"),
     )
-    child_ids = runner.write_children(
+    child_ids = write_children(
+        runner,
         node,
         calls,
         mode,
@@ -92,7 +90,7 @@ def _rerun(runner: Runner, command: Command) -> str:
     tree = runner.load()
     judgeable = [i for i in child_ids if tree.nodes[i].status in ("open", "terminal")]
     if judgeable and runner.judges:
-        runner.evaluate(tree, judgeable)
+        evaluate(runner, tree, judgeable)
     if command.kind == "counterfactual":
         return f"{branch}: {len(child_ids)} candidates below pruned #{node.id}, kept apart"
     return f"{branch}: {len(child_ids)} candidates beside the original children of #{node.id}"
@@ -104,7 +102,7 @@ KEPT = ("expanded", "solved", "terminal", "unexplored")
 DECIDED = (*KEPT, "pruned")
 
 
-def _rescore_tree(runner: Runner) -> str:
+def _rescore_tree(runner: RunState) -> str:
     """Score every decided node with the active judges and list what would change."""
     tree = runner.load()
     todo = [
@@ -115,7 +113,7 @@ def _rescore_tree(runner: Runner) -> str:
     settlements: dict[int, Settlement] = {}
     for parent_id in sorted({n.parent_id for n in todo if n.parent_id is not None}):
         group = [n.id for n in todo if n.parent_id == parent_id]
-        settlements.update(runner.evaluate(tree, group, decide=False))
+        settlements.update(evaluate(runner, tree, group, decide=False))
     changes = what_would_change(tree, settlements)
     with unit_of_work(runner.engine, runner.run_id) as session:
         queries.add_event(

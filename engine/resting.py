@@ -22,25 +22,23 @@ with the free judges only still waits for its model judges.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
+from treelight.engine.evaluation import evaluate
+from treelight.engine.run_state import RunState
 from treelight.engine.strategies.base import rank_key
 from treelight.engine.types import Evaluate, NodeView, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run
 
-if TYPE_CHECKING:
-    from treelight.engine.runner import Runner
-
 log = logging.getLogger(__name__)
 
 JUDGEABLE = ("open", "terminal")
 
 
-def unsettled_by_free_judges(runner: Runner, tree: TreeView) -> list[list[int]]:
+def unsettled_by_free_judges(runner: RunState, tree: TreeView) -> list[list[int]]:
     """Sibling groups of candidates some free judge of the active set has not judged."""
     keys = {judge.key() for judge in runner.judges if judge.free}
     if not keys:
@@ -52,19 +50,19 @@ def unsettled_by_free_judges(runner: Runner, tree: TreeView) -> list[list[int]]:
     return [sorted(ids) for _, ids in sorted(groups.items())]
 
 
-def verify_with_free_judges(runner: Runner) -> int:
+def verify_with_free_judges(runner: RunState) -> int:
     """Settle what the free judges can; returns how many candidates they judged."""
     free = [judge for judge in runner.judges if judge.free]
     tree = runner.load()
     judged = 0
     for group in unsettled_by_free_judges(runner, tree):
-        runner.evaluate(tree, group, judges=free, kind="verify")
+        evaluate(runner, tree, group, judges=free, kind="verify")
         judged += len(group)
         tree = runner.load()
     return judged
 
 
-def partly_judged(runner: Runner, tree: TreeView) -> Evaluate | None:
+def partly_judged(runner: RunState, tree: TreeView) -> Evaluate | None:
     """A sibling group the free judges settled at a rest but the model judges have not
     seen yet: judged before the strategy may finish, as an uninterrupted run would."""
     if not runner.judges:
@@ -83,7 +81,7 @@ def partly_judged(runner: Runner, tree: TreeView) -> Evaluate | None:
 
 
 def rest(
-    runner: Runner,
+    runner: RunState,
     status: str,
     reason: str,
     event: str,
@@ -136,7 +134,7 @@ def rest(
     return runner.reload()
 
 
-def _close_frontier(runner: Runner, session: Session, reason: str) -> None:
+def _close_frontier(runner: RunState, session: Session, reason: str) -> None:
     """Open nodes become `unexplored`: the run will not expand them."""
     query = select(Node).where(Node.run_id == runner.run_id, col(Node.status) == "open")
     still_open = list(session.exec(query))
@@ -156,7 +154,7 @@ def _close_frontier(runner: Runner, session: Session, reason: str) -> None:
 
 
 def choose_answer(
-    runner: Runner, tree: TreeView, chosen: int | None
+    runner: RunState, tree: TreeView, chosen: int | None
 ) -> tuple[NodeView | None, str]:
     """The node to report and a note on how far it was checked."""
     gates = {judge.key() for judge in runner.judges if judge.role == "gate"}
@@ -184,7 +182,7 @@ def choose_answer(
     return None, ""
 
 
-def _unchecked_note(runner: Runner, pool: list[NodeView]) -> str:
+def _unchecked_note(runner: RunState, pool: list[NodeView]) -> str:
     if not runner.judges:
         return "unverified: no judge checked the answer"
     if any(n.evaluated for n in pool):

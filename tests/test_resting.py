@@ -126,7 +126,7 @@ def test_every_candidate_has_its_verifiers_verdict_whatever_the_budget(
             task="game24",
             problem="4 4 4 4",
             strategy=strategy,
-            strategy_params=SWEEP_PARAMS[strategy],
+            strategy_params=SWEEP_PARAMS.get(strategy, {}),
             judges=parse_judge_specs("game24-verifier,value:samples=1"),
             budget={"max_calls": max_calls},
             seed=max_calls,

@@ -1,0 +1,277 @@
+"""Expansion: ask the generator for candidates and write them as child nodes.
+
+One expansion is one transaction: every candidate the model wrote becomes a
+node (invalid and duplicate ones included, with why), or none does. It decides
+nothing about which node to expand: the strategy did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from treelight.engine.errors import BudgetExhausted
+from treelight.engine.generators import Generator
+from treelight.engine.run_state import RunState
+from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Transition
+from treelight.engine.types import Critique, Expand, NodeView, TreeView
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import ModelCall, Node
+
+MAX_NODE_TEXT = 4_000
+
+
+def clip(text: str, call_id: int | None) -> str:
+    """Node text is capped; the full output always stays in the model call."""
+    if len(text) <= MAX_NODE_TEXT:
+        return text
+    where = f"model call #{call_id}" if call_id else "the model call"
+    return f"{text[:MAX_NODE_TEXT]}… [truncated: {len(text):,} characters in all; see {where}]"
+
+
+def expand(runner: RunState, tree: TreeView, action: Expand) -> None:
+    node = tree.nodes[action.node_id]
+    # A loop rule's expansion is a new sample, not a repeat of the first expansion
+    # of the node: its own purpose gives its calls their own seeds.
+    purpose = "expand" if action.origin == "model" else action.origin
+    try:
+        outputs = propose(runner, tree, node, action.samples, action.mode, purpose)
+    except BudgetExhausted as exhausted:
+        if exhausted.made:  # the calls that fit were paid for: keep what they say
+            write_children(
+                runner,
+                node,
+                exhausted.made,
+                action.mode,
+                kind="expand",
+                origin=action.origin,
+                note=f"{len(exhausted.made)} of {action.samples} samples: the budget ran out",
+            )
+        raise
+    write_children(
+        runner, node, outputs, action.mode, kind="expand", note=action.note, origin=action.origin
+    )
+
+
+def critique(runner: RunState, action: Critique) -> None:
+    """A critique node written from the verifiers' feedback: no model call."""
+    with unit_of_work(runner.engine, runner.run_id) as session:
+        parent = session.get(Node, action.node_id)
+        assert parent is not None
+        index = queries.child_count(session, action.node_id)
+        text = action.text[:MAX_NODE_TEXT]
+        node = Node(
+            run_id=runner.run_id,
+            key=f"{parent.key}/{index}",
+            parent_id=parent.id,
+            depth=parent.depth + 1,
+            text=text,
+            status="critique",
+            origin="judge",
+            branch=parent.branch,
+        )
+        session.add(node)
+        session.flush()
+        queries.add_event(
+            session,
+            runner.run_id,
+            "critique",
+            "from the verifiers' feedback",
+            node_id=node.id,
+        )
+        runner.count_action(session)
+
+
+def propose(
+    runner: RunState,
+    tree: TreeView,
+    node: NodeView,
+    samples: int,
+    mode: str,
+    purpose: str,
+    *,
+    generator: Generator | None = None,
+    extra_priors: tuple[str, ...] = (),
+    seed: int | None = None,
+    temperature: float | None = None,
+) -> list[ModelCall]:
+    """Ask the generator for `samples` outputs continuing `node`."""
+    priors = [*tree.priors_on_path(node.id), *extra_priors]
+    said = feedback(runner, node.id) if mode in ("critique", "mutate") else ""
+    prompt, max_tokens = runner.task.prompt(mode, tree.path(node.id), priors, said)
+    requests = [
+        runner.request(prompt, node.key, purpose, i, max_tokens, seed, temperature)
+        for i in range(samples)
+    ]
+    return runner.calls.call(generator or runner.generator, node.id, requests, purpose)
+
+
+def write_children(
+    runner: RunState,
+    node: NodeView,
+    calls: list[ModelCall],
+    mode: str,
+    *,
+    kind: str,
+    note: str = "",
+    branch: str | None = None,
+    origin: str = "model",
+) -> list[int]:
+    """Turn model outputs into child nodes of `node`, all in one transaction."""
+    skipped = 0
+    made_ids: list[int] = []
+    with unit_of_work(runner.engine, runner.run_id) as session:
+        parent = session.get(Node, node.id)
+        assert parent is not None
+        index = queries.child_count(session, node.id)
+        room = runner.node_room()
+        invalid = 0
+        children: list[Node] = []
+        pruned_at_birth: list[tuple[Node, str, str]] = []  # (node, born as, by whom)
+        seen = _sibling_states(runner, session, parent, branch or parent.branch)
+        for call in calls:
+            for text, transition in _candidates(runner, call.output, node, mode):
+                if room is not None and len(children) >= room:
+                    skipped += 1
+                    continue
+                child = _child(runner, parent, index, call, text, transition)
+                child.branch, child.origin = branch or parent.branch, origin
+                born, by = child.status, "duplicate"
+                if parent.status == "pruned" and branch is None:
+                    child.status, by = "pruned", "parent pruned"
+                    child.status_reason = (
+                        f"its parent #{parent.id} was pruned while it was being expanded"
+                    )
+                _mark_duplicate(runner, session, child, seen)
+                session.add(child)
+                children.append(child)
+                if child.status != born:
+                    pruned_at_birth.append((child, born, by))
+                index += 1
+                invalid += child.status == "invalid"
+        if parent.status == "open" and branch is None:
+            parent.status = "expanded"
+        details: dict[str, Any] = {
+            "candidates": len(children),
+            "invalid": invalid,
+            "model_calls": [c.id for c in calls],
+            "mode": mode,
+        }
+        if branch:
+            details["branch"] = branch
+        if skipped:
+            details["not_added"] = skipped
+        reason = note or f"{len(children)} candidates, {invalid} invalid"
+        queries.add_event(session, runner.run_id, kind, reason, node_id=node.id, details=details)
+        if note.startswith("backtrack"):
+            queries.add_event(session, runner.run_id, "backtrack", note, node_id=node.id)
+        session.flush()
+        for child, born, by in pruned_at_birth:
+            # Logged like any prune, so a person can restore it to what it was.
+            queries.add_event(
+                session,
+                runner.run_id,
+                "prune",
+                child.status_reason,
+                node_id=child.id,
+                details={"by": by, "previous": born},
+            )
+        runner.count_action(session)
+        made_ids = [c.id or 0 for c in children]
+    if skipped:
+        limit = runner.run.budget.get("max_nodes")
+        raise BudgetExhausted(
+            f"node budget: {limit} nodes reached; {skipped} more candidates were not added "
+            "(their text is kept in the model calls)"
+        )
+    return made_ids
+
+
+def _sibling_states(
+    runner: RunState, session: Session, parent: Node, branch: str
+) -> dict[str, Node]:
+    siblings = queries.children(session, parent.id or 0)
+    return {
+        key: sibling
+        for sibling in reversed(siblings)
+        if sibling.branch == branch
+        and sibling.status != "invalid"
+        and (key := runner.task.state_key(sibling.state)) is not None
+    }
+
+
+def _mark_duplicate(runner: RunState, session: Session, child: Node, seen: dict[str, Node]) -> None:
+    """A sibling that reaches a state an earlier sibling reached is kept, but
+    pruned at once: expanding it again would only repeat that sibling's work."""
+    if child.status not in ("open", "terminal"):
+        return
+    key = runner.task.state_key(child.state)
+    if key is None:
+        return
+    original = seen.get(key)
+    if original is None:
+        seen[key] = child
+        return
+    if original.id is None:
+        session.flush()
+    child.status = "pruned"
+    child.status_reason = f"duplicate of #{original.id}: the same state"
+
+
+def feedback(runner: RunState, node_id: int) -> str:
+    """What the active judges (and the rules) said about a node, in one paragraph:
+    the material for a critique or a mutation."""
+    with Session(runner.engine) as session:
+        node = session.get(Node, node_id)
+        verdicts = queries.node_evaluations(session, node_id, runner.judge_set)
+    parts = [node.status_reason] if node is not None and node.status_reason else []
+    for verdict in verdicts:
+        score = "" if verdict.score is None else f" (score {verdict.score:.2f})"
+        parts.append(f"{verdict.judge}: {verdict.rationale}{score}")
+    return "; ".join(parts)
+
+
+def _candidates(
+    runner: RunState, output: str, node: NodeView, mode: str
+) -> list[tuple[str, Transition]]:
+    if mode == "critique":
+        return [(output.strip() or output, runner.task.parse_critique(output))]
+    state = node.state
+    if mode in WHOLE_ANSWER_MODES:  # a whole answer, from the problem's own state
+        state, mode = runner.tree_cache.tree.root.state, "solution"
+    texts = runner.task.parse_candidates(output, mode)
+    if not texts:
+        why = (
+            "the model returned an empty output"
+            if not output.strip()
+            else "no candidate could be read from the model output"
+        )
+        return [(output, Transition(invalid=f"{runner.task.name} rules: {why}"))]
+    return [(text, runner.task.apply(state, text, mode)) for text in texts]
+
+
+def _child(
+    runner: RunState, parent: Node, index: int, call: ModelCall, text: str, transition: Transition
+) -> Node:
+    state = dict(transition.state)
+    if transition.answer is not None:
+        state["answer"] = transition.answer
+    if transition.invalid:
+        status, reason = "invalid", transition.invalid
+    elif transition.status:
+        status, reason = transition.status, ""
+    else:
+        status, reason = ("terminal" if transition.terminal else "open"), ""
+    return Node(
+        run_id=runner.run_id,
+        key=f"{parent.key}/{index}",
+        parent_id=parent.id,
+        depth=parent.depth + 1,
+        text=clip(text, call.id),
+        state=state,
+        status=status,
+        status_reason=reason,
+        model_call_id=call.id,
+    )

@@ -1,0 +1,139 @@
+"""Making a run: its settings checked, stored with its root node; and rebuilding a
+stored run's roles. Shared by the CLI, the app, the Python API and the runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from treelight.engine.errors import BadArguments
+from treelight.engine.judges import Judge, make_judges
+from treelight.engine.plugins import BUILTIN, registry
+from treelight.engine.strategies import Strategy, make_strategy
+from treelight.engine.tasks import make_task
+from treelight.engine.tasks.base import Task
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Node, Run, RunScript
+
+
+def rebuild_roles(run: Run) -> tuple[Task, Strategy, list[Judge]]:
+    """A stored run's task, strategy and judges, from whatever plugins provide them."""
+    plugins = run.plugins or {}
+    task = make_task(run.task, run.problem, run.task_params, plugins.get(f"task:{run.task}"))
+    strategy = make_strategy(
+        run.strategy, task, run.strategy_params, plugins.get(f"strategy:{run.strategy}")
+    )
+    return task, strategy, make_judges(run.judges, plugins)
+
+
+def roles_from_plugins(run: Run) -> dict[str, str]:
+    """`role:name` -> package, for the roles of `run` that a plugin provides."""
+    found = registry()
+    names = [("task", run.task), ("strategy", run.strategy)]
+    names += [("judge", str(spec["name"])) for spec in run.judges]
+    names.append(("generator", str(run.generator.get("backend", "embedded"))))
+    return {
+        f"{role}:{name}": found.provider(role, name)
+        for role, name in names
+        if found.provider(role, name) != BUILTIN
+    }
+
+
+def check_settings(
+    task: str,
+    problem: str,
+    strategy: str,
+    strategy_params: dict[str, Any] | None = None,
+    task_params: dict[str, Any] | None = None,
+    judges: list[dict[str, Any]] | None = None,
+) -> tuple[Task, list[dict[str, Any]]]:
+    """Raise BadArguments for settings that cannot work; return the task and judge specs."""
+    task_obj = make_task(task, problem, task_params)
+    make_strategy(strategy, task_obj, strategy_params)
+    judge_specs = judges if judges is not None else [{"name": n} for n in task_obj.default_judges]
+    make_judges(judge_specs)
+    return task_obj, judge_specs
+
+
+BUDGET_NAMES = {
+    "max_calls": "model calls",
+    "max_tokens": "tokens",
+    "max_seconds": "seconds",
+    "max_nodes": "nodes",
+}
+
+
+def check_budget(budget: dict[str, Any]) -> dict[str, Any]:
+    """The limits that are set (None: no limit); each a number of at least 0."""
+    checked: dict[str, Any] = {}
+    for key, value in budget.items():
+        if value is None:
+            continue
+        if key not in BUDGET_NAMES:
+            raise BadArguments(
+                f"Unknown budget {key!r}; the budgets are {', '.join(BUDGET_NAMES)}."
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise BadArguments(
+                f"The budget of {BUDGET_NAMES[key]} must be a number of at least 0, not {value!r}."
+            )
+        checked[key] = value
+    return checked
+
+
+def create_run(
+    engine: Engine,
+    *,
+    task: str,
+    problem: str,
+    strategy: str,
+    generator: dict[str, Any],
+    judges: list[dict[str, Any]] | None = None,
+    strategy_params: dict[str, Any] | None = None,
+    task_params: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
+    seed: int = 0,
+    replay: bool = False,
+    status: str = "queued",
+) -> Run:
+    """Validate a run's settings, then store it with its root node."""
+    task_obj, judge_specs = check_settings(
+        task, problem, strategy, strategy_params, task_params, judges
+    )
+    budget = check_budget(budget or {})
+    generator = dict(generator)
+    outputs = generator.pop("outputs", None)  # kept beside the run: see RunScript
+    with unit_of_work(engine) as session:
+        run = Run(
+            task=task,
+            problem=task_obj.problem,
+            task_params=task_params or {},
+            strategy=strategy,
+            strategy_params=strategy_params or {},
+            generator=generator,
+            judges=judge_specs,
+            budget=budget,
+            seed=seed,
+            replay=replay,
+            status=status,
+        )
+        run.plugins = roles_from_plugins(run)
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        if outputs is not None:
+            session.add(RunScript(run_id=run.id, outputs=list(outputs)))
+        session.add(
+            Node(
+                run_id=run.id,
+                key="0",
+                depth=0,
+                text=task_obj.problem,
+                state=task_obj.initial_state(),
+                origin="person",
+            )
+        )
+        queries.add_event(session, run.id, "create", f"{strategy} on {task}", actor="person")
+    return run
