@@ -22,6 +22,7 @@ from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
+from treelight.storage.vocabulary import RunStatus
 
 LIVE = ("queued", "running")
 STATUS_ICON = {
@@ -29,7 +30,6 @@ STATUS_ICON = {
     "running": "▶️",
     "paused": "⏸️",
     "done": "✅",
-    "failed": "❌",
     "stopped": "⏹️",
 }
 
@@ -122,7 +122,7 @@ def controls(run: Run) -> None:
     engine = get_engine()
     assert run.id is not None
     columns = st.columns([1, 1, 1, 1, 1.2, 1.2, 1.2])
-    finished = run.status in ("done", "failed")
+    finished = run.status == RunStatus.DONE
 
     def act(name: str) -> None:
         try:

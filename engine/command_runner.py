@@ -20,6 +20,7 @@ from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command
+from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 
 def serve(runner: RunState, command: Command) -> None:
@@ -130,7 +131,7 @@ def what_would_change(tree: TreeView, settlements: dict[int, Settlement]) -> lis
     changes = []
     for node_id, settled in sorted(settlements.items()):
         node = tree.nodes[node_id]
-        rejected_before = node.status == "pruned" and node.status_reason.startswith("rejected")
+        rejected_before = node.status == NodeStatus.PRUNED and node.pruned_by == PrunedBy.JUDGE
         if rejected_before and not settled.rejected_by:
             changes.append(f"#{node_id} would now pass the gates (was {node.status_reason})")
         elif node.status in ("expanded", "solved") and settled.rejected_by:
@@ -138,7 +139,7 @@ def what_would_change(tree: TreeView, settlements: dict[int, Settlement]) -> lis
     # Beam selections: would the kept set of a level change under the new scores?
     for depth in sorted({tree.nodes[i].depth for i in settlements}):
         level = [n for n in tree.main() if n.depth == depth and n.id in settlements]
-        beam_cut = [n for n in level if n.status_reason.startswith("beam cutoff")]
+        beam_cut = [n for n in level if n.pruned_by == PrunedBy.BEAM]
         kept = [n for n in level if n.status in KEPT]
         if not beam_cut or not kept:
             continue

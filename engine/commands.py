@@ -17,8 +17,9 @@ from treelight.engine.errors import BadArguments, RunBusy, RunNotFound
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run
+from treelight.storage.vocabulary import ENDED
 
-FINISHED = ("done", "failed", "stopped")
+FINISHED = ENDED
 
 
 def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str = "person") -> Run:

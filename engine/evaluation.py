@@ -18,6 +18,7 @@ from treelight.engine.types import NodeView, TreeView, judge_key
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Evaluation, Node
+from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 
 def evaluate(
@@ -122,7 +123,8 @@ def _decide(
             node_id=node.id,
             details={"by": "judge", "previous": node.status},
         )
-        node.status, node.status_reason = "pruned", settlement.rejected_by
+        node.status, node.status_reason = NodeStatus.PRUNED, settlement.rejected_by
+        node.pruned_by = PrunedBy.JUDGE
     elif node.status == "terminal":
         check = runner.task.check_answer(node.state.get("answer", ""))
         if check is not None and check.passed:

@@ -19,6 +19,7 @@ from treelight.engine.types import Critique, Expand, NodeView, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import ModelCall, Node
+from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 MAX_NODE_TEXT = 4_000
 
@@ -139,8 +140,9 @@ def write_children(
                 child = _child(runner, parent, index, call, text, transition)
                 child.branch, child.origin = branch or parent.branch, origin
                 born, by = child.status, "duplicate"
-                if parent.status == "pruned" and branch is None:
-                    child.status, by = "pruned", "parent pruned"
+                if parent.status == NodeStatus.PRUNED and branch is None:
+                    child.status, by = NodeStatus.PRUNED, PrunedBy.PARENT
+                    child.pruned_by = PrunedBy.PARENT
                     child.status_reason = (
                         f"its parent #{parent.id} was pruned while it was being expanded"
                     )
@@ -216,7 +218,7 @@ def _mark_duplicate(runner: RunState, session: Session, child: Node, seen: dict[
         return
     if original.id is None:
         session.flush()
-    child.status = "pruned"
+    child.status, child.pruned_by = NodeStatus.PRUNED, PrunedBy.DUPLICATE
     child.status_reason = f"duplicate of #{original.id}: the same state"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pyvis.network import Network
 
 from treelight.storage.models import Node, Prior, Run
+from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 # (colour, legend text) per drawn category.
 CATEGORIES: dict[str, tuple[str, str]] = {
@@ -44,11 +45,10 @@ LABEL_CHARS = 22
 def category(node: Node) -> str:
     if node.parent_id is None:
         return "root"
-    if node.status == "pruned":
-        reason = node.status_reason
-        if reason.startswith("pruned by a person"):
+    if node.status == NodeStatus.PRUNED:
+        if node.pruned_by == PrunedBy.PERSON:
             return "pruned_person"
-        if reason.startswith("rejected by"):
+        if node.pruned_by == PrunedBy.JUDGE:
             return "pruned_judge"
         return "pruned_cutoff"
     return node.status if node.status in CATEGORIES else "open"

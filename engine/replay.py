@@ -19,6 +19,7 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
     last = min(step, len(events) - 1)
     until = events[last]
     status: dict[int, tuple[str, str]] = {}
+    pruned_by: dict[int, str] = {}
     judged: set[int] = set()
     for event in events[: last + 1]:
         if event.kind in ("evaluate", "verify"):
@@ -35,6 +36,7 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
             status[event.node_id] = ("expanded", "")
         elif event.kind == "prune":
             status[event.node_id] = ("pruned", event.reason)
+            pruned_by[event.node_id] = str(event.details.get("by", ""))
         elif event.kind == "restore":
             status[event.node_id] = (event.reason.removeprefix("restored to "), "restored")
     shown: list[Node] = []
@@ -45,6 +47,7 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
         copy = Node.model_validate(node.model_dump())
         if node_id in status:
             copy.status, copy.status_reason = status[node_id]
+            copy.pruned_by = pruned_by.get(node_id, "") if copy.status == "pruned" else ""
         elif node.status == "invalid" or (node_id in judged and node.status == "solved"):
             pass  # invalid from birth; solved once judged
         else:

@@ -20,6 +20,7 @@ from treelight.engine.judges import make_judges
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run
+from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 PRUNABLE = ("open", "terminal", "expanded", "solved", "unexplored")
 
@@ -61,7 +62,8 @@ def prune(engine: Engine, run_id: int, node_id: int, branch: bool = True, note: 
                 actor="person",
                 details={"by": "person", "previous": node.status},
             )
-            node.status, node.status_reason = "pruned", reason
+            node.status, node.status_reason = NodeStatus.PRUNED, reason
+            node.pruned_by = PrunedBy.PERSON
             changed += 1
     return changed
 
@@ -94,7 +96,7 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
                 actor="person",
                 details={"was": node.status_reason},
             )
-            node.status = previous
+            node.status, node.pruned_by = previous, PrunedBy.NONE
             node.status_reason = (
                 "restored by a person after the run ended; resume the run to explore it"
                 if previous == "unexplored"
@@ -113,8 +115,7 @@ def _born_pruned(session: Session, node: Node) -> list[Node]:
     restoring the node brings them back with it."""
     kids = []
     for kid in queries.children(session, node.id or 0):
-        last = queries.last_prune_event(session, kid.id or 0) if kid.status == "pruned" else None
-        if last is not None and last.details.get("by") == "parent pruned":
+        if kid.status == NodeStatus.PRUNED and kid.pruned_by == PrunedBy.PARENT:
             kids.append(kid)
     return kids
 

@@ -10,6 +10,7 @@ from treelight.engine.run_state import RunState
 from treelight.engine.types import Backup, Prune, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
+from treelight.storage.vocabulary import NodeStatus
 
 
 def backup(runner: RunState, tree: TreeView, action: Backup) -> None:
@@ -49,5 +50,6 @@ def prune(runner: RunState, action: Prune) -> None:
                 node_id=node_id,
                 details={"by": action.kind, "previous": node.status},
             )
-            node.status, node.status_reason = "pruned", why
+            node.status, node.status_reason = NodeStatus.PRUNED, why
+            node.pruned_by = action.kind
         runner.count_action(session)

@@ -29,6 +29,7 @@ def _view(node: Node, verdicts: frozenset[str], evaluated: bool, rejected: bool)
         status=node.status,
         status_reason=node.status_reason,
         origin=node.origin,
+        pruned_by=node.pruned_by or "",
         branch=node.branch,
         score=node.score,
         visits=node.visits,

@@ -33,6 +33,7 @@ class NodeView:
     evaluated: bool  # has a verdict from every judge of the active set
     verdicts: frozenset[str] = frozenset()  # keys of the active judges that judged it
     rejected: bool = False  # a gate of the active set rejected it (a person may restore it)
+    pruned_by: str = ""  # who pruned it (storage/vocabulary.py: PrunedBy); "" unless pruned
 
 
 @dataclass

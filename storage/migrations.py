@@ -134,6 +134,44 @@ def m008_run_plugins(conn: Connection) -> None:
     conn.execute(text("UPDATE run SET plugins = '{}' WHERE plugins IS NULL"))
 
 
+@migration
+def m009_node_pruned_by(conn: Connection) -> None:
+    """Who pruned a node, as a field; filled in for stored runs from their prune events
+    (or, for the oldest, from the wording of the reason)."""
+    add_column(conn, "node", Column("pruned_by", String))
+    pruned = conn.execute(
+        text("SELECT id, status_reason FROM node WHERE status = 'pruned'")
+    ).fetchall()
+    for node_id, reason in pruned:
+        last = conn.execute(
+            text(
+                "SELECT details FROM event WHERE node_id = :id AND kind = 'prune' "
+                "ORDER BY id DESC LIMIT 1"
+            ),
+            {"id": node_id},
+        ).first()
+        details = (json.loads(last[0]) if isinstance(last[0], str) else last[0]) if last else {}
+        by = (details or {}).get("by") or _pruned_by_from_reason(reason or "")
+        conn.execute(
+            text("UPDATE node SET pruned_by = :by WHERE id = :id"), {"by": by, "id": node_id}
+        )
+    conn.execute(text("UPDATE node SET pruned_by = '' WHERE pruned_by IS NULL"))
+
+
+def _pruned_by_from_reason(reason: str) -> str:
+    for start, by in (
+        ("pruned by a person", "person"),
+        ("rejected by", "judge"),
+        ("duplicate of", "duplicate"),
+        ("its parent #", "parent pruned"),
+        ("not selected", "selection"),
+        ("value ", "threshold"),
+    ):
+        if reason.startswith(start):
+            return by
+    return "beam cutoff"
+
+
 def migrate(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied: list[str] = []

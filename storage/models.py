@@ -1,7 +1,7 @@
 """The tables. Every candidate, verdict, decision and model call is a row.
 
-Statuses and origins are plain strings (listed here) so the database stays
-readable from any SQLite shell.
+Statuses, origins and who pruned a node are stored as plain strings, the values
+of the StrEnums in storage/vocabulary.py.
 """
 
 from __future__ import annotations
@@ -12,26 +12,12 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-RUN_STATUSES = ("queued", "running", "paused", "done", "failed", "stopped")
-# What a person asked of a run that a runner applies between two actions; until it
-# has, the run keeps its status and the app says "pausing…" / "stopping…".
-RUN_REQUESTS = ("", "pause", "stop")
-# "critique": a note on an answer (self-refine), never judged, revised below.
-# "unexplored": left open when the run ended (done or stopped); the reason says why.
-NODE_STATUSES = (
-    "open",
-    "expanded",
-    "pruned",
-    "terminal",
-    "solved",
-    "invalid",
-    "critique",
-    "unexplored",
-)
-# "more" / "backtrack": model nodes made by a loop rule (engine/strategies/base.py);
-# "judge": a critique written from a verifier's feedback, without a model call;
-# "counterfactual": children of a pruned node, expanded anyway on a person's request.
-NODE_ORIGINS = ("model", "person", "rerun", "more", "backtrack", "judge", "counterfactual")
+from treelight.storage.vocabulary import NodeStatus, Origin, PrunedBy, RunRequest, RunStatus
+
+RUN_STATUSES = tuple(RunStatus)
+RUN_REQUESTS = tuple(RunRequest)
+NODE_STATUSES = tuple(NodeStatus)
+NODE_ORIGINS = tuple(Origin)
 
 
 def utcnow() -> datetime:
@@ -62,7 +48,7 @@ class Run(SQLModel, table=True):
     budget: dict[str, Any] = _json(dict)  # max_calls, max_tokens, max_seconds, max_nodes
     seed: int = 0
     replay: bool = False  # serve identical calls from any earlier run's model calls
-    status: str = Field(default="queued", index=True)
+    status: str = Field(default=RunStatus.QUEUED, index=True)
     status_reason: str = ""
     answer: str | None = None
     answer_node_id: int | None = None
@@ -73,7 +59,7 @@ class Run(SQLModel, table=True):
     actions: int = 0
     revision: int = 0  # bumped by every node write; see Node.rev
     steps_requested: int = 0  # "step one action" while paused
-    requested: str = ""  # a pause or stop a person asked for, not yet applied: RUN_REQUESTS
+    requested: str = RunRequest.NONE  # a pause or stop a person asked, not yet applied
     lease_owner: str | None = None
     lease_until: datetime | None = None
 
@@ -93,9 +79,10 @@ class Node(SQLModel, table=True):
     depth: int = 0
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     state: dict[str, Any] = _json(dict)
-    status: str = "open"
+    status: str = NodeStatus.OPEN
     status_reason: str = ""
-    origin: str = "model"
+    pruned_by: str = PrunedBy.NONE  # set while the status is "pruned"
+    origin: str = Origin.MODEL
     branch: str = "main"
     score: float | None = None
     visits: int = 0

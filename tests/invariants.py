@@ -11,6 +11,7 @@ from sqlmodel import Session
 from treelight.engine.tasks import make_task
 from treelight.engine.tasks.base import WHOLE_ANSWER_MODES
 from treelight.storage import queries
+from treelight.storage.vocabulary import PrunedBy
 
 
 def tree_signature(engine: Engine, run_id: int) -> dict[str, Any]:
@@ -60,6 +61,16 @@ def check_tree_invariants(engine: Engine, run_id: int) -> None:
             assert node.depth == parent.depth + 1
             assert node.key.startswith(parent.key + "/")
     assert len({n.key for n in nodes}) == len(nodes), "duplicated node keys"
+
+    # Who pruned a node is a field, set exactly while it is pruned, and agrees with
+    # the last prune event (the audit log and the tree tell the same story).
+    last_prune = {e.node_id: e for e in events if e.kind == "prune"}
+    for node in nodes:
+        if node.status == "pruned":
+            assert node.pruned_by in set(PrunedBy) - {PrunedBy.NONE}, (node.id, node.pruned_by)
+            assert last_prune[node.id].details.get("by") == node.pruned_by, node.id
+        else:
+            assert node.pruned_by == "", (node.id, node.status, node.pruned_by)
 
     # Budgets never exceeded, and the run's totals are the sum of its call rows.
     made = [c for c in calls if c.error is None]

@@ -11,9 +11,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from tests.conftest import DATABASES, engine_on_each_database
+from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from treelight.engine import steering
 from treelight.engine.runner import Runner, create_run
-from treelight.storage import paths
+from treelight.storage import paths, queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.migrations import MIGRATIONS, migrate
@@ -53,6 +54,43 @@ def test_migrations_apply_once_and_match_the_models(engine: Engine) -> None:
     for table in SQLModel.metadata.sorted_tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
         assert columns == {c.name for c in table.columns}, table.name
+
+
+def test_who_pruned_a_node_is_filled_in_for_runs_stored_before_the_field(
+    engine: Engine,
+) -> None:
+    """m009 fills `pruned_by` from each node's prune event, or from its reason."""
+    from treelight.storage.migrations import m009_node_pruned_by
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"beam": 1, "samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(5)},
+        budget={"max_calls": 30},
+        status="running",
+    )
+    assert run.id is not None
+    run_id = run.id
+    runner = Runner(engine, run_id)
+    runner.step()  # the root's children
+    chosen = next(n for n in runner.load().with_status("open"))
+    assert steering.prune(engine, run_id, chosen.id) == 1  # a person prunes one
+    runner.run_until_idle()
+    with Session(engine) as session:
+        before = {n.id: n.pruned_by for n in queries.run_nodes(session, run_id)}
+    kinds = set(before.values()) - {""}
+    assert {"person", "beam cutoff", "duplicate"} <= kinds, kinds
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE node SET pruned_by = ''"))
+        # The oldest runs logged prunes without saying by whom: the reason tells.
+        conn.execute(text("UPDATE event SET details = '{}' WHERE kind = 'prune'"))
+        m009_node_pruned_by(conn)
+    with Session(engine) as session:
+        after = {n.id: n.pruned_by for n in queries.run_nodes(session, run_id)}
+    assert after == before
 
 
 def _finished_run(engine: Engine) -> int:

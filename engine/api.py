@@ -1,0 +1,181 @@
+"""Treelight from Python: notebooks and scripts.
+
+    from treelight.engine import api
+
+    run = api.create_run("game24", "4 9 10 13", strategy="bfs", strategy_options={"beam": 3},
+                         budget={"max_calls": 40})
+    run.step()                     # one action, then paused
+    run.prune(run.tree()[1].id)    # steer it
+    result = run.run()             # to the end (or the budget)
+    print(result.status, result.answer)
+    run.export("json")
+
+Every function here is the one the CLI and the app call (run creation, the
+runner, steering, export): a run made here is a normal stored run, which
+`treelight show`, the explorer and `treelight resume` all see.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from treelight.engine import commands, steering
+from treelight.engine.errors import RunNotFound
+from treelight.engine.generators import prepare_generator
+from treelight.engine.graph_view import standalone_html
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.run_creation import create_run as store_run
+from treelight.engine.runner import Runner
+from treelight.engine.textview import format_tree
+from treelight.engine.tree import load_tree
+from treelight.engine.types import NodeView
+from treelight.storage import queries
+from treelight.storage.database import make_engine
+from treelight.storage.export import run_to_dict, run_to_graphml
+from treelight.storage.models import Run
+
+__all__ = ["RunHandle", "connect", "create_run", "open_run", "runs"]
+
+
+def connect(database_url: str | None = None) -> Engine:
+    """The database (default: the same as the CLI's: $DATABASE_URL or the data folder)."""
+    return make_engine(database_url)
+
+
+def create_run(
+    task: str,
+    problem: str,
+    *,
+    strategy: str = "bfs",
+    backend: str = "embedded",
+    task_options: dict[str, Any] | None = None,
+    strategy_options: dict[str, Any] | None = None,
+    backend_options: dict[str, Any] | None = None,
+    judges: str | list[dict[str, Any]] | None = None,
+    budget: dict[str, Any] | None = None,
+    temperature: float = 0.7,
+    seed: int = 0,
+    engine: Engine | None = None,
+) -> RunHandle:
+    """Store a new run, paused before its first action: `step()` or `run()` it.
+
+    `judges` is a spec like the CLI's ("game24-verifier,value:samples=3") or a list
+    of dicts; None uses the task's own. Options are checked against each role's
+    declaration (a bad one raises BadArguments naming the option)."""
+    engine = engine or connect()
+    specs = parse_judge_specs(judges) if isinstance(judges, str) else judges
+    generator = prepare_generator(backend, dict(backend_options or {}), temperature)
+    run = store_run(
+        engine,
+        task=task,
+        problem=problem,
+        strategy=strategy,
+        strategy_params=strategy_options,
+        task_params=task_options,
+        generator=generator,
+        judges=specs,
+        budget=budget,
+        seed=seed,
+        status="paused",
+    )
+    assert run.id is not None
+    return RunHandle(engine, run.id)
+
+
+def open_run(run_id: int, engine: Engine | None = None) -> RunHandle:
+    handle = RunHandle(engine or connect(), run_id)
+    handle.info()  # raises RunNotFound with what to do
+    return handle
+
+
+def runs(engine: Engine | None = None, limit: int = 50) -> list[Run]:
+    with Session(engine or connect()) as session:
+        return queries.list_runs(session, limit=limit)
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    """One stored run: drive it, read its tree, steer it, export it."""
+
+    engine: Engine
+    run_id: int
+
+    # --- driving ----------------------------------------------------------------------
+
+    def step(self) -> Run:
+        """Exactly one action (a paused or new run), then paused again."""
+        commands.step(self.engine, self.run_id)
+        return Runner(self.engine, self.run_id).run_until_idle().run
+
+    def run(self) -> Run:
+        """Run until the strategy finishes, a budget ends it, or an error pauses it
+        (then `info().status_reason` says why; fix it and `run()` again)."""
+        if self.info().status in ("paused", "stopped", "queued"):
+            commands.resume(self.engine, self.run_id)
+        return Runner(self.engine, self.run_id).run_until_idle().run
+
+    def pause(self) -> Run:
+        return commands.pause(self.engine, self.run_id)
+
+    def stop(self) -> Run:
+        return commands.stop(self.engine, self.run_id)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def info(self) -> Run:
+        """The run row: status, reason, answer, totals."""
+        with Session(self.engine) as session:
+            run = queries.get_run(session, self.run_id)
+        if run is None:
+            raise RunNotFound(f"No run #{self.run_id}: `treelight runs` lists the runs there are.")
+        return run
+
+    def tree(self) -> list[NodeView]:
+        """Every node, root first, as the strategies see them (status, score, who
+        pruned it, the verdicts of the active judges)."""
+        run = self.info()
+        view = load_tree(self.engine, self.run_id, run.judge_set)
+        return [view.nodes[i] for i in sorted(view.nodes)]
+
+    def show(self) -> str:
+        """The tree as indented text (what `treelight show` prints)."""
+        with Session(self.engine) as session:
+            nodes = queries.run_nodes(session, self.run_id)
+            verdicts = queries.run_evaluations(session, self.run_id)
+        return format_tree(self.info(), nodes, verdicts)
+
+    # --- steering ---------------------------------------------------------------------
+
+    def prune(self, node_id: int, branch: bool = True, note: str = "") -> int:
+        return steering.prune(self.engine, self.run_id, node_id, branch, note)
+
+    def restore(self, node_id: int, branch: bool = False) -> int:
+        return steering.restore(self.engine, self.run_id, node_id, branch)
+
+    def pin(self, node_id: int, pinned: bool = True) -> None:
+        steering.pin(self.engine, self.run_id, node_id, pinned)
+
+    def prior(self, node_id: int, text: str) -> None:
+        steering.add_prior(self.engine, self.run_id, node_id, text)
+
+    def swap_judges(self, judges: str | list[dict[str, Any]], whole_tree: bool = False) -> Run:
+        specs = parse_judge_specs(judges) if isinstance(judges, str) else judges
+        return steering.swap_judges(self.engine, self.run_id, specs, whole_tree)
+
+    # --- export -----------------------------------------------------------------------
+
+    def export(self, format: Literal["json", "graphml", "html"] = "json") -> str:
+        """The whole run as JSON, GraphML (networkx) or a standalone HTML page."""
+        with Session(self.engine) as session:
+            if format == "json":
+                return json.dumps(run_to_dict(session, self.run_id), indent=1)
+            if format == "graphml":
+                return run_to_graphml(session, self.run_id)
+            nodes = queries.run_nodes(session, self.run_id)
+            priors = queries.run_priors(session, self.run_id)
+        return standalone_html(self.info(), nodes, priors)
