@@ -22,7 +22,7 @@ from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
-from treelight.storage.vocabulary import RunStatus
+from treelight.storage.vocabulary import NodeStatus, RunStatus
 
 LIVE = ("queued", "running")
 STATUS_ICON = {
@@ -144,7 +144,7 @@ def controls(run: Run) -> None:
         key="resume",
         on_click=act,
         args=("resume",),
-        disabled=run.status not in ("paused", "stopped"),
+        disabled=run.status not in (RunStatus.PAUSED, RunStatus.STOPPED),
         use_container_width=True,
     )
     columns[2].button(
@@ -162,7 +162,7 @@ def controls(run: Run) -> None:
         key="stop",
         on_click=act,
         args=("stop",),
-        disabled=finished or run.status == "stopped" or run.requested == "stop",
+        disabled=finished or run.status == RunStatus.STOPPED or run.requested == "stop",
         use_container_width=True,
         help="End the run after the action in flight (Resume can continue it)",
     )
@@ -228,7 +228,7 @@ def tree_panel(run_id: int, live: bool) -> None:
             priors = queries.run_priors(session, run_id)
             busy = bool(queries.pending_commands(session, run_id))
         status_line(run, len(nodes))
-        shown = [n for n in nodes if not (hide_invalid and n.status == "invalid")]
+        shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
         vis_nodes, vis_edges = vis_elements(shown, priors, best_path(nodes, run))
         live_tree(
             run_id,
@@ -276,7 +276,11 @@ def status_line(run: Run, node_total: int) -> None:
         + f" · {node_total} nodes · {run.model_calls} model calls · {tokens:,} tokens · "
         f"{run.elapsed_seconds:.1f} s"
     )
-    if run.status == "paused" and run.status_reason and run.status_reason != "paused by a person":
+    if (
+        run.status == RunStatus.PAUSED
+        and run.status_reason
+        and run.status_reason != "paused by a person"
+    ):
         st.error(
             f"Paused: {md(run.status_reason)}\n\nFix the cause, then press **Resume**: "
             "every node made so far is kept."

@@ -17,6 +17,7 @@ from treelight.engine.judges import judge_classes, parse_judge_specs
 from treelight.engine.textview import decision
 from treelight.storage import queries
 from treelight.storage.models import ModelCall, Node, Run
+from treelight.storage.vocabulary import NodeStatus
 
 
 def inspector(run_id: int, live: bool) -> None:
@@ -90,7 +91,7 @@ def show_node(
             hide_index=True,
             use_container_width=True,
         )
-    elif node.parent_id is not None and node.status != "invalid":
+    elif node.parent_id is not None and node.status != NodeStatus.INVALID:
         st.caption("Verdicts: none yet")
     if call is not None:
         with st.expander(f"Model call #{call.id}: {call.backend}:{call.model}"):
@@ -153,7 +154,7 @@ def steering_panel(run_id: int) -> None:
 
     st.markdown("##### Steer this node")
     a, b, c = st.columns(3)
-    if node["status"] == "pruned":
+    if node["status"] == NodeStatus.PRUNED:
         a.button(
             "Restore",
             key="restore",

@@ -38,6 +38,7 @@ from treelight.storage import queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
+from treelight.storage.vocabulary import RunStatus
 
 __all__ = ["RunHandle", "connect", "create_run", "open_run", "runs"]
 
@@ -81,7 +82,7 @@ def create_run(
         judges=specs,
         budget=budget,
         seed=seed,
-        status="paused",
+        status=RunStatus.PAUSED,
     )
     assert run.id is not None
     return RunHandle(engine, run.id)
@@ -115,7 +116,7 @@ class RunHandle:
     def run(self) -> Run:
         """Run until the strategy finishes, a budget ends it, or an error pauses it
         (then `info().status_reason` says why; fix it and `run()` again)."""
-        if self.info().status in ("paused", "stopped", "queued"):
+        if self.info().status in (RunStatus.PAUSED, RunStatus.STOPPED, RunStatus.QUEUED):
             commands.resume(self.engine, self.run_id)
         return Runner(self.engine, self.run_id).run_until_idle().run
 

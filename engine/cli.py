@@ -34,6 +34,7 @@ from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
 from treelight.storage.queries import RunLedger
+from treelight.storage.vocabulary import RunStatus
 
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
@@ -216,7 +217,7 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         budget=_budget(args),
         seed=args.seed,
         replay=args.replay,
-        status="running",
+        status=RunStatus.RUNNING,
     )
     return _drive(engine, run, args, generator)
 

@@ -89,7 +89,9 @@ def _rerun(runner: RunState, command: Command) -> str:
         note=f"{branch}: " + (", ".join(f"{k}={v}" for k, v in payload.items()) or "same settings"),
     )
     tree = runner.load()
-    judgeable = [i for i in child_ids if tree.nodes[i].status in ("open", "terminal")]
+    judgeable = [
+        i for i in child_ids if tree.nodes[i].status in (NodeStatus.OPEN, NodeStatus.TERMINAL)
+    ]
     if judgeable and runner.judges:
         evaluate(runner, tree, judgeable)
     if command.kind == "counterfactual":
@@ -99,8 +101,8 @@ def _rerun(runner: RunState, command: Command) -> str:
 
 # Nodes a search has decided on, and of those, the ones it kept (a beam keeps a node it
 # may not get to expand: left open, or unexplored once the run ended).
-KEPT = ("expanded", "solved", "terminal", "unexplored")
-DECIDED = (*KEPT, "pruned")
+KEPT = (NodeStatus.EXPANDED, NodeStatus.SOLVED, NodeStatus.TERMINAL, NodeStatus.UNEXPLORED)
+DECIDED = (*KEPT, NodeStatus.PRUNED)
 
 
 def _rescore_tree(runner: RunState) -> str:
@@ -134,7 +136,7 @@ def what_would_change(tree: TreeView, settlements: dict[int, Settlement]) -> lis
         rejected_before = node.status == NodeStatus.PRUNED and node.pruned_by == PrunedBy.JUDGE
         if rejected_before and not settled.rejected_by:
             changes.append(f"#{node_id} would now pass the gates (was {node.status_reason})")
-        elif node.status in ("expanded", "solved") and settled.rejected_by:
+        elif node.status in (NodeStatus.EXPANDED, NodeStatus.SOLVED) and settled.rejected_by:
             changes.append(f"#{node_id} would now be {settled.rejected_by}")
     # Beam selections: would the kept set of a level change under the new scores?
     for depth in sorted({tree.nodes[i].depth for i in settlements}):

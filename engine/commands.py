@@ -17,7 +17,7 @@ from treelight.engine.errors import BadArguments, RunBusy, RunNotFound
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run
-from treelight.storage.vocabulary import ENDED
+from treelight.storage.vocabulary import ENDED, RunStatus
 
 FINISHED = ENDED
 
@@ -28,26 +28,28 @@ def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str
         if run is None:
             raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")
         if kind == "pause":
-            if run.status == "queued" or (run.status == "running" and actor != "person"):
+            if run.status == RunStatus.QUEUED or (
+                run.status == RunStatus.RUNNING and actor != "person"
+            ):
                 # Nothing made yet, or the engine itself pausing a run it cannot start.
-                run.status, run.status_reason = "paused", reason or "paused by a person"
-            elif run.status == "running" and run.requested != "stop":
+                run.status, run.status_reason = RunStatus.PAUSED, reason or "paused by a person"
+            elif run.status == RunStatus.RUNNING and run.requested != "stop":
                 run.requested = "pause"
         elif kind == "resume":
-            if run.status in FINISHED and run.status != "stopped":
+            if run.status in FINISHED and run.status != RunStatus.STOPPED:
                 raise BadArguments(f"Run #{run_id} is {run.status}; it cannot be resumed.")
-            if run.status == "stopped":
+            if run.status == RunStatus.STOPPED:
                 from treelight.engine.resting import reopen_unexplored
 
                 reopen_unexplored(session, run_id)
-            run.status, run.status_reason, run.requested = "running", "", ""
+            run.status, run.status_reason, run.requested = RunStatus.RUNNING, "", ""
         elif kind == "step":
             if run.status in FINISHED:
                 raise BadArguments(f"Run #{run_id} is {run.status}; there is nothing to step.")
-            if run.status == "running":  # the action in flight is the step
+            if run.status == RunStatus.RUNNING:  # the action in flight is the step
                 run.requested = run.requested or "pause"
             else:
-                run.status = "paused"
+                run.status = RunStatus.PAUSED
                 run.steps_requested += 1
         elif kind == "stop":
             if run.status not in FINISHED:

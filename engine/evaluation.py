@@ -112,7 +112,7 @@ def _decide(
 ) -> None:
     if complete:  # a score from some of the judges would rank the node wrongly
         node.score = settlement.score
-    if node.status not in ("open", "terminal"):
+    if node.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
         return  # a person decided it meanwhile: keep the verdicts, not a decision
     if settlement.rejected_by:
         queries.add_event(
@@ -125,12 +125,12 @@ def _decide(
         )
         node.status, node.status_reason = NodeStatus.PRUNED, settlement.rejected_by
         node.pruned_by = PrunedBy.JUDGE
-    elif node.status == "terminal":
+    elif node.status == NodeStatus.TERMINAL:
         check = runner.task.check_answer(node.state.get("answer", ""))
         if check is not None and check.passed:
-            node.status, node.status_reason = "solved", check.reason
+            node.status, node.status_reason = NodeStatus.SOLVED, check.reason
         elif settlement.solved_by:
-            node.status, node.status_reason = "solved", settlement.solved_by
+            node.status, node.status_reason = NodeStatus.SOLVED, settlement.solved_by
 
 
 def earlier_verdict(runner: RunState, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:

@@ -69,7 +69,7 @@ def critique(runner: RunState, action: Critique) -> None:
             parent_id=parent.id,
             depth=parent.depth + 1,
             text=text,
-            status="critique",
+            status=NodeStatus.CRITIQUE,
             origin="judge",
             branch=parent.branch,
         )
@@ -152,9 +152,9 @@ def write_children(
                 if child.status != born:
                     pruned_at_birth.append((child, born, by))
                 index += 1
-                invalid += child.status == "invalid"
-        if parent.status == "open" and branch is None:
-            parent.status = "expanded"
+                invalid += child.status == NodeStatus.INVALID
+        if parent.status == NodeStatus.OPEN and branch is None:
+            parent.status = NodeStatus.EXPANDED
         details: dict[str, Any] = {
             "candidates": len(children),
             "invalid": invalid,
@@ -199,7 +199,7 @@ def _sibling_states(
         key: sibling
         for sibling in reversed(siblings)
         if sibling.branch == branch
-        and sibling.status != "invalid"
+        and sibling.status != NodeStatus.INVALID
         and (key := runner.task.state_key(sibling.state)) is not None
     }
 
@@ -207,7 +207,7 @@ def _sibling_states(
 def _mark_duplicate(runner: RunState, session: Session, child: Node, seen: dict[str, Node]) -> None:
     """A sibling that reaches a state an earlier sibling reached is kept, but
     pruned at once: expanding it again would only repeat that sibling's work."""
-    if child.status not in ("open", "terminal"):
+    if child.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
         return
     key = runner.task.state_key(child.state)
     if key is None:
@@ -260,12 +260,13 @@ def _child(
     state = dict(transition.state)
     if transition.answer is not None:
         state["answer"] = transition.answer
+    status: str
     if transition.invalid:
-        status, reason = "invalid", transition.invalid
+        status, reason = NodeStatus.INVALID, transition.invalid
     elif transition.status:
         status, reason = transition.status, ""
     else:
-        status, reason = ("terminal" if transition.terminal else "open"), ""
+        status, reason = (NodeStatus.TERMINAL if transition.terminal else NodeStatus.OPEN), ""
     return Node(
         run_id=runner.run_id,
         key=f"{parent.key}/{index}",

@@ -51,7 +51,7 @@ def category(node: Node) -> str:
         if node.pruned_by == PrunedBy.JUDGE:
             return "pruned_judge"
         return "pruned_cutoff"
-    return node.status if node.status in CATEGORIES else "open"
+    return node.status if node.status in CATEGORIES else NodeStatus.OPEN
 
 
 def is_counterfactual(node: Node) -> bool:
@@ -63,15 +63,22 @@ def best_path(nodes: list[Node], run: Run) -> set[int]:
     by_id = {n.id: n for n in nodes}
     target = by_id.get(run.answer_node_id) if run.answer_node_id else None
     if target is None:
-        finished = [n for n in nodes if n.status in ("solved", "terminal") and n.branch == "main"]
+        finished = [
+            n
+            for n in nodes
+            if n.status in (NodeStatus.SOLVED, NodeStatus.TERMINAL) and n.branch == "main"
+        ]
         alive = [
             n
             for n in nodes
-            if n.status in ("open", "expanded", "unexplored") and n.branch == "main"
+            if n.status in (NodeStatus.OPEN, NodeStatus.EXPANDED, NodeStatus.UNEXPLORED)
+            and n.branch == "main"
         ]
         pool = finished or alive
         if pool:
-            target = max(pool, key=lambda n: (n.status == "solved", n.depth, n.score or 0.0))
+            target = max(
+                pool, key=lambda n: (n.status == NodeStatus.SOLVED, n.depth, n.score or 0.0)
+            )
     path: set[int] = set()
     while target is not None and target.id is not None:
         path.add(target.id)
@@ -131,7 +138,7 @@ def vis_elements(
             label=label,
             title=_title(node),
             level=node.depth * 2,  # odd levels are for priors
-            shape="diamond" if node.status == "critique" else "dot",
+            shape="diamond" if node.status == NodeStatus.CRITIQUE else "dot",
             size=8 + 18 * max(0.0, min(1.0, score)),
             color={"background": colour, "border": border},
             borderWidth=4 if on_path or border != colour else 1,

@@ -10,6 +10,7 @@ score from the evaluate event that judged it, and shows its final status
 from __future__ import annotations
 
 from treelight.storage.models import Event, Node
+from treelight.storage.vocabulary import NodeStatus
 
 
 def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
@@ -26,7 +27,7 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
             judged.update(event.details.get("nodes", []))
         elif event.kind == "unexplored":  # the run ended with these open
             for node_id in event.details.get("nodes", []):
-                status[node_id] = ("unexplored", "the run ended before expanding it")
+                status[node_id] = (NodeStatus.UNEXPLORED, "the run ended before expanding it")
         elif event.kind == "reopen":  # a stopped run resumed
             for node_id in event.details.get("nodes", []):
                 status.pop(node_id, None)
@@ -47,11 +48,13 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
         copy = Node.model_validate(node.model_dump())
         if node_id in status:
             copy.status, copy.status_reason = status[node_id]
-            copy.pruned_by = pruned_by.get(node_id, "") if copy.status == "pruned" else ""
-        elif node.status == "invalid" or (node_id in judged and node.status == "solved"):
+            copy.pruned_by = pruned_by.get(node_id, "") if copy.status == NodeStatus.PRUNED else ""
+        elif node.status == NodeStatus.INVALID or (
+            node_id in judged and node.status == NodeStatus.SOLVED
+        ):
             pass  # invalid from birth; solved once judged
         else:
-            copy.status = "terminal" if "answer" in node.state else "open"
+            copy.status = NodeStatus.TERMINAL if "answer" in node.state else NodeStatus.OPEN
             copy.status_reason = ""
         copy.score = node.score if node_id in judged else None
         shown.append(copy)

@@ -32,10 +32,11 @@ from treelight.engine.types import Evaluate, NodeView, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run
+from treelight.storage.vocabulary import NodeStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
-JUDGEABLE = ("open", "terminal")
+JUDGEABLE = (NodeStatus.OPEN, NodeStatus.TERMINAL)
 
 
 def unsettled_by_free_judges(runner: RunState, tree: TreeView) -> list[list[int]]:
@@ -72,7 +73,7 @@ def partly_judged(runner: RunState, tree: TreeView) -> Evaluate | None:
         for n in tree.main()
         if n.parent_id is not None
         and not n.evaluated
-        and (n.status in JUDGEABLE or (n.status == "solved" and n.verdicts))
+        and (n.status in JUDGEABLE or (n.status == NodeStatus.SOLVED and n.verdicts))
     ]
     if not waiting:
         return None
@@ -98,7 +99,7 @@ def rest(
         verify_with_free_judges(runner)
     except Exception:  # never let a failing check hide why the run rests
         log.exception("run #%s: checking candidates before resting failed", runner.run_id)
-    ends = status in ("done", "stopped")
+    ends = status in (RunStatus.DONE, RunStatus.STOPPED)
     with unit_of_work(runner.engine, runner.run_id) as session:
         # The run's lock is held from here: no person's prune or restore can land
         # between the look at the tree and the answer and statuses written from it.
@@ -136,14 +137,14 @@ def rest(
 
 def _close_frontier(runner: RunState, session: Session, reason: str) -> None:
     """Open nodes become `unexplored`: the run will not expand them."""
-    query = select(Node).where(Node.run_id == runner.run_id, col(Node.status) == "open")
+    query = select(Node).where(Node.run_id == runner.run_id, col(Node.status) == NodeStatus.OPEN)
     still_open = list(session.exec(query))
     if not still_open:
         return
     open_ids = [n.id for n in still_open]
     why = f"the run ended before expanding it: {reason}"
     for node in still_open:
-        node.status, node.status_reason = "unexplored", why
+        node.status, node.status_reason = NodeStatus.UNEXPLORED, why
     queries.add_event(
         session,
         runner.run_id,
@@ -158,9 +159,9 @@ def choose_answer(
 ) -> tuple[NodeView | None, str]:
     """The node to report and a note on how far it was checked."""
     gates = {judge.key() for judge in runner.judges if judge.role == "gate"}
-    finished = [n for n in tree.main() if n.status in ("solved", "terminal")]
-    solved = [n for n in finished if n.status == "solved"]
-    terminal = [n for n in finished if n.status == "terminal" and not n.rejected]
+    finished = [n for n in tree.main() if n.status in (NodeStatus.SOLVED, NodeStatus.TERMINAL)]
+    solved = [n for n in finished if n.status == NodeStatus.SOLVED]
+    terminal = [n for n in finished if n.status == NodeStatus.TERMINAL and not n.rejected]
     passed = [n for n in terminal if gates and gates <= n.verdicts]
     unchecked = [n for n in terminal if not gates]
     for pool, note in (
@@ -175,7 +176,7 @@ def choose_answer(
                 skipped = f"#{pick.id} is reported: it passed more checks than the pick #{chosen}"
                 note = f"{skipped}; {note}" if note else skipped
             return pick or max(pool, key=rank_key), note
-    leftover = [n for n in finished if n.status == "terminal"]
+    leftover = [n for n in finished if n.status == NodeStatus.TERMINAL]
     if leftover:
         best = max(leftover, key=rank_key)
         return None, f"no answer passed its checks (the best one that did not: #{best.id})"
@@ -193,10 +194,12 @@ def _unchecked_note(runner: RunState, pool: list[NodeView]) -> str:
 def reopen_unexplored(session: Session, run_id: int) -> int:
     """Resuming a stopped run: what it left unexplored is open again."""
     nodes = list(
-        session.exec(select(Node).where(Node.run_id == run_id, col(Node.status) == "unexplored"))
+        session.exec(
+            select(Node).where(Node.run_id == run_id, col(Node.status) == NodeStatus.UNEXPLORED)
+        )
     )
     for node in nodes:
-        node.status, node.status_reason = "open", ""
+        node.status, node.status_reason = NodeStatus.OPEN, ""
     if nodes:
         queries.add_event(
             session,

@@ -16,6 +16,7 @@ from treelight.engine.tasks.base import Task
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run, RunScript
+from treelight.storage.vocabulary import RunStatus
 
 
 def rebuild_roles(run: Run) -> tuple[Task, Strategy, list[Judge]]:
@@ -96,7 +97,7 @@ def create_run(
     budget: dict[str, Any] | None = None,
     seed: int = 0,
     replay: bool = False,
-    status: str = "queued",
+    status: str = RunStatus.QUEUED,
 ) -> Run:
     """Validate a run's settings, then store it with its root node."""
     task_obj, judge_specs = check_settings(

@@ -30,6 +30,7 @@ from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run, utcnow
+from treelight.storage.vocabulary import RunStatus
 
 LEASE_SECONDS = 60.0
 
@@ -70,7 +71,7 @@ class RunState:
         except MissingPlugin as missing:  # pause it, saying what to install
             from treelight.engine import commands
 
-            if run.status in ("queued", "running"):
+            if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
                 commands.pause(engine, run_id, str(missing), actor="engine")
             raise
         self.judge_set = run.judge_set

@@ -40,6 +40,7 @@ from treelight.engine.types import (
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, ModelCall, Run
+from treelight.storage.vocabulary import RunStatus
 
 __all__ = [
     "MAX_NODE_TEXT",
@@ -109,16 +110,16 @@ class Runner(RunState):
 
     def _should_act(self) -> bool:
         run = self.ledger()
-        if run.status == "queued":
-            self.set_status("running", "", "start")
+        if run.status == RunStatus.QUEUED:
+            self.set_status(RunStatus.RUNNING, "", "start")
             return True
-        if run.status == "paused" and run.steps_requested > 0:
+        if run.status == RunStatus.PAUSED and run.steps_requested > 0:
             with unit_of_work(self.engine, self.run_id) as session:
                 fresh = session.get(Run, self.run_id)
                 assert fresh is not None
                 fresh.steps_requested = max(0, fresh.steps_requested - 1)
             return True
-        return run.status == "running"
+        return run.status == RunStatus.RUNNING
 
     def step(self) -> Action:
         """Decide and perform one action."""

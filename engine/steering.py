@@ -20,9 +20,15 @@ from treelight.engine.judges import make_judges
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run
-from treelight.storage.vocabulary import NodeStatus, PrunedBy
+from treelight.storage.vocabulary import NodeStatus, PrunedBy, RunStatus
 
-PRUNABLE = ("open", "terminal", "expanded", "solved", "unexplored")
+PRUNABLE = (
+    NodeStatus.OPEN,
+    NodeStatus.TERMINAL,
+    NodeStatus.EXPANDED,
+    NodeStatus.SOLVED,
+    NodeStatus.UNEXPLORED,
+)
 
 
 def _node(session: Session, run_id: int, node_id: int) -> Node:
@@ -73,10 +79,10 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
     changed = 0
     with unit_of_work(engine, run_id) as session:
         run = session.get(Run, run_id)
-        ended = run is not None and run.status in ("done", "stopped")
+        ended = run is not None and run.status in (RunStatus.DONE, RunStatus.STOPPED)
         root = _node(session, run_id, node_id)
         for node in _subtree(session, root) if branch else [root, *_born_pruned(session, root)]:
-            if node.status != "pruned":
+            if node.status != NodeStatus.PRUNED:
                 continue
             last = queries.last_prune_event(session, node.id or 0)
             previous = (last.details.get("previous") if last else None) or "open"
@@ -186,7 +192,7 @@ def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Comman
         raise BadArguments(f"A re-run can change {', '.join(sorted(allowed))}, not {unknown}.")
     with unit_of_work(engine, run_id) as session:
         node = _node(session, run_id, node_id)
-        if node.status == "invalid":
+        if node.status == NodeStatus.INVALID:
             raise BadArguments("An invalid node has no state to continue from; re-run its parent.")
         command = Command(
             run_id=run_id,
@@ -213,7 +219,7 @@ def counterfactual(engine: Engine, run_id: int, node_id: int) -> Command:
     and ignored by the main search; the node itself stays pruned."""
     with unit_of_work(engine, run_id) as session:
         node = _node(session, run_id, node_id)
-        if node.status != "pruned":
+        if node.status != NodeStatus.PRUNED:
             raise BadArguments(
                 f"Node #{node_id} is {node.status}, not pruned: only a pruned node has a "
                 "counterfactual. (Re-run it instead to try other settings.)"

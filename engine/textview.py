@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from treelight.storage.models import Evaluation, Node, Run
+from treelight.storage.vocabulary import NodeStatus
 
 MAX_LINE = 110
 
@@ -38,9 +39,12 @@ def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> s
         line = (
             f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"
         )
-        if node.status in ("pruned", "invalid", "unexplored") and node.status_reason:
+        if (
+            node.status in (NodeStatus.PRUNED, NodeStatus.INVALID, NodeStatus.UNEXPLORED)
+            and node.status_reason
+        ):
             line += f"\n{'  ' * indent}    ↳ {node.status_reason}"
-        elif node.status == "solved":
+        elif node.status == NodeStatus.SOLVED:
             line += f"\n{'  ' * indent}    ✓ {node.status_reason}"
         lines.append(line)
         for child in children.get(node.id, []):
@@ -56,20 +60,20 @@ def decision(node: Node) -> str:
     score = "" if node.score is None else f" (score {node.score:.2f})"
     if node.parent_id is None:
         return "the problem itself"
-    if node.status == "invalid":
+    if node.status == NodeStatus.INVALID:
         return f"invalid — {node.status_reason}"
-    if node.status == "pruned":
+    if node.status == NodeStatus.PRUNED:
         return f"pruned — {node.status_reason}"
-    if node.status == "solved":
+    if node.status == NodeStatus.SOLVED:
         return f"solved — {node.status_reason}"
-    if node.status == "unexplored":
+    if node.status == NodeStatus.UNEXPLORED:
         return f"unexplored — {node.status_reason}{score}"
-    if node.status == "terminal":
+    if node.status == NodeStatus.TERMINAL:
         return (
             f"finished with answer {node.state.get('answer', '?')!r}: it passed the checks "
             f"it has had, none proves it right{score}"
         )
-    if node.status == "expanded":
+    if node.status == NodeStatus.EXPANDED:
         return f"kept and expanded{score}"
     if node.branch != "main":
         return f"in re-run branch {node.branch}{score}; the main search does not expand it"

@@ -39,7 +39,7 @@ def prune(runner: RunState, action: Prune) -> None:
         stored = queries.nodes_by_id(session, list(action.reasons))
         for node_id, reason in action.reasons.items():
             node = stored.get(node_id)
-            if node is None or node.status not in ("open", "terminal"):
+            if node is None or node.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
                 continue
             why = reason if reason.startswith(action.kind) else f"{action.kind}: {reason}"
             queries.add_event(

@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+# The stored vocabulary (plain enums, no database access), for roles that may not
+# import storage: see the import contracts in pyproject.toml.
+from treelight.storage.vocabulary import NodeStatus, Origin, PrunedBy, RunStatus
+
+__all__ = [
+    "Action",
+    "ExpansionMode",
+    "NodeStatus",
+    "NodeView",
+    "Origin",
+    "PrunedBy",
+    "RunStatus",
+    "TreeView",
+    "judge_key",
+]
+
+
+class ExpansionMode(StrEnum):
+    """How a node is expanded: what the model is asked for."""
+
+    STEP = "step"  # the next thoughts
+    SOLUTION = "solution"  # a whole answer
+    CRITIQUE = "critique"  # what is wrong with this answer, given the verdicts
+    REVISE = "revise"  # a better answer, given a critique
+    MUTATE = "mutate"  # a variation of an answer, given its verdicts
 
 
 def judge_key(config: Mapping[str, Any]) -> str:

@@ -20,6 +20,7 @@ from treelight.engine.errors import RunBusy, TreelightError
 from treelight.engine.plugins import MissingPlugin
 from treelight.engine.runner import Runner, new_owner
 from treelight.storage import queries
+from treelight.storage.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def wait_until_idle(engine: Engine, run_id: int, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         with Session(engine) as session:
             run = queries.get_run(session, run_id)
-        if run is not None and run.status not in ("queued", "running"):
+        if run is not None and run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             return
         time.sleep(0.1)
     raise TimeoutError(f"run #{run_id} still busy after {timeout} s")

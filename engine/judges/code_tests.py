@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
 from treelight.engine.options import Field
@@ -116,6 +116,13 @@ _report()
 """
 
 
+@runtime_checkable
+class HasTests(Protocol):
+    """A task that carries tests for its answers (the code task)."""
+
+    tests: str
+
+
 class CodeTests(Judge):
     name = "code-tests"
     free = True
@@ -131,7 +138,7 @@ class CodeTests(Judge):
         self.limits = Limits(wall_seconds=seconds, cpu_seconds=max(1, int(seconds)))
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
-        tests = getattr(ctx.task, "tests", None)
+        tests = ctx.task.tests if isinstance(ctx.task, HasTests) else None
         return [self._run(node, tests) for node in nodes]
 
     def _run(self, node: NodeView, tests: str | None) -> Verdict:

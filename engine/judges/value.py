@@ -10,10 +10,11 @@ value cache, and says so.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
 from treelight.engine.options import Field
+from treelight.engine.tasks.base import Task
 from treelight.engine.types import NodeView
 
 WORD_SCORES = {"sure": 1.0, "likely": 0.05, "impossible": 0.00005}
@@ -29,6 +30,25 @@ def read_word(output: str) -> str | None:
     """The first verdict word the model wrote (later ones tend to be a new example)."""
     found = WORD.search(output)
     return found.group(1).lower() if found else None
+
+
+@runtime_checkable
+class ValuePrompting(Protocol):
+    """A task with a value prompt of its own (Game of 24: Tree of Thoughts' few-shot
+    prompt over the numbers left). None: nothing to value at this node."""
+
+    def value_prompt(self, path: list[NodeView]) -> str | None: ...
+
+
+def value_prompt(task: Task, path: list[NodeView]) -> str | None:
+    if isinstance(task, ValuePrompting):
+        return task.value_prompt(path)
+    what = "answer" if "answer" in path[-1].state else "reasoning"
+    return (
+        f"{task.describe_path(path)}"
+        f"Is this {what} correct and on track to the right answer? "
+        "Reply with one word: sure, likely or impossible.\n"
+    )
 
 
 class ValueJudge(Judge):
@@ -52,7 +72,7 @@ class ValueJudge(Judge):
             return Verdict(
                 verdict.score, None, f"same state as node #{other_id}: {verdict.rationale}"
             )
-        prompt = ctx.task.value_prompt(ctx.tree.path(node.id))
+        prompt = value_prompt(ctx.task, ctx.tree.path(node.id))
         if prompt is None:
             return Verdict(None, None, "nothing to value: a finished path is for the verifiers")
         answers = ctx.ask(

@@ -11,6 +11,7 @@ from typing import Any
 
 from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
 from treelight.engine.options import Field
+from treelight.engine.tasks.base import Task
 from treelight.engine.types import NodeView
 
 CHOICE = re.compile(r"best choice is\s*(?:choice\s*)?#?(\d+)|\"best\"\s*:\s*(\d+)", re.IGNORECASE)
@@ -29,6 +30,15 @@ def read_choice(output: str, count: int) -> int | None:
     return choice if 0 <= choice < count else None
 
 
+def vote_prompt(task: Task, path: list[NodeView], choices: list[str]) -> str:
+    listed = "\n".join(f"Choice {i + 1}: {c}" for i, c in enumerate(choices))
+    return (
+        f"{task.describe_path(path)}"
+        f"Which choice is the most promising next step?\n{listed}\n"
+        "Reply with a line 'The best choice is N'.\n"
+    )
+
+
 class VoteJudge(Judge):
     name = "vote"
     description = "Shows the model all siblings and asks which is best, n times."
@@ -44,7 +54,7 @@ class VoteJudge(Judge):
         if len(nodes) == 1:
             return [Verdict(1.0, None, "the only candidate: nothing to vote between")]
         anchor = ctx.tree.nodes[nodes[0].parent_id] if nodes[0].parent_id else nodes[0]
-        prompt = ctx.task.vote_prompt(ctx.tree.path(anchor.id), [n.text for n in nodes])
+        prompt = vote_prompt(ctx.task, ctx.tree.path(anchor.id), [n.text for n in nodes])
         answers = ctx.ask(
             anchor, prompt, self.samples, "vote", max_tokens=48, json_schema=CHOICE_SCHEMA
         )

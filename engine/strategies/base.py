@@ -13,7 +13,16 @@ from typing import Any, ClassVar
 
 from treelight.engine.options import Field, Options, validate
 from treelight.engine.tasks.base import Task
-from treelight.engine.types import Action, Evaluate, Expand, Finish, NodeView, Prune, TreeView
+from treelight.engine.types import (
+    Action,
+    Evaluate,
+    Expand,
+    Finish,
+    NodeStatus,
+    NodeView,
+    Prune,
+    TreeView,
+)
 
 
 class StrategyOptions(Options):
@@ -91,7 +100,7 @@ class Strategy(ABC):
         return int(self.params.get("samples", self.params.get("n", 1)))
 
     def _more(self, tree: TreeView) -> Expand | None:
-        if tree.with_status("solved"):
+        if tree.with_status(NodeStatus.SOLVED):
             return None
         threshold = float(self.params["more_if_below"])
         scored = [n for n in tree.main() if n.parent_id is not None and n.score is not None]
@@ -102,7 +111,7 @@ class Strategy(ABC):
         if len(used) >= int(self.params["more_rounds"]):
             return None
         target = tree.nodes[best.parent_id] if best and best.parent_id else tree.root
-        if target.id in used or target.status == "pruned":
+        if target.id in used or target.status == NodeStatus.PRUNED:
             return None
         k = int(self.params["more"])
         best_text = "no candidate was scored" if best is None else f"best score {score_text(best)}"
@@ -125,12 +134,12 @@ class Strategy(ABC):
             return None
         for parent_id in recent:
             kids = [k for k in tree.kids(parent_id) if k.branch == "main"]
-            if any(k.status not in ("invalid", "pruned") for k in kids):
+            if any(k.status not in (NodeStatus.INVALID, NodeStatus.PRUNED) for k in kids):
                 return None  # one of the last N expansions gave a live candidate
         good_score = float(self.params["good_score"])
         good = [
             n
-            for n in tree.with_status("open")
+            for n in tree.with_status(NodeStatus.OPEN)
             if (n.score is None or n.score >= good_score)
             and (n.evaluated or n.parent_id is None)
             and not any(k.origin == "backtrack" for k in tree.kids(n.id))
@@ -149,7 +158,7 @@ class Strategy(ABC):
 
     def best(self, tree: TreeView) -> NodeView | None:
         """The answer to report: a solved node first, else the best-scored finished path."""
-        for statuses in (("solved",), ("terminal",)):
+        for statuses in ((NodeStatus.SOLVED,), (NodeStatus.TERMINAL,)):
             finished = tree.with_status(*statuses)
             if finished:
                 return max(finished, key=rank_key)
@@ -193,7 +202,7 @@ def pending_evaluation(tree: TreeView) -> Evaluate | None:
     """The first sibling group with unjudged open or finished nodes, if any."""
     waiting = [
         n
-        for n in tree.with_status("open", "terminal")
+        for n in tree.with_status(NodeStatus.OPEN, NodeStatus.TERMINAL)
         if not n.evaluated and n.parent_id is not None  # the problem itself is not judged
     ]
     if not waiting:

@@ -18,7 +18,7 @@ from treelight.engine.strategies.base import (
     pending_evaluation,
     ranked,
 )
-from treelight.engine.types import Action, Expand, TreeView
+from treelight.engine.types import Action, Expand, NodeStatus, TreeView
 
 
 class BeamSearch(Strategy):
@@ -40,13 +40,13 @@ class BeamSearch(Strategy):
         stop_at_first: bool = Field(True, description="end at the first solved node")
 
     def decide(self, tree: TreeView) -> Action:
-        if self.params["stop_at_first"] and tree.with_status("solved"):
+        if self.params["stop_at_first"] and tree.with_status(NodeStatus.SOLVED):
             return self.finish(tree, "solved")
         evaluate = pending_evaluation(tree)
         if evaluate:
             return evaluate
         steps = int(self.params["steps"])
-        frontier = [n for n in tree.with_status("open") if n.depth < steps]
+        frontier = [n for n in tree.with_status(NodeStatus.OPEN) if n.depth < steps]
         if not frontier:
             deepest = max(n.depth for n in tree.main())
             if deepest >= steps:

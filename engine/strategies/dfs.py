@@ -15,7 +15,7 @@ from treelight.engine.strategies.base import (
     rank_key,
     score_text,
 )
-from treelight.engine.types import Action, Expand, Prune, TreeView
+from treelight.engine.types import Action, Expand, NodeStatus, Prune, TreeView
 
 
 class DepthFirst(Strategy):
@@ -37,7 +37,7 @@ class DepthFirst(Strategy):
         solutions: int = Field(1, ge=1, le=1000, description="end after this many solved nodes")
 
     def decide(self, tree: TreeView) -> Action:
-        if len(tree.with_status("solved")) >= int(self.params["solutions"]):
+        if len(tree.with_status(NodeStatus.SOLVED)) >= int(self.params["solutions"]):
             return self.finish(tree, "solved")
         evaluate = pending_evaluation(tree)
         if evaluate:
@@ -45,7 +45,7 @@ class DepthFirst(Strategy):
         threshold = float(self.params["threshold"])
         weak = [
             n
-            for n in tree.with_status("open")
+            for n in tree.with_status(NodeStatus.OPEN)
             if n.score is not None and n.score < threshold and not n.pinned
         ]
         if weak:
@@ -54,7 +54,7 @@ class DepthFirst(Strategy):
                 kind="threshold",
             )
         steps = int(self.params["steps"])
-        frontier = [n for n in tree.with_status("open") if n.depth < steps]
+        frontier = [n for n in tree.with_status(NodeStatus.OPEN) if n.depth < steps]
         if not frontier:
             return self.finish(tree, "every branch explored")
         chosen = max(frontier, key=lambda n: (n.depth, *rank_key(n)))

@@ -18,7 +18,7 @@ from treelight.engine.strategies.base import (
     ranked,
     score_text,
 )
-from treelight.engine.types import Action, Expand, NodeView, TreeView
+from treelight.engine.types import Action, Expand, NodeStatus, NodeView, TreeView
 
 LIVE = ("terminal", "open")
 
@@ -49,7 +49,7 @@ class Evolve(Strategy):
 
     def decide(self, tree: TreeView) -> Action:
         root = tree.root
-        if root.status == "open":
+        if root.status == NodeStatus.OPEN:
             return Expand(
                 root.id,
                 samples=int(self.params["population"]),
@@ -59,7 +59,7 @@ class Evolve(Strategy):
         evaluate = pending_evaluation(tree)
         if evaluate:
             return evaluate
-        if tree.with_status("solved"):
+        if tree.with_status(NodeStatus.SOLVED):
             return self.finish(tree, "solved")
         members = [n for n in tree.main() if n.parent_id is not None]
         if not members:

@@ -14,7 +14,7 @@ import math
 
 from treelight.engine.options import Field
 from treelight.engine.strategies.base import Strategy, StrategyOptions, pending_evaluation
-from treelight.engine.types import Action, Backup, Expand, NodeView, TreeView
+from treelight.engine.types import Action, Backup, Expand, NodeStatus, NodeView, TreeView
 
 # A node is worth expanding or descending into only while something below it can grow.
 GROWING = ("open", "expanded")
@@ -22,9 +22,9 @@ GROWING = ("open", "expanded")
 
 def reward(node: NodeView) -> float:
     """A new child's reward: solved 1, rejected or invalid 0, else the judges' score."""
-    if node.status == "solved":
+    if node.status == NodeStatus.SOLVED:
         return 1.0
-    if node.status in ("invalid", "pruned"):
+    if node.status in (NodeStatus.INVALID, NodeStatus.PRUNED):
         return 0.0
     return node.score if node.score is not None else 0.5
 
@@ -53,7 +53,7 @@ class MonteCarlo(Strategy):
         solutions: int = Field(1, ge=1, le=1000, description="end after this many solved nodes")
 
     def decide(self, tree: TreeView) -> Action:
-        if len(tree.with_status("solved")) >= int(self.params["solutions"]):
+        if len(tree.with_status(NodeStatus.SOLVED)) >= int(self.params["solutions"]):
             return self.finish(tree, "solved")
         evaluate = pending_evaluation(tree)
         if evaluate:
@@ -61,7 +61,7 @@ class MonteCarlo(Strategy):
         fresh = {
             n.id: reward(n)
             for n in tree.main()
-            if n.parent_id is not None and n.visits == 0 and n.status != "critique"
+            if n.parent_id is not None and n.visits == 0 and n.status != NodeStatus.CRITIQUE
         }
         if fresh:
             return Backup(fresh)
@@ -74,10 +74,10 @@ class MonteCarlo(Strategy):
 
         def can_grow(node: NodeView) -> bool:
             if node.id not in alive:
-                if node.status == "open":
+                if node.status == NodeStatus.OPEN:
                     alive[node.id] = node.depth < steps
                 else:
-                    alive[node.id] = node.status == "expanded" and any(
+                    alive[node.id] = node.status == NodeStatus.EXPANDED and any(
                         can_grow(k) for k in self._children(tree, node)
                     )
             return alive[node.id]
@@ -85,7 +85,7 @@ class MonteCarlo(Strategy):
         node = tree.root
         if not can_grow(node):
             return self.finish(tree, "every branch explored")
-        while node.status == "expanded":
+        while node.status == NodeStatus.EXPANDED:
             choices = [k for k in self._children(tree, node) if can_grow(k)]
             node = max(choices, key=lambda k: self._uct(k, node))
         return Expand(node.id, samples=int(self.params["samples"]), note=f"UCT path to #{node.id}")

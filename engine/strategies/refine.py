@@ -15,9 +15,17 @@ from treelight.engine.strategies.base import (
     pending_evaluation,
     score_text,
 )
-from treelight.engine.types import Action, Critique, Expand, NodeView, TreeView
+from treelight.engine.types import (
+    Action,
+    Critique,
+    Expand,
+    ExpansionMode,
+    NodeStatus,
+    NodeView,
+    TreeView,
+)
 
-FAILED = ("invalid", "pruned")
+FAILED = (NodeStatus.INVALID, NodeStatus.PRUNED)
 
 
 class SelfRefine(Strategy):
@@ -43,38 +51,44 @@ class SelfRefine(Strategy):
     def mode_for(self, node: NodeView) -> str:
         if node.parent_id is None:
             return "solution"
-        return "revise" if node.status == "critique" else "critique"
+        return (
+            ExpansionMode.REVISE if node.status == NodeStatus.CRITIQUE else ExpansionMode.CRITIQUE
+        )
 
     def samples(self) -> int:
         return 1
 
     def decide(self, tree: TreeView) -> Action:
         root = tree.root
-        if root.status == "open":
+        if root.status == NodeStatus.OPEN:
             return Expand(root.id, mode="solution", note="first answer")
         evaluate = pending_evaluation(tree)
         if evaluate:
             return evaluate
-        if tree.with_status("solved"):
+        if tree.with_status(NodeStatus.SOLVED):
             return self.finish(tree, "the judges pass the answer")
         answers = [
             n
             for n in tree.main()
             if n.parent_id is not None
-            and n.status != "critique"
-            and (n.parent_id == root.id or tree.nodes[n.parent_id].status == "critique")
+            and n.status != NodeStatus.CRITIQUE
+            and (n.parent_id == root.id or tree.nodes[n.parent_id].status == NodeStatus.CRITIQUE)
         ]
         if not answers:
             return self.finish(tree, "the model gave no answer")
         latest = max(answers, key=lambda n: n.id)
         passing = float(self.params["pass_score"])
-        if latest.status == "terminal" and latest.score is not None and latest.score >= passing:
+        if (
+            latest.status == NodeStatus.TERMINAL
+            and latest.score is not None
+            and latest.score >= passing
+        ):
             return self.finish(tree, f"the judges pass the answer (score {score_text(latest)})")
         revisions = len(answers) - 1
         if revisions >= int(self.params["rounds"]):
             return self.finish(tree, f"{revisions} revisions done")
         kids = [k for k in tree.kids(latest.id) if k.branch == "main"]
-        critiques = [k for k in kids if k.status == "critique"]
+        critiques = [k for k in kids if k.status == NodeStatus.CRITIQUE]
         if not critiques:
             if kids:  # a critique was asked for and came back unusable
                 return self.finish(tree, "no usable critique of the latest answer")

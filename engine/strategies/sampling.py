@@ -12,7 +12,7 @@ from collections import Counter
 
 from treelight.engine.options import Field
 from treelight.engine.strategies.base import Strategy, StrategyOptions, pending_evaluation, ranked
-from treelight.engine.types import Action, Expand, Finish, NodeView, TreeView
+from treelight.engine.types import Action, Expand, Finish, NodeStatus, NodeView, TreeView
 
 
 def _normalize(answer: str) -> str:
@@ -28,7 +28,7 @@ class _Sampling(Strategy):
 
     def _sample_or_judge(self, tree: TreeView) -> Action | None:
         root = tree.root
-        if root.status == "open":
+        if root.status == NodeStatus.OPEN:
             return Expand(root.id, samples=int(self.params["n"]), mode="solution")
         return pending_evaluation(tree)
 
@@ -64,7 +64,11 @@ class SelfConsistency(_Sampling):
         pending = self._sample_or_judge(tree)
         if pending:
             return pending
-        answered = [n for n in tree.with_status("terminal", "solved") if n.state.get("answer")]
+        answered = [
+            n
+            for n in tree.with_status(NodeStatus.TERMINAL, NodeStatus.SOLVED)
+            if n.state.get("answer")
+        ]
         if not answered:
             return Finish(None, "no sample gave an answer that survived the judges")
         votes = Counter(_normalize(n.state["answer"]) for n in answered)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from treelight.engine.options import Options, validate
-from treelight.engine.types import NodeView
+from treelight.engine.types import NodeStatus, NodeView
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,12 @@ class Task(ABC):
     @abstractmethod
     def apply(self, state: dict[str, Any], thought: str, mode: str) -> Transition: ...
 
-    @abstractmethod
-    def value_prompt(self, path: list[NodeView]) -> str | None:
-        """A prompt asking how promising the last node of `path` is (None: don't ask)."""
+    def describe_path(self, path: list[NodeView]) -> str:
+        """The problem and the thoughts of `path` so far, as a judge shows them to a
+        model (a judge owns its question; the task only describes the path)."""
+        steps = [n.text for n in path[1:]]
+        so_far = "".join(f"Step {i + 1}: {s}\n" for i, s in enumerate(steps)) or "(none yet)\n"
+        return f"Problem: {self.problem}\nSo far:\n{so_far}"
 
     def prompt(
         self, mode: str, path: list[NodeView], priors: list[str], feedback: str = ""
@@ -157,15 +160,7 @@ class Task(ABC):
         text = output.strip()
         if not text:
             return Transition(invalid=f"{self.name} rules: the critique is empty")
-        return Transition(status="critique")  # the node's text is the critique
-
-    def vote_prompt(self, path: list[NodeView], choices: list[str]) -> str:
-        listed = "\n".join(f"Choice {i + 1}: {c}" for i, c in enumerate(choices))
-        return (
-            f"Problem: {self.problem}\n"
-            f"Which choice is the most promising next step? {listed}\n"
-            "Reply with a line 'The best choice is N'.\n"
-        )
+        return Transition(status=NodeStatus.CRITIQUE)  # the node's text is the critique
 
     def check_answer(self, answer: str) -> AnswerCheck | None:
         """Check a final answer when the task can (None: no checker)."""

@@ -143,8 +143,5 @@ class CodeTask(Task):
             )
         return Transition(state={"answer": code}, terminal=True, answer=code)
 
-    def value_prompt(self, path: list[NodeView]) -> str | None:
-        return (
-            f"Task: {self.problem}\nCode:\n{path[-1].text}\n"
-            "Is this code correct? Reply with one word: sure, likely or impossible.\n"
-        )
+    def describe_path(self, path: list[NodeView]) -> str:
+        return f"Task: {self.problem}\nCode:\n{path[-1].text}\n"

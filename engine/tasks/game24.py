@@ -322,6 +322,8 @@ class Game24(Task):
         return Transition(state={"answer": answer}, terminal=True, answer=answer)
 
     def value_prompt(self, path: list[NodeView]) -> str | None:
+        """Tree of Thoughts' own few-shot value prompt over the numbers left (the
+        `value` judge asks it of tasks that have one: judges/value.py)."""
         state = path[-1].state
         if "left" not in state or len(state["left"]) <= 1:
             return None  # finished paths are for the verifier, not for a guess

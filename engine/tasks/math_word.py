@@ -123,12 +123,8 @@ class MathWordProblem(Question):
             )
         return Transition(state={})
 
-    def value_prompt(self, path: list[NodeView]) -> str | None:
-        return (
-            f"Problem: {self.problem}\nSteps:\n{reasoning_so_far(path)}"
-            "Are these steps correct and on track to the right answer? "
-            "Reply with one word: sure, likely or impossible.\n"
-        )
+    def describe_path(self, path: list[NodeView]) -> str:
+        return f"Problem: {self.problem}\nSteps:\n{reasoning_so_far(path)}"
 
     def check_answer(self, answer: str) -> AnswerCheck | None:
         if self.expected is None:

@@ -90,9 +90,5 @@ class Question(Task):
             return Transition(invalid="question rules: no 'Answer:' line in the solution")
         return Transition(state={})
 
-    def value_prompt(self, path: list[NodeView]) -> str | None:
-        return (
-            f"Question: {self.problem}\nReasoning:\n{reasoning_so_far(path)}"
-            "Is this reasoning correct and on track to the right answer? "
-            "Reply with one word: sure, likely or impossible.\n"
-        )
+    def describe_path(self, path: list[NodeView]) -> str:
+        return f"Question: {self.problem}\nReasoning:\n{reasoning_so_far(path)}"
