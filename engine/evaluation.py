@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from treelight.engine.judges import Answer, Judge, Settlement, Verdict, settle
 from treelight.engine.run_state import RunState
+from treelight.engine.transitions import prune_node
 from treelight.engine.types import NodeView, TreeView, judge_key
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -115,16 +116,7 @@ def _decide(
     if node.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
         return  # a person decided it meanwhile: keep the verdicts, not a decision
     if settlement.rejected_by:
-        queries.add_event(
-            session,
-            runner.run_id,
-            "prune",
-            settlement.rejected_by,
-            node_id=node.id,
-            details={"by": "judge", "previous": node.status},
-        )
-        node.status, node.status_reason = NodeStatus.PRUNED, settlement.rejected_by
-        node.pruned_by = PrunedBy.JUDGE
+        prune_node(session, runner.run_id, node, settlement.rejected_by, PrunedBy.JUDGE)
     elif node.status == NodeStatus.TERMINAL:
         check = runner.task.check_answer(node.state.get("answer", ""))
         if check is not None and check.passed:

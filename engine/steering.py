@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.judges import make_judges
+from treelight.engine.transitions import prune_node, unprune_node
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run
@@ -59,17 +60,7 @@ def prune(engine: Engine, run_id: int, node_id: int, branch: bool = True, note: 
         for node in _subtree(session, root) if branch else [root]:
             if node.status not in PRUNABLE:
                 continue
-            queries.add_event(
-                session,
-                run_id,
-                "prune",
-                reason,
-                node_id=node.id,
-                actor="person",
-                details={"by": "person", "previous": node.status},
-            )
-            node.status, node.status_reason = NodeStatus.PRUNED, reason
-            node.pruned_by = PrunedBy.PERSON
+            prune_node(session, run_id, node, reason, PrunedBy.PERSON, actor="person")
             changed += 1
     return changed
 
@@ -102,11 +93,12 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
                 actor="person",
                 details={"was": node.status_reason},
             )
-            node.status, node.pruned_by = previous, PrunedBy.NONE
-            node.status_reason = (
+            unprune_node(
+                node,
+                previous,
                 "restored by a person after the run ended; resume the run to explore it"
-                if previous == "unexplored"
-                else "restored by a person"
+                if previous == NodeStatus.UNEXPLORED
+                else "restored by a person",
             )
             changed += 1
     return changed

@@ -1,16 +1,44 @@
-"""Transitions the loop makes on a strategy's word: prune nodes, back values up.
+"""Node transitions: a prune (by anyone: a person, a gate, a beam, a threshold,
+a selection) is made here, with its event, its reason and who made it, and so
+is the MCTS backup. Steering, evaluation and the loop all prune through
+`prune_node`, so the tree and the audit log always tell the same story.
 
-Each is one transaction with its event, and never overrules a person: a node a
-person decided meanwhile is left as it is.
+The loop's own transitions never overrule a person: a node a person decided
+meanwhile is left as it is.
 """
 
 from __future__ import annotations
+
+from sqlmodel import Session
 
 from treelight.engine.run_state import RunState
 from treelight.engine.types import Backup, Prune, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
-from treelight.storage.vocabulary import NodeStatus
+from treelight.storage.models import Node
+from treelight.storage.vocabulary import NodeStatus, PrunedBy
+
+
+def prune_node(
+    session: Session, run_id: int, node: Node, reason: str, by: str, actor: str = "engine"
+) -> None:
+    """The one way a node becomes pruned: status, reason, who, and the event that
+    lets a person restore it to what it was."""
+    queries.add_event(
+        session,
+        run_id,
+        "prune",
+        reason,
+        node_id=node.id,
+        actor=actor,
+        details={"by": str(by), "previous": str(node.status)},
+    )
+    node.status, node.status_reason, node.pruned_by = NodeStatus.PRUNED, reason, by
+
+
+def unprune_node(node: Node, status: str, reason: str) -> None:
+    """A restore: back to `status`; nobody has pruned it any more."""
+    node.status, node.status_reason, node.pruned_by = status, reason, PrunedBy.NONE
 
 
 def backup(runner: RunState, tree: TreeView, action: Backup) -> None:
@@ -42,14 +70,5 @@ def prune(runner: RunState, action: Prune) -> None:
             if node is None or node.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
                 continue
             why = reason if reason.startswith(action.kind) else f"{action.kind}: {reason}"
-            queries.add_event(
-                session,
-                runner.run_id,
-                "prune",
-                why,
-                node_id=node_id,
-                details={"by": action.kind, "previous": node.status},
-            )
-            node.status, node.status_reason = NodeStatus.PRUNED, why
-            node.pruned_by = action.kind
+            prune_node(session, runner.run_id, node, why, action.kind)
         runner.count_action(session)
