@@ -32,7 +32,8 @@ def option_widgets(
     ]
     start = start or {}
     chosen: dict[str, Any] = {}
-    short = [i for i in infos if not i.multiline]
+    # Numbers, switches and choices side by side; text gets a row of its own.
+    short = [i for i in infos if i.kind != "text"]
     for row in range(0, len(short), WIDE):
         columns = st.columns(WIDE)
         for column, info in zip(columns, short[row : row + WIDE], strict=False):
@@ -40,7 +41,7 @@ def option_widgets(
                 value = widget(info, f"{key}_{info.name}", start.get(info.name, info.default))
             if value != info.default:
                 chosen[info.name] = value
-    for info in (i for i in infos if i.multiline):
+    for info in (i for i in infos if i.kind == "text"):
         value = widget(info, f"{key}_{info.name}", start.get(info.name, info.default))
         if value != info.default:
             chosen[info.name] = value
@@ -49,7 +50,7 @@ def option_widgets(
 
 def widget(info: OptionInfo, key: str, value: Any) -> Any:
     """The widget for one option; returns its value (None for a blank optional one)."""
-    label, help_text = info.name, info.help or None
+    label, help_text = info.label, info.help or None
     if info.kind == "bool":
         return st.checkbox(label, bool(value), key=key, help=help_text)
     if info.kind == "choice":
@@ -61,7 +62,9 @@ def widget(info: OptionInfo, key: str, value: Any) -> Any:
     if info.multiline:
         entered = st.text_area(label, text, key=key, help=help_text, height=150)
     else:
-        entered = st.text_input(label, text, key=key, help=help_text)
+        entered = st.text_input(
+            label, text, key=key, help=help_text, placeholder=info.placeholder or None
+        )
     return entered if entered.strip() or not info.optional else None
 
 
@@ -74,13 +77,13 @@ def _number(info: OptionInfo, key: str, value: Any, help_text: str | None) -> An
     high = cast(info.maximum) if info.maximum is not None else None
     shown = cast(value) if value is not None else cast(0)
     if cast is int:
-        number = st.number_input(info.name, low, high, shown, step=1, key=key, help=help_text)
+        number = st.number_input(info.label, low, high, shown, step=1, key=key, help=help_text)
         number = int(number)
     else:
         step = 0.05 if high is not None and high <= 1 else 0.1
         number = float(
             st.number_input(
-                info.name, low, high, shown, step=step, format="%.3f", key=key, help=help_text
+                info.label, low, high, shown, step=step, format="%g", key=key, help=help_text
             )
         )
     if info.optional and number == 0:

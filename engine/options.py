@@ -41,6 +41,11 @@ class OptionInfo:
     multiline: bool = False  # a long text (the app draws a text area)
     from_file: bool = False  # the CLI flag takes a file and stores its text
     flag: str | None = None  # a dedicated CLI flag, e.g. "--answer"
+    placeholder: str = ""  # what a blank text field means, e.g. the default host
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
 
     def accepts(self) -> str:
         """What this option accepts, in words."""
@@ -89,6 +94,7 @@ def describe(options: type[Options]) -> list[OptionInfo]:
                 multiline=bool(extra.get("multiline")),
                 from_file=bool(extra.get("from_file")),
                 flag=str(extra["flag"]) if extra.get("flag") else None,
+                placeholder=str(extra.get("placeholder", "")),
             )
         )
     return infos

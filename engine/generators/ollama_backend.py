@@ -62,7 +62,11 @@ class OllamaGenerator(Generator):
 
     class Options(GeneratorOptions):
         model: str | None = Field(None, description="a model the server has (`treelight models`)")
-        host: str | None = Field(None, description="default: $OLLAMA_HOST or " + DEFAULT_HOST)
+        host: str | None = Field(
+            None,
+            description="the server (default: $OLLAMA_HOST or " + DEFAULT_HOST + ")",
+            json_schema_extra={"placeholder": DEFAULT_HOST + " (or $OLLAMA_HOST)"},
+        )
         timeout: float = Field(
             DEFAULT_TIMEOUT_SECONDS, gt=0, le=86_400, description="seconds before a call fails"
         )
