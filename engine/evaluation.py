@@ -171,9 +171,21 @@ class _Context:
         purpose: str,
         max_tokens: int,
         json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> list[Answer]:
+        constrained = self.runner.run.generator.get("constrain", "auto") != "off"
+        if not (constrained and self.runner.generator.supports_grammar):
+            grammar = None
         requests = [
-            self.runner.request(prompt, node.key, purpose, i, max_tokens, json_schema=json_schema)
+            self.runner.request(
+                prompt,
+                node.key,
+                purpose,
+                i,
+                max_tokens,
+                json_schema=json_schema if constrained else None,
+                grammar=grammar,
+            )
             for i in range(samples)
         ]
         calls = self.runner.calls.call(self.runner.generator, node.id, requests, purpose)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from treelight.engine.errors import BudgetExhausted
 from treelight.engine.generators import Generator
 from treelight.engine.run_state import RunState
-from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Transition
+from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Shape, Transition
 from treelight.engine.types import Critique, Expand, NodeView, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -101,12 +101,34 @@ def propose(
     """Ask the generator for `samples` outputs continuing `node`."""
     priors = [*tree.priors_on_path(node.id), *extra_priors]
     said = feedback(runner, node.id) if mode in ("critique", "mutate") else ""
-    prompt, max_tokens = runner.task.prompt(mode, tree.path(node.id), priors, said)
+    generator = generator or runner.generator
+    shape = _shape(runner, generator, tree, node, mode, priors)
+    if shape is not None:
+        prompt, max_tokens, grammar = shape.prompt, shape.max_tokens, shape.grammar
+    else:
+        prompt, max_tokens = runner.task.prompt(mode, tree.path(node.id), priors, said)
+        grammar = None
     requests = [
-        runner.request(prompt, node.key, purpose, i, max_tokens, seed, temperature)
+        runner.request(prompt, node.key, purpose, i, max_tokens, seed, temperature, grammar=grammar)
         for i in range(samples)
     ]
-    return runner.calls.call(generator or runner.generator, node.id, requests, purpose)
+    return runner.calls.call(generator, node.id, requests, purpose)
+
+
+def _shape(
+    runner: RunState,
+    generator: Generator,
+    tree: TreeView,
+    node: NodeView,
+    mode: str,
+    priors: list[str],
+) -> Shape | None:
+    """The task's constrained form of this expansion, when the run asks for one
+    (`constrain`, default auto) and the backend can apply a grammar; else None and
+    the model writes freely (the model call's params say which it was)."""
+    if runner.run.generator.get("constrain", "auto") == "off" or not generator.supports_grammar:
+        return None
+    return runner.task.shape(mode, tree.path(node.id), priors)
 
 
 def write_children(
@@ -272,7 +294,7 @@ def _child(
         key=f"{parent.key}/{index}",
         parent_id=parent.id,
         depth=parent.depth + 1,
-        text=clip(text, call.id),
+        text=clip(transition.text or text, call.id),
         state=state,
         status=status,
         status_reason=reason,

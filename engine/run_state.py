@@ -121,6 +121,7 @@ class RunState:
         seed: int | None = None,
         temperature: float | None = None,
         json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> CompletionRequest:
         spec = self.run.generator
         return CompletionRequest(
@@ -132,6 +133,7 @@ class RunState:
             stop=tuple(spec.get("stop", self.task.stop)),
             chat=bool(spec.get("chat", self.task.chat)),
             json_schema=json_schema if self.generator.supports_schema else None,
+            grammar=grammar,
         )
 
     def reload(self) -> Run:

@@ -48,11 +48,13 @@ def test_game24_with_the_reference_side_by_side(
         str(plot),
     )
     by_method = {row["method"]: row for row in data["methods"]}
-    assert list(by_method) == ["io", "cot", "cot-sc", "bfs", "dfs", "reference"]
+    assert list(by_method) == ["io", "cot", "cot-sc", "bfs", "random", "dfs", "reference"]
     for row in data["results"]:
         assert 0 < row["model_calls"] <= 3 and row["tokens"] > 0
         assert row["puzzle"] == "1 1 4 6"
     assert by_method["io"]["calls_per_puzzle"] == 1
+    chance = next(row for row in data["results"] if row["method"] == "random")
+    assert chance["prompt_tokens"] == 0  # no model read anything: chance, same shell
     assert by_method["reference"]["calls_per_puzzle"] == 3  # its budget, reached
     assert plot.stat().st_size > 10_000
 

@@ -65,7 +65,9 @@ def test_small_search_writes_nodes_verdicts_and_model_calls(
     assert all(n.model_call_id in call_ids for n in children)
     for node in children:
         if node.status in ("invalid", "pruned"):
-            assert node.status_reason.startswith(("game24 rules:", "rejected by", "beam cutoff"))
+            assert node.status_reason.startswith(
+                ("game24 rules:", "rejected by", "beam cutoff", "duplicate of #")
+            )
     judged = {e.node_id for e in evaluations}
     assert (
         judged == {n.id for n in children if n.status != "invalid"}

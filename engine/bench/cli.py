@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
     game24 = which.add_parser("game24", help="Treelight's methods beside the reference ToT")
     game24.add_argument("--start", type=int, default=900, help="first puzzle index (0-based)")
     game24.add_argument("--end", type=int, default=1000, help="one past the last index")
-    game24.add_argument("--methods", default="io,cot,cot-sc,bfs,dfs,reference")
+    game24.add_argument("--methods", default="io,cot,cot-sc,bfs,random,dfs,reference")
     game24.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M)")
     game24.add_argument("--data", help="the puzzles CSV (default: the reference's copy)")
     game24.add_argument("--max-calls", type=int, help="per method and puzzle (default: none)")

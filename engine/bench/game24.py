@@ -11,7 +11,11 @@ Methods:
 - `io`        one call, the answer alone (the paper's IO prompt)
 - `cot`       one call, steps then the answer
 - `cot-sc`    self-consistency: k chain-of-thought samples, majority vote
-- `bfs`       Treelight's beam search with Tree of Thoughts' settings
+- `bfs`       Treelight's beam search with Tree of Thoughts' settings; the model's
+              proposals constrained to moves over the numbers left (a grammar)
+- `bfs-free`  the same, the model writing freely (`constrain=off`)
+- `random`    chance: the same beam search, width and verifier, no model — each
+              proposal a uniform random legal move (engine/generators/chance.py)
 - `dfs`       Treelight's depth-first search with backtracking
 - `reference` the reference implementation's BFS with the paper's settings
 """
@@ -34,11 +38,24 @@ from sqlalchemy.engine import Engine
 
 from treelight.engine.errors import BadArguments
 from treelight.engine.generators.base import CompletionRequest, Generator
+from treelight.engine.generators.chance import ChanceGenerator
 from treelight.engine.model_calls import derive_seed
 from treelight.engine.runner import Runner, create_run
 from treelight.engine.tasks.game24 import check_expression, parse_problem
 
-METHODS = ("io", "cot", "cot-sc", "bfs", "dfs", "mcts", "refine", "evolve", "reference")
+METHODS = (
+    "io",
+    "cot",
+    "cot-sc",
+    "bfs",
+    "bfs-free",
+    "random",
+    "dfs",
+    "mcts",
+    "refine",
+    "evolve",
+    "reference",
+)
 REFERENCE_MAX_TOKENS = 192  # the reference asks for up to 1,000; a tiny model rambles
 
 
@@ -110,6 +127,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "cot": {"strategy": "best-of-n", "strategy_params": {"n": 1}, "judges": []},
     "cot-sc": {"strategy": "self-consistency", "judges": []},
     "bfs": {"strategy": "bfs", "judges": None},  # the task's: verifier + value x3
+    "bfs-free": {"strategy": "bfs", "judges": None, "generator": {"constrain": "off"}},
+    # Chance at the same width as `bfs` (ToT: one proposal call per state, beam 5),
+    # judged by the verifier alone: with equal scores the beam keeps the first five,
+    # which for random proposals is a random five.
+    "random": {"strategy": "bfs", "judges": [{"name": "game24-verifier"}], "chance": True},
     "dfs": {"strategy": "dfs", "judges": None},
     "mcts": {"strategy": "mcts", "judges": None},
     "refine": {"strategy": "refine", "judges": [{"name": "game24-verifier"}]},  # the check
@@ -129,6 +151,7 @@ def run_treelight(
     seed: int,
 ) -> PuzzleResult:
     settings = dict(SETTINGS[method])
+    used = ChanceGenerator() if settings.get("chance") else generator
     params = dict(settings.get("strategy_params", {}))
     if method == "cot-sc":
         params["n"] = sc_samples
@@ -140,14 +163,14 @@ def run_treelight(
         strategy_params=params,
         task_params=settings.get("task_params"),
         judges=settings["judges"],
-        generator={"backend": generator.backend, "model": generator.model},
+        generator={"backend": used.backend, "model": used.model, **settings.get("generator", {})},
         budget={"max_calls": max_calls},
-        seed=seed,
+        seed=seed + index,  # each puzzle its own draws (as the reference's seed + index)
         status="running",
     )
     assert run.id is not None
     started = time.perf_counter()
-    outcome = Runner(engine, run.id, generator=generator).run_until_idle()
+    outcome = Runner(engine, run.id, generator=used).run_until_idle()
     seconds = time.perf_counter() - started
     done = outcome.run
     note = "" if done.status == "done" else f"{done.status}: {done.status_reason}"

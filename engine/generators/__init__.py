@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from treelight.engine.generators.base import Completion, CompletionRequest, Generator
+from treelight.engine.generators.chance import ChanceGenerator
 from treelight.engine.generators.embedded import EmbeddedGenerator
 from treelight.engine.generators.ollama_backend import OllamaGenerator
 from treelight.engine.generators.scripted import ScriptedGenerator
@@ -23,7 +24,7 @@ __all__ = [
 
 @hookimpl
 def register_generators(register: RegisterFunction) -> None:
-    for generator in (EmbeddedGenerator, OllamaGenerator, ScriptedGenerator):
+    for generator in (EmbeddedGenerator, OllamaGenerator, ScriptedGenerator, ChanceGenerator):
         register(generator)
 
 

@@ -11,7 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from treelight.engine.options import Field, Options, validate
 
@@ -33,11 +33,18 @@ class CompletionRequest:
     # Which model call of the run this is (0-based); the scripted backend
     # replays its outputs by it, so a resumed run continues where it stopped.
     sequence: int = 0
+    # A GBNF grammar the output must match (the task's shape for this mode, e.g. a
+    # Game of 24 step "a op b" over the numbers left), for backends that take one.
+    # It makes the output well formed; it never knows which move is good.
+    grammar: str | None = None
 
     def params(self) -> dict[str, Any]:
+        """What the call ran with, as its ModelCall row records it."""
         params = asdict(self)
         del params["prompt"], params["sequence"]
         params["stop"] = list(self.stop)
+        if self.grammar is None:  # calls made before grammars existed keep their fingerprint
+            del params["grammar"]
         return params
 
 
@@ -71,12 +78,19 @@ class GeneratorOptions(Options):
     """What every backend takes; a backend's own Options class adds its fields."""
 
     model: str | None = Field(None, description="the model to use (blank: the backend's default)")
+    constrain: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: the model writes in the shape the task declares (a grammar), where "
+        "the backend can apply one; off: it writes freely",
+        json_schema_extra={"flag": "--constrain"},
+    )
 
 
 class Generator(ABC):
     backend: ClassVar[str]  # the name runs store and `--backend` takes
     label: ClassVar[str] = ""  # how the New run page names it
     supports_schema: ClassVar[bool] = False
+    supports_grammar: ClassVar[bool] = False  # applies CompletionRequest.grammar
     Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 
     @classmethod

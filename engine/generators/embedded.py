@@ -126,8 +126,19 @@ def _close_models() -> None:
     _LOADED.clear()
 
 
+@cache
+def compiled_grammar(text: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(text, verbose=False)
+    except Exception as error:  # a task's grammar that does not parse is a bug: say which
+        raise ModelError(f"The output grammar does not parse: {error}") from error
+
+
 class EmbeddedGenerator(Generator):
     backend = "embedded"
+    supports_grammar = True
     label = "Embedded (SmolLM2-135M, no server)"
 
     class Options(GeneratorOptions):
@@ -175,6 +186,7 @@ class EmbeddedGenerator(Generator):
                 top_p=request.top_p,
                 stop=stop or None,
                 seed=request.seed,
+                grammar=compiled_grammar(request.grammar) if request.grammar else None,
             )
         except Exception as error:
             raise ModelError(f"The embedded model failed: {error}") from error

@@ -47,9 +47,11 @@ class JudgeContext(Protocol):
         purpose: str,
         max_tokens: int,
         json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> list[Answer]:
-        """`samples` model outputs for `prompt`; `json_schema` is enforced by backends
-        that can (Ollama's `format`), so judges must parse plain text too."""
+        """`samples` model outputs for `prompt`. `json_schema` (Ollama's `format`) and
+        `grammar` (GBNF: llama.cpp) are applied by backends that can, unless the run
+        says `constrain=off`; so judges must parse free text too."""
         ...
 
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:

@@ -23,6 +23,8 @@ VERDICT_SCHEMA = {
     "properties": {"verdict": {"enum": ["sure", "likely", "impossible"]}},
     "required": ["verdict"],
 }
+# Under `constrain=auto` the model answers with exactly one verdict word.
+VERDICT_GRAMMAR = 'root ::= "sure" | "likely" | "impossible"'
 WORD = re.compile(r"\b(sure|likely|impossible)\b", re.IGNORECASE)
 
 
@@ -76,7 +78,13 @@ class ValueJudge(Judge):
         if prompt is None:
             return Verdict(None, None, "nothing to value: a finished path is for the verifiers")
         answers = ctx.ask(
-            node, prompt, self.samples, "value", max_tokens=48, json_schema=VERDICT_SCHEMA
+            node,
+            prompt,
+            self.samples,
+            "value",
+            max_tokens=48,
+            json_schema=VERDICT_SCHEMA,
+            grammar=VERDICT_GRAMMAR,
         )
         words = [read_word(a.text) for a in answers]
         score = sum(WORD_SCORES.get(w or "", 0.0) for w in words) / max(1, len(words))

@@ -55,8 +55,15 @@ class VoteJudge(Judge):
             return [Verdict(1.0, None, "the only candidate: nothing to vote between")]
         anchor = ctx.tree.nodes[nodes[0].parent_id] if nodes[0].parent_id else nodes[0]
         prompt = vote_prompt(ctx.task, ctx.tree.path(anchor.id), [n.text for n in nodes])
+        numbers = " | ".join(f'"{i + 1}"' for i in range(len(nodes)))
         answers = ctx.ask(
-            anchor, prompt, self.samples, "vote", max_tokens=48, json_schema=CHOICE_SCHEMA
+            anchor,
+            prompt,
+            self.samples,
+            "vote",
+            max_tokens=48,
+            json_schema=CHOICE_SCHEMA,
+            grammar=f'root ::= "The best choice is " ({numbers})',
         )
         choices = [read_choice(a.text, len(nodes)) for a in answers]
         abstained = choices.count(None)

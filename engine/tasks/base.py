@@ -24,6 +24,24 @@ class Transition:
     answer: str | None = None
     invalid: str | None = None  # the reason, naming the rule that rejected it
     status: str | None = None  # an explicit node status (e.g. "critique")
+    # The thought as the engine writes it, when the model wrote only part of it
+    # (a constrained Game of 24 step "4 + 9" becomes "4 + 9 = 13 (left: 10 13 13)").
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the model may write in one expansion mode, as a GBNF grammar, with the
+    prompt that asks for exactly that. A shape makes output well formed; it never
+    ranks or filters moves by whether they lead to a solution."""
+
+    grammar: str
+    prompt: str
+    max_tokens: int
+
+
+def gbnf_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 # Modes that ask for a whole answer again (from the problem's own state).
@@ -137,6 +155,10 @@ class Task(ABC):
         if mode == "mutate":
             return self.revise_prompt(path[-1].text, feedback, priors), self.solution_max_tokens
         raise ValueError(f"unknown expansion mode {mode!r}")
+
+    def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
+        """The constrained form of this mode's output, or None: the model writes freely."""
+        return None
 
     def critique_prompt(self, attempt: str, feedback: str) -> str:
         judged = f"The checks said: {feedback}\n" if feedback else ""

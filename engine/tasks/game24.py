@@ -21,9 +21,11 @@ from treelight.engine.options import Field
 from treelight.engine.tasks.base import (
     AnswerCheck,
     Example,
+    Shape,
     Task,
     TaskOptions,
     Transition,
+    gbnf_literal,
     prior_lines,
 )
 from treelight.engine.types import NodeView
@@ -44,6 +46,24 @@ Possible next steps:
 Input: {numbers}
 {priors}Possible next steps:
 """
+
+# Constrained proposals (Task.shape): the model names a move, the engine does the
+# arithmetic and keeps the books, so the examples show moves only.
+MOVES_PROMPT = """Use two of the numbers and one of + - * / for each possible next step.
+Input: 2 8 8 14
+Possible next steps:
+2 + 8
+8 / 2
+14 + 2
+2 * 8
+8 - 2
+14 - 8
+14 / 2
+14 - 2
+Input: {numbers}
+{priors}Possible next steps:
+"""
+MOVES_PER_OUTPUT = 8
 
 VALUE_PROMPT = """Evaluate if given numbers can reach 24 (sure/likely/impossible)
 10 14
@@ -116,6 +136,8 @@ STEP = re.compile(
     rf"^\s*(?:\d+[.)]\s+)?(?P<a>{NUMBER})\s*(?P<op>[-+*/×x÷−])\s*(?P<b>{NUMBER})\s*=\s*"
     rf"(?P<c>{NUMBER})(?:\s*\(left:\s*(?P<left>[^)]*)\))?"
 )
+# A move alone, as a constrained proposal writes it: the engine computes the rest.
+MOVE = re.compile(rf"^\s*(?P<a>{NUMBER}) (?P<op>[-+*/]) (?P<b>{NUMBER})\s*$")
 OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "x": "*", "/": "/", "÷": "/"}
 
 
@@ -258,6 +280,26 @@ class Game24(Task):
         numbers = " ".join(path[-1].state["left"])
         return PROPOSE_PROMPT.format(numbers=numbers, priors=prior_lines(priors))
 
+    def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
+        """A step is a move "a op b" over two of the numbers left, one per line: the
+        grammar lists the ordered pairs of the numbers there are (so a move never
+        uses a number that is not there) and the four operators. Whole answers
+        are not constrained yet."""
+        left = path[-1].state.get("left", [])
+        if mode != "step" or len(left) < 2:
+            return None
+        pairs = sorted({(a, b) for i, a in enumerate(left) for j, b in enumerate(left) if i != j})
+        grammar = "\n".join(
+            [
+                f'root ::= move ("\\n" move){{0,{MOVES_PER_OUTPUT - 1}}}',
+                "move ::= "
+                + " | ".join(f"{gbnf_literal(a)} op {gbnf_literal(b)}" for a, b in pairs),
+                'op ::= " + " | " - " | " * " | " / "',
+            ]
+        )
+        prompt = MOVES_PROMPT.format(numbers=" ".join(left), priors=prior_lines(priors))
+        return Shape(grammar=grammar, prompt=prompt, max_tokens=self.step_max_tokens)
+
     def solution_prompt(self, priors: list[str]) -> str:
         template = IO_PROMPT if self.params.get("prompt") == "io" else SOLUTION_PROMPT
         return template.format(numbers=self.problem, priors=prior_lines(priors))
@@ -279,10 +321,11 @@ class Game24(Task):
         return self._apply_step(state, thought)
 
     def _apply_step(self, state: dict[str, Any], thought: str) -> Transition:
-        match = STEP.match(thought)
+        match = STEP.match(thought) or MOVE.match(thought)
         if not match:
             return Transition(invalid=f"{RULE}: not a step of the form 'a + b = c (left: ...)'")
-        a, b, claimed = (to_fraction(match[g]) for g in ("a", "b", "c"))
+        a, b = to_fraction(match["a"]), to_fraction(match["b"])
+        claimed = to_fraction(match["c"]) if "c" in match.groupdict() else None
         op = OPERATORS[match["op"]]
         left = [to_fraction(x) for x in state["left"]]
         exprs = list(state["exprs"])
@@ -300,7 +343,7 @@ class Game24(Task):
             result = calculate(a, op, b)
         except ZeroDivisionError:
             return Transition(invalid=f"{RULE}: {show(a)} / 0 divides by zero")
-        if result != claimed:
+        if claimed is not None and result != claimed:
             return Transition(
                 invalid=f"{RULE}: miscalculation, {show(a)} {op} {show(b)} = {show(result)}, "
                 f"not {show(claimed)}"
@@ -308,11 +351,16 @@ class Game24(Task):
         left.append(result)
         exprs.append(f"({expr_a} {op} {expr_b})" if left[:-1] else f"{expr_a} {op} {expr_b}")
         new_state: dict[str, Any] = {"left": [show(n) for n in left], "exprs": exprs}
-        if match["left"] is not None:
+        written = None
+        if claimed is None:  # a move alone: the engine writes the result and what is left
+            written = (
+                f"{show(a)} {op} {show(b)} = {show(result)} (left: {' '.join(new_state['left'])})"
+            )
+        elif match["left"] is not None:
             new_state["model_left"] = match["left"].strip()
         if len(left) == 1:
-            return Transition(state=new_state, terminal=True, answer=exprs[0])
-        return Transition(state=new_state)
+            return Transition(state=new_state, terminal=True, answer=exprs[0], text=written)
+        return Transition(state=new_state, text=written)
 
     def _apply_solution(self, thought: str) -> Transition:
         found = re.search(r"answer\s*:\s*(.+)", thought, flags=re.IGNORECASE)

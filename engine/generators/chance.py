@@ -1,0 +1,211 @@
+"""Chance: a backend with no model, writing uniformly at random what the task's
+grammar allows.
+
+It is the baseline every search benchmark runs beside the model (issue: "the
+model must earn its place"): the same shell — the same task, strategy, width,
+verifiers and budget — with the model replaced by uniform choices over the very
+grammar the model writes under (`constrain=auto`). For a Game of 24 step that
+is a uniform random legal move; for the value judge, a random verdict word. A
+call without a grammar (a mode the task does not constrain, such as a whole
+answer) has nothing to choose from, and fails with a message saying so.
+
+The grammar reader covers the GBNF the tasks write: rules `name ::= ...`,
+quoted literals, rule names, groups, alternatives `|` and repetitions `?`,
+`*`, `+`, `{n}`, `{m,n}`. It knows nothing about any task.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from treelight.engine.errors import ModelError
+from treelight.engine.generators.base import (
+    Completion,
+    CompletionRequest,
+    Generator,
+    GeneratorOptions,
+)
+from treelight.engine.options import Field
+
+OPEN_ENDED_REPEATS = 8  # how many times `*` or `+` may repeat at most
+TOKEN = re.compile(
+    r'\s*(?:(?P<lit>"(?:[^"\\]|\\.)*")|(?P<name>[A-Za-z][\w-]*)'
+    r"|(?P<sym>::=|[|()?*+])|(?P<rep>\{\s*\d+\s*(?:,\s*\d*\s*)?\}))"
+)
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    options: tuple[tuple[Any, ...], ...]  # each option is a sequence of items
+
+
+@dataclass(frozen=True)
+class Repeat:
+    item: Any
+    low: int
+    high: int
+
+
+def _unescape(literal: str) -> str:
+    return literal[1:-1].encode("utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8")
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    found, position = [], 0
+    text = text.rstrip()
+    while position < len(text):
+        match = TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise ModelError(
+                f"The chance backend cannot read the grammar at: {text[position:][:30]!r}"
+            )
+        kind = match.lastgroup or ""
+        found.append((kind, match.group(kind)))
+        position = match.end()
+    return found
+
+
+def parse_grammar(text: str) -> dict[str, Alternatives]:
+    rules: dict[str, Alternatives] = {}
+    for line in (
+        raw for raw in text.splitlines() if raw.strip() and not raw.strip().startswith("#")
+    ):
+        tokens = _tokens(line)
+        if len(tokens) < 3 or tokens[1] != ("sym", "::="):
+            raise ModelError(f"The chance backend expects `name ::= ...` rules, not {line!r}")
+        rule, rest = tokens[0][1], tokens[2:]
+        alternatives, used = _alternatives(rest, 0)
+        if used != len(rest):
+            raise ModelError(f"Unbalanced grammar rule: {line!r}")
+        rules[rule] = alternatives
+    if "root" not in rules:
+        raise ModelError("The grammar has no `root` rule.")
+    return rules
+
+
+def _alternatives(tokens: list[tuple[str, str]], at: int) -> tuple[Alternatives, int]:
+    options: list[tuple[Any, ...]] = []
+    sequence: list[Any] = []
+    while at < len(tokens) and tokens[at] != ("sym", ")"):
+        kind, value = tokens[at]
+        if (kind, value) == ("sym", "|"):
+            options.append(tuple(sequence))
+            sequence, at = [], at + 1
+            continue
+        if kind == "lit":
+            item: Any = Text(_unescape(value))
+            at += 1
+        elif kind == "name":
+            item, at = Ref(value), at + 1
+        elif (kind, value) == ("sym", "("):
+            item, at = _alternatives(tokens, at + 1)
+            at += 1  # the closing parenthesis
+        else:
+            raise ModelError(f"Unexpected {value!r} in the grammar.")
+        while at < len(tokens) and (tokens[at][0] == "rep" or tokens[at][1] in ("?", "*", "+")):
+            item, at = _repeat(item, tokens[at][1]), at + 1
+        sequence.append(item)
+    options.append(tuple(sequence))
+    return Alternatives(tuple(options)), at
+
+
+def _repeat(item: Any, suffix: str) -> Repeat:
+    if suffix == "?":
+        return Repeat(item, 0, 1)
+    if suffix == "*":
+        return Repeat(item, 0, OPEN_ENDED_REPEATS)
+    if suffix == "+":
+        return Repeat(item, 1, OPEN_ENDED_REPEATS)
+    low, comma, high = suffix.strip("{} ").partition(",")
+    if not comma:  # {n}: exactly n
+        return Repeat(item, int(low), int(low))
+    return Repeat(item, int(low), int(high) if high.strip() else OPEN_ENDED_REPEATS)
+
+
+def sample(rules: dict[str, Alternatives], rng: random.Random) -> str:
+    """One string the grammar allows: at every choice, each option equally likely."""
+    out: list[str] = []
+
+    def walk(item: Any, depth: int) -> None:
+        if depth > 200:
+            raise ModelError("The grammar recurses too deeply to sample.")
+        if isinstance(item, Text):
+            out.append(item.text)
+        elif isinstance(item, Ref):
+            walk(rules[item.name], depth + 1)
+        elif isinstance(item, Alternatives):
+            for part in rng.choice(item.options):
+                walk(part, depth + 1)
+        elif isinstance(item, Repeat):
+            for _ in range(rng.randint(item.low, item.high)):
+                walk(item.item, depth + 1)
+
+    walk(rules["root"], 0)
+    return "".join(out)
+
+
+class ChanceGenerator(Generator):
+    backend = "random"
+    label = "Chance (no model: uniform over what the task's grammar allows)"
+    supports_grammar = True
+
+    class Options(GeneratorOptions):
+        delay: float = Field(0.0, ge=0, le=60, description="seconds per call (to watch it grow)")
+
+    def __init__(self, model: str = "chance", delay: float = 0.0) -> None:
+        super().__init__(model)
+        self.delay = delay
+        self._rules: dict[str, dict[str, Alternatives]] = {}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> ChanceGenerator:
+        if spec.get("constrain", "auto") == "off":
+            raise ModelError(
+                "The random backend writes only what a task's grammar allows: "
+                "run it with --constrain auto."
+            )
+        return cls(delay=float(spec.get("delay", 0.0)))
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
+        completions = []
+        for request in requests:
+            if request.grammar is None:
+                raise ModelError(
+                    "The random backend has no model: it can only write what a task's "
+                    "grammar allows, and this call has none (a mode the task does not "
+                    "constrain, such as a whole answer). Use a step-by-step strategy "
+                    "(bfs, dfs, mcts) and verifiers, e.g. --judges game24-verifier."
+                )
+            started = time.perf_counter()
+            if self.delay:
+                time.sleep(self.delay)
+            rules = self._rules.get(request.grammar)
+            if rules is None:
+                rules = self._rules[request.grammar] = parse_grammar(request.grammar)
+            text = sample(rules, random.Random(request.seed))
+            completions.append(
+                Completion(
+                    text=text,
+                    prompt_tokens=0,  # nothing reads the prompt
+                    completion_tokens=self.count_tokens(text),
+                    latency_seconds=time.perf_counter() - started,
+                )
+            )
+        return completions

@@ -1,0 +1,195 @@
+"""Constrained candidates and the chance baseline.
+
+The grammar a task declares makes the model's output well formed and nothing
+more: every legal move stays possible (chance, sampling the same grammar,
+writes each of them), and none is favoured for leading to 24.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from fractions import Fraction
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.invariants import check_tree_invariants
+from treelight.engine.errors import ModelError
+from treelight.engine.generators.chance import parse_grammar, sample
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.tasks.game24 import Game24
+from treelight.engine.types import NodeView
+from treelight.storage import queries
+
+
+def root(task: Game24) -> NodeView:
+    return NodeView(
+        id=1,
+        key="0",
+        parent_id=None,
+        depth=0,
+        text=task.problem,
+        state=task.initial_state(),
+        status="open",
+        status_reason="",
+        origin="person",
+        branch="main",
+        score=None,
+        visits=0,
+        value=0.0,
+        pinned=False,
+        evaluated=False,
+    )
+
+
+def test_chance_writes_every_legal_move_and_nothing_else() -> None:
+    task = Game24("4 9 10 13")
+    shape = task.shape("step", [root(task)], [])
+    assert shape is not None
+    rules = parse_grammar(shape.grammar)
+    rng = random.Random(0)
+    moves: Counter[str] = Counter()
+    for _ in range(3000):
+        output = sample(rules, rng)
+        lines = task.parse_candidates(output, "step")
+        assert 1 <= len(lines) <= 8
+        for line in lines:
+            transition = task.apply(task.initial_state(), line, "step")
+            assert transition.invalid is None, (line, transition.invalid)
+            moves[line] += 1
+    numbers = task.initial_state()["left"]
+    legal = {f"{a} {op} {b}" for a, b in itertools.permutations(numbers, 2) for op in "+-*/"}
+    assert set(moves) == legal  # all 48 ordered moves, and nothing else
+    # Uniform: no move is drawn more than twice as often as another.
+    assert max(moves.values()) < 2 * min(moves.values())
+
+
+def test_a_constrained_step_is_written_out_by_the_engine() -> None:
+    task = Game24("4 9 10 13")
+    moved = task.apply(task.initial_state(), "13 - 9", "step")
+    assert moved.invalid is None
+    assert moved.text == "13 - 9 = 4 (left: 4 10 4)"
+    assert [Fraction(x) for x in moved.state["left"]] == [4, 10, 4]
+    # The free form still works, and its arithmetic is still checked.
+    wrong = task.apply(task.initial_state(), "13 - 9 = 5 (left: 4 10 5)", "step")
+    assert wrong.invalid == "game24 rules: miscalculation, 13 - 9 = 4, not 5"
+
+
+def test_the_grammar_only_lists_numbers_that_are_left() -> None:
+    task = Game24("4 4 6 8")
+    state = task.apply(task.initial_state(), "4 + 4", "step").state  # left: 6 8 8
+    path = [root(task), root(task)]
+    path[-1] = NodeView(**{**path[-1].__dict__, "state": state})
+    shape = task.shape("step", path, [])
+    assert shape is not None and '"4"' not in shape.grammar
+    assert shape.prompt.rstrip().endswith("Possible next steps:")
+    assert task.shape("solution", path, []) is None  # whole answers are not constrained yet
+
+
+def chance_run(
+    engine: Engine,
+    judges: str = "game24-verifier",
+    constrain: str = "auto",
+    strategy: str = "bfs",
+) -> int:
+    from treelight.engine.judges import parse_judge_specs
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 9 10 13",
+        strategy=strategy,
+        strategy_params={"beam": 5} if strategy == "bfs" else {},
+        generator={"backend": "random", "constrain": constrain},
+        judges=parse_judge_specs(judges),
+        budget={"max_calls": 30},
+        status="running",
+    )
+    assert run.id is not None
+    return run.id
+
+
+def test_a_chance_run_makes_no_invalid_node_and_records_its_grammar(engine: Engine) -> None:
+    run_id = chance_run(engine)
+    outcome = Runner(engine, run_id).run_until_idle()
+    assert outcome.error is None and outcome.run.status in ("done", "stopped")
+    check_tree_invariants(engine, run_id)
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        calls = queries.run_model_calls(session, run_id)
+    assert len(nodes) > 10
+    assert [n for n in nodes if n.status == "invalid"] == []
+    assert calls and all("root ::=" in (c.params.get("grammar") or "") for c in calls)
+    assert outcome.run.prompt_tokens == 0  # nothing read the prompts
+
+
+def test_chance_judges_by_chance_where_a_judge_has_a_grammar(engine: Engine) -> None:
+    """The value judge's verdict grammar lets chance answer it too: random words,
+    never an empty verdict (a baseline for the judges as well as the proposals)."""
+    run_id = chance_run(engine, judges="game24-verifier,value:samples=2")
+    outcome = Runner(engine, run_id).run_until_idle()
+    assert outcome.error is None
+    with Session(engine) as session:
+        verdicts = [e for e in queries.run_evaluations(session, run_id) if e.judge == "value"]
+    assert verdicts and all("no verdict word" not in e.rationale for e in verdicts)
+
+
+def test_chance_cannot_write_what_has_no_grammar_and_says_what_to_do(engine: Engine) -> None:
+    run_id = chance_run(engine, strategy="best-of-n")  # whole answers: not constrained yet
+    outcome = Runner(engine, run_id).run_until_idle()
+    assert outcome.run.status == "paused"
+    assert "it can only write what a task's grammar allows" in outcome.run.status_reason
+    with pytest.raises(ModelError, match="--constrain auto"):
+        Runner(engine, chance_run(engine, constrain="off")).generator  # noqa: B018
+
+
+def embedded_run(engine: Engine, constrain: str) -> int:
+    from treelight.engine.judges import parse_judge_specs
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 9 10 13",
+        strategy="bfs",
+        strategy_params={"beam": 3},
+        generator={"backend": "embedded", "constrain": constrain},
+        judges=parse_judge_specs("game24-verifier"),
+        budget={"max_calls": 6},
+        status="running",
+    )
+    assert run.id is not None
+    return run.id
+
+
+@pytest.mark.model
+def test_the_embedded_model_writes_only_well_formed_steps_under_the_grammar(
+    engine: Engine,
+) -> None:
+    run_id = embedded_run(engine, "auto")
+    outcome = Runner(engine, run_id).run_until_idle()
+    assert outcome.error is None, outcome.error
+    check_tree_invariants(engine, run_id)
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)[1:]
+        calls = queries.run_model_calls(session, run_id)
+    assert len(nodes) >= 6 and all("grammar" in c.params for c in calls)
+    malformed = [
+        (n.text, n.status_reason)
+        for n in nodes
+        if n.status == "invalid" and "divides by zero" not in n.status_reason
+    ]
+    assert malformed == []  # no bad format, no number that is not there
+    assert all(" = " in n.text and "(left: " in n.text for n in nodes)  # the engine wrote it
+
+
+@pytest.mark.model
+def test_constrain_off_lets_the_model_write_freely_as_before(engine: Engine) -> None:
+    run_id = embedded_run(engine, "off")
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        calls = queries.run_model_calls(session, run_id)
+    assert calls and not any("grammar" in c.params for c in calls)
+    assert "8 / 2 = 4 (left: 4 8 14)" in calls[0].prompt  # the free few-shot prompt
