@@ -71,6 +71,8 @@ def widget(info: OptionInfo, key: str, value: Any) -> Any:
 def _number(info: OptionInfo, key: str, value: Any, help_text: str | None) -> Any:
     cast = int if info.kind == "int" else float
     low: float | None = cast(info.minimum) if info.minimum is not None else None
+    if low is not None and info.above:  # more than the minimum: the box starts just above
+        low = low + 1 if cast is int else low + 0.001
     if info.optional:  # 0 stands for "not set": the role's own default
         low = cast(0)
         help_text = f"{help_text or ''} (0: the default)".strip()

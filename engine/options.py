@@ -36,6 +36,7 @@ class OptionInfo:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    above: bool = False  # more than `minimum`, not equal to it
     choices: tuple[str, ...] = ()
     optional: bool = False  # None is allowed (and usually means "the default")
     multiline: bool = False  # a long text (the app draws a text area)
@@ -54,13 +55,26 @@ class OptionInfo:
         if self.kind == "bool":
             return "true or false"
         words = {"int": "a whole number", "float": "a number", "text": "text"}[self.kind]
-        if self.minimum is not None and self.maximum is not None:
-            words += f" from {self.minimum:g} to {self.maximum:g}"
+        low = ""
+        if self.minimum is not None:
+            low = (
+                f"more than {_number(self.minimum)}"
+                if self.above
+                else f"at least {_number(self.minimum)}"
+            )
+        if self.minimum is not None and self.maximum is not None and not self.above:
+            words += f" from {_number(self.minimum)} to {_number(self.maximum)}"
+        elif self.minimum is not None and self.maximum is not None:
+            words += f" {low} and at most {_number(self.maximum)}"
         elif self.minimum is not None:
-            words += f" of at least {self.minimum:g}"
+            words += f" {'' if self.above else 'of '}{low}"
         elif self.maximum is not None:
-            words += f" of at most {self.maximum:g}"
+            words += f" of at most {_number(self.maximum)}"
         return words + (" (or empty)" if self.optional else "")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def describe(options: type[Options]) -> list[OptionInfo]:
@@ -77,8 +91,11 @@ def describe(options: type[Options]) -> list[OptionInfo]:
         else:
             kind = {bool: "bool", int: "int", float: "float"}.get(annotation, "text")  # type: ignore[arg-type]
         minimum = maximum = None
+        above = False  # the minimum itself is not allowed (gt)
         for rule in field.metadata:
-            minimum = getattr(rule, "ge", getattr(rule, "gt", minimum))
+            if getattr(rule, "gt", None) is not None:
+                minimum, above = rule.gt, True
+            minimum = getattr(rule, "ge", minimum)
             maximum = getattr(rule, "le", getattr(rule, "lt", maximum))
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         infos.append(
@@ -89,6 +106,7 @@ def describe(options: type[Options]) -> list[OptionInfo]:
                 help=field.description or "",
                 minimum=minimum,
                 maximum=maximum,
+                above=above,
                 choices=choices,
                 optional=optional,
                 multiline=bool(extra.get("multiline")),

@@ -85,6 +85,12 @@ class Registry:
                 f"installed but does not load ({self.broken[needed_from]}): fix or reinstall "
                 "it, then resume the run."
             )
+        if needed_from and needed_from != BUILTIN and needed_from in excluded_plugins():
+            raise MissingPlugin(
+                f"This run's {role} {name!r} comes from the package {needed_from}, which "
+                f"{LOAD_PLUGINS_VARIABLE} leaves out: add it there (or unset it), then "
+                "resume the run."
+            )
         if needed_from and needed_from != BUILTIN:
             raise MissingPlugin(
                 f"This run's {role} {name!r} comes from the package {needed_from}, which is "
@@ -106,6 +112,16 @@ class Loaded:
     manager: pluggy.PluginManager
     providers: dict[int, str]  # id(plugin module) -> the package that provides it
     broken: dict[str, str]  # package -> why its plugin could not be loaded
+
+
+def excluded_plugins() -> set[str]:
+    """Installed plugin packages that TREELIGHT_LOAD_PLUGINS leaves out."""
+    wanted = os.environ.get(LOAD_PLUGINS_VARIABLE)
+    if wanted is None:
+        return set()
+    chosen = {w.strip() for w in wanted.split(",") if w.strip()}
+    entries = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return {e.dist.name for e in entries if e.dist is not None and e.dist.name not in chosen}
 
 
 def load_plugins() -> Loaded:
@@ -153,7 +169,13 @@ def build_registry(loaded: Loaded) -> Registry:
             def register(cls: type[Any], role: str = role, provider: str = provider) -> None:
                 registry.add(role, cls, provider)
 
-            impl.function(register=register)
+            try:
+                impl.function(register=register)
+            except Exception as error:  # a plugin's own bug, or a name another package has
+                if provider == BUILTIN:
+                    raise
+                registry.broken[provider] = f"{type(error).__name__}: {error}"
+                log.warning("the Treelight plugin %s failed to register: %s", provider, error)
     return registry
 
 

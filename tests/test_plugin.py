@@ -106,7 +106,7 @@ def test_a_run_whose_plugin_is_missing_pauses_naming_the_package(
     monkeypatch.setenv(LOAD_PLUGINS_VARIABLE, "")  # as on a machine without the package
     plugins.reload()
     try:
-        with pytest.raises(MissingPlugin, match=f"`pip install {PACKAGE}`"):
+        with pytest.raises(MissingPlugin, match="add it there"):
             Runner(engine, run.id)
     finally:
         monkeypatch.delenv(LOAD_PLUGINS_VARIABLE)
@@ -115,7 +115,7 @@ def test_a_run_whose_plugin_is_missing_pauses_naming_the_package(
         paused = queries.get_run(session, run.id)
         nodes = queries.run_nodes(session, run.id)
     assert paused is not None and paused.status == "paused"
-    assert f"comes from the package {PACKAGE}, which is not installed here" in (
+    assert f"comes from the package {PACKAGE}, which {LOAD_PLUGINS_VARIABLE} leaves out" in (
         paused.status_reason
     )
     assert len(nodes) == 1  # nothing was made without it, and nothing lost
@@ -149,3 +149,30 @@ def test_the_plugin_is_on_the_new_run_page_with_its_option_widget(app_engine: En
         run = queries.list_runs(session)[0]
     assert (run.task, run.strategy, run.task_params) == ("count-to", "greedy", {"target": 3})
     assert [j["name"] for j in run.judges] == ["on-target"]
+
+
+def test_a_run_needing_a_package_that_is_not_installed_says_what_to_install(
+    engine: Engine,
+) -> None:
+    run = create_run(
+        engine,
+        task="count-to",
+        problem="Count.",
+        strategy="greedy",
+        generator={"backend": "scripted", "outputs": COUNTING},
+        status="running",
+    )
+    assert run.id is not None
+    from treelight.storage.database import unit_of_work
+    from treelight.storage.models import Run
+
+    with unit_of_work(engine, run.id) as session:  # as if made with another package
+        stored = session.get(Run, run.id)
+        assert stored is not None
+        stored.task, stored.plugins = "count-down", {"task:count-down": "treelight-countdown"}
+    with pytest.raises(MissingPlugin, match="`pip install treelight-countdown`"):
+        Runner(engine, run.id)
+    with Session(engine) as session:
+        paused = queries.get_run(session, run.id)
+    assert paused is not None and paused.status == "paused"
+    assert "not installed here" in paused.status_reason

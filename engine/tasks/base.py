@@ -189,8 +189,10 @@ class Task(ABC):
         return None
 
     def state_key(self, state: dict[str, Any]) -> str | None:
-        """Nodes with the same key are the same situation, so a judge's verdict on one
-        holds for the other (Tree of Thoughts' value cache). None: never the same."""
+        """Nodes with the same key are the same situation: a sibling that reaches a
+        state an earlier sibling reached is pruned as a duplicate, and a judge's
+        verdict on one holds for the other (Tree of Thoughts' value cache). None:
+        never the same."""
         return None
 
 

@@ -127,8 +127,10 @@ class Greedy(Strategy):
 class OnTarget(Judge):
     name = "on-target"
     free = True  # no model call: it runs before any model judge, and before a run rests
-    default_role = "gate"
-    description = "Scores how close a count is to the target; reaching it solves the problem."
+    # A weight: its score ranks the nodes (a gate's only passes or rejects them). A
+    # finished count is checked by the task's `check_answer` and marked solved.
+    default_role = "weight"
+    description = "Scores how close a count is to the target (a free weight judge)."
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
         if not isinstance(ctx.task, CountTo):
@@ -137,8 +139,5 @@ class OnTarget(Judge):
         verdicts = []
         for node in nodes:
             value = int(node.state.get("value", 0))
-            if value == target:
-                verdicts.append(Verdict(1.0, True, f"reached {target}", solves=True))
-            else:
-                verdicts.append(Verdict(value / target, True, f"at {value} of {target}"))
+            verdicts.append(Verdict(value / target, None, f"at {value} of {target}"))
         return verdicts
