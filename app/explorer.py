@@ -178,7 +178,7 @@ def controls(run: Run) -> None:
             file_name=f"treelight-run-{run.id}.{extension}",
             mime=mime,
             key=f"export_{extension}",
-            icon="⬇️",
+            icon=":material/download:",
         )
     if "flash" in st.session_state:
         st.error(md(st.session_state.pop("flash")))

@@ -12,13 +12,19 @@ from streamlit.navigation.page import StreamlitPage
 
 def explorer_page() -> StreamlitPage:
     return st.Page(
-        "views/explorer.py", title="Explorer", icon="🌳", url_path="explorer", default=True
+        "views/explorer.py",
+        title="Explorer",
+        icon=":material/account_tree:",
+        url_path="explorer",
+        default=True,
     )
 
 
 def new_run_page() -> StreamlitPage:
-    return st.Page("views/new_run.py", title="New run", icon="➕", url_path="new")
+    return st.Page(
+        "views/new_run.py", title="New run", icon=":material/add_circle:", url_path="new"
+    )
 
 
 def runs_page() -> StreamlitPage:
-    return st.Page("views/runs_page.py", title="Runs", icon="📋", url_path="runs")
+    return st.Page("views/runs_page.py", title="Runs", icon=":material/list:", url_path="runs")

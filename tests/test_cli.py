@@ -119,7 +119,7 @@ def test_budget_stop_exits_zero_and_resume_with_more_budget_continues(
             ["--task", "game24", "--problem", "1 2 3 4", "--model", "/nope/model.gguf"],
             "No GGUF file at /nope/model.gguf",
         ),
-        (["--task", "game24", "--problem", "1 2 3 4", "--backend", "scripted"], "needs --script"),
+        (["--task", "game24", "--problem", "1 2 3 4", "--backend", "scripted"], "needs a script"),
         (
             ["--task", "game24", "--problem", "1 2 3 4", "--max-calls", "-1"],
             "The budget of model calls must be a number of at least 0, not -1.",

@@ -81,7 +81,8 @@ class OllamaGenerator(Generator):
     def from_spec(cls, spec: dict[str, Any]) -> OllamaGenerator:
         if not spec.get("model"):
             raise BadArguments(
-                "The ollama backend needs a model: --model NAME (`treelight models` lists them)."
+                "The ollama backend needs a model: pick one in Model (on the command line, "
+                "--model NAME; `treelight models` lists them)."
             )
         return cls(
             spec["model"],

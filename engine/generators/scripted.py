@@ -22,6 +22,11 @@ from treelight.engine.generators.base import (
 )
 from treelight.engine.options import Field
 
+NEEDS_SCRIPT = (
+    "The scripted backend needs a script: a JSON file with a list of model outputs "
+    "(the field 'script'; on the command line, --script FILE.json)."
+)
+
 
 class ScriptedGenerator(Generator):
     backend = "scripted"
@@ -44,7 +49,7 @@ class ScriptedGenerator(Generator):
         if outputs is not None:  # given directly (the Python API, tests)
             return {**spec, "outputs": list(outputs)}
         if not spec.get("script"):
-            raise BadArguments("The scripted backend needs --script FILE.json.")
+            raise BadArguments(NEEDS_SCRIPT)
         script = spec.pop("script")
         spec["outputs"] = cls.from_file(script).outputs
         spec.setdefault("model", Path(script).name)
@@ -59,7 +64,7 @@ class ScriptedGenerator(Generator):
                 delay=float(spec.get("delay", 0.0)),
             )
         if not spec.get("script"):
-            raise BadArguments("The scripted backend needs --script FILE.json.")
+            raise BadArguments(NEEDS_SCRIPT)
         return cls.from_file(spec["script"])
 
     def __init__(self, outputs: list[str], model: str = "script", delay: float = 0.0) -> None:

@@ -89,7 +89,10 @@ class CodeTask(Task):
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
         if not self.problem:
-            raise BadArguments('Say what the function must do: --problem "Write add(a, b) ...".')
+            raise BadArguments(
+                "Say what the function must do in Problem "
+                '(on the command line, --problem "Write add(a, b) ...").'
+            )
         self.tests = str(self.params.get("tests") or "")
         if not self.tests.strip():
             raise BadArguments(

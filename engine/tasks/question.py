@@ -53,7 +53,9 @@ class Question(Task):
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
         if not self.problem:
-            raise BadArguments('The question is empty: pass it with --problem "...".')
+            raise BadArguments(
+                'The question is empty: write it in Problem (on the command line, --problem "...").'
+            )
 
     def initial_state(self) -> dict[str, Any]:
         return {}
