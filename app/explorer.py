@@ -15,7 +15,14 @@ from treelight.app.services import get_engine
 from treelight.app.tree_component import live_tree
 from treelight.engine import commands
 from treelight.engine.errors import TreelightError
-from treelight.engine.graph_view import best_path, legend, standalone_html, vis_elements
+from treelight.engine.graph_view import (
+    answer_tally,
+    best_node,
+    best_path,
+    legend,
+    standalone_html,
+    vis_elements,
+)
 from treelight.engine.options import describe
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
@@ -290,7 +297,39 @@ def status_line(run: Run, node_total: int) -> None:
     if run.answer is not None:
         st.success("Answer")
         st.code(run.answer, language=None)
+    results(run)
     budget_bars(run, node_total)
+
+
+def results(run: Run) -> None:
+    """What the search has found, always in sight: with no answer, the best so far
+    (marked as not an answer); with several finished paths, the tally of answers."""
+    assert run.id is not None
+    with Session(get_engine()) as session:
+        nodes = queries.run_nodes(session, run.id)
+    if run.answer is None:
+        best = best_node(nodes, run)
+        if best is not None:
+            st.info(
+                f"Best so far (not an answer: it has not passed its checks) — "
+                f"#{best.id}, {best.status}, depth {best.depth}"
+                + (f", score {best.score:.2f}" if best.score is not None else "")
+            )
+            st.text(best.text)
+    tally = answer_tally(nodes)
+    if len(tally) > 1 or (tally and tally[0][1] > 1):
+        chosen = run.answer_node_id
+        rows = [
+            {
+                "answer": answer,
+                "paths": count,
+                "chosen": "← the run's answer" if chosen in ids else "",
+                "nodes": ", ".join(f"#{i}" for i in ids),
+            }
+            for answer, count, ids in tally
+        ]
+        st.caption("Finished answers, most common first (the vote for self-consistency)")
+        st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def budget_bars(run: Run, node_total: int) -> None:

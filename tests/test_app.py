@@ -385,3 +385,44 @@ def test_a_pause_asked_for_shows_pausing_until_the_runner_applies_it(
     at = explorer(run_id)
     assert not any("pausing" in m.value for m in at.markdown)
     assert any(m.value.startswith("**paused**") for m in at.markdown)
+
+
+def test_results_stay_in_sight_a_vote_tally_and_a_best_so_far(app_engine: Engine) -> None:
+    from treelight.engine.runner import Runner, create_run
+
+    votes = ["Answer: 17", "Answer: 18", "Answer: 17", "Answer: 17", "Answer: 18"]
+    voted = create_run(
+        app_engine,
+        task="question",
+        problem="How many?",
+        strategy="self-consistency",
+        strategy_params={"n": 5},
+        generator={"backend": "scripted", "outputs": votes},
+        judges=[],
+        status="running",
+    )
+    assert voted.id is not None
+    finished = Runner(app_engine, voted.id).run_until_idle().run
+    assert finished.answer == "17"
+    at = explorer(voted.id)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["answer"]) == ["17", "18"] and list(table["paths"]) == [3, 2]
+    assert list(table["chosen"]) == ["← the run's answer", ""]
+
+    open_ended = create_run(
+        app_engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(5)},
+        budget={"max_calls": 2},
+        status="running",
+    )
+    assert open_ended.id is not None
+    stopped = Runner(app_engine, open_ended.id).run_until_idle().run
+    assert stopped.answer is None
+    at = explorer(open_ended.id)
+    best = [i.value for i in at.info if i.value.startswith("Best so far")]
+    assert best and "not an answer" in best[0]
