@@ -83,8 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("--json", action="store_true")
 
-    models = sub.add_parser("models", help="list the models on the Ollama server")
-    models.add_argument("--host", help="default: $OLLAMA_HOST or http://localhost:11434")
+    models = sub.add_parser("models", help="list the models a server has (Ollama by default)")
+    models.add_argument("--backend", default="ollama", help="ollama, openai, or a plugin's")
+    models.add_argument("--host", help="Ollama: default $OLLAMA_HOST or http://localhost:11434")
+    models.add_argument(
+        "--base-url", help="OpenAI-compatible: default $OPENAI_BASE_URL or http://localhost:8000/v1"
+    )
     models.add_argument("--json", action="store_true")
 
     pull = sub.add_parser("pull", help="pull a model onto the Ollama server, with progress")
@@ -339,13 +343,24 @@ def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_models(engine: Engine, args: argparse.Namespace) -> int:
-    from treelight.engine.generators.ollama_backend import list_models
+    from treelight.engine.generators import generator_classes
+    from treelight.engine.generators.base import ModelCatalog
+    from treelight.engine.plugins import registry
 
-    models = list_models(args.host)
+    backend = registry().get("generator", args.backend)
+    if not isinstance(backend, ModelCatalog):
+        names = [n for n, c in generator_classes().items() if isinstance(c, ModelCatalog)]
+        raise BadArguments(
+            f"The {args.backend} backend has no model list; these do: {', '.join(names)}."
+        )
+    options = {k: v for k, v in (("host", args.host), ("base_url", args.base_url)) if v}
+    models = backend.catalog(options)
     if args.json:
         print(json.dumps(models))
-    elif not models:
+    elif not models and args.backend == "ollama":
         print("The Ollama server has no models yet: `treelight pull llama3.2` pulls one.")
+    elif not models:
+        print(f"The {args.backend} server lists no models.")
     for model in [] if args.json else models:
         size = f"{model['size'] / 1e9:.1f} GB" if model.get("size") else "?"
         print(

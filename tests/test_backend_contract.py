@@ -1,21 +1,25 @@
 """One contract, every backend: the engine must not care which one it talks to.
 
-Parametrized over the embedded llama.cpp model (real), Ollama (a fake server
-speaking its API) and the scripted generator.
+Parametrized over the embedded llama.cpp model (real), Ollama and an
+OpenAI-compatible server (fake servers speaking their APIs) and the scripted
+generator.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.fake_ollama import FakeOllama
+from tests.fake_openai import KEY, FakeOpenAI
 from treelight.engine.errors import ModelError
 from treelight.engine.generators.base import CompletionRequest, Generator
 from treelight.engine.generators.embedded import EmbeddedGenerator
 from treelight.engine.generators.ollama_backend import OllamaGenerator
+from treelight.engine.generators.openai_backend import OpenAIGenerator
 from treelight.engine.generators.scripted import ScriptedGenerator
 
 PROMPT = "List three colours:\n1."
@@ -37,6 +41,18 @@ def ollama(server: HTTPServer) -> tuple[Generator, Callable[[], list[CompletionR
     return OllamaGenerator("tiny:1b", host=fake.url), break_it
 
 
+def openai(server: HTTPServer) -> tuple[Generator, Callable[[], list[CompletionRequest]]]:
+    fake = FakeOpenAI(server)
+    os.environ["OPENAI_API_KEY"] = KEY  # the fixture below restores it
+    generator = OpenAIGenerator("tiny-1b", base_url=fake.url)
+
+    def break_it() -> list[CompletionRequest]:
+        fake.models = []  # the server stops serving the model
+        return [CompletionRequest(PROMPT, seed=1)]
+
+    return generator, break_it
+
+
 def scripted(_server: HTTPServer) -> tuple[Generator, Callable[[], list[CompletionRequest]]]:
     outputs = ["red, green, blue", "cyan, magenta", "black and white", "orange"]
     return ScriptedGenerator(outputs), lambda: [CompletionRequest(PROMPT, seed=1, sequence=99)]
@@ -45,14 +61,16 @@ def scripted(_server: HTTPServer) -> tuple[Generator, Callable[[], list[Completi
 BACKENDS = [
     pytest.param(embedded, marks=pytest.mark.model, id="embedded"),
     pytest.param(ollama, id="ollama"),
+    pytest.param(openai, id="openai"),
     pytest.param(scripted, id="scripted"),
 ]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(
-    request: pytest.FixtureRequest, httpserver: HTTPServer
+    request: pytest.FixtureRequest, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Generator, Callable[[], list[CompletionRequest]]]]:
+    monkeypatch.setenv("OPENAI_API_KEY", os.environ.get("OPENAI_API_KEY", ""))
     yield request.param(httpserver)
 
 

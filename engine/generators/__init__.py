@@ -8,6 +8,7 @@ from treelight.engine.generators.base import Completion, CompletionRequest, Gene
 from treelight.engine.generators.chance import ChanceGenerator
 from treelight.engine.generators.embedded import EmbeddedGenerator
 from treelight.engine.generators.ollama_backend import OllamaGenerator
+from treelight.engine.generators.openai_backend import OpenAIGenerator
 from treelight.engine.generators.scripted import ScriptedGenerator
 from treelight.engine.hookspecs import hookimpl
 from treelight.engine.plugins import RegisterFunction, registry
@@ -24,7 +25,13 @@ __all__ = [
 
 @hookimpl
 def register_generators(register: RegisterFunction) -> None:
-    for generator in (EmbeddedGenerator, OllamaGenerator, ScriptedGenerator, ChanceGenerator):
+    for generator in (
+        EmbeddedGenerator,
+        OllamaGenerator,
+        OpenAIGenerator,
+        ScriptedGenerator,
+        ChanceGenerator,
+    ):
         register(generator)
 
 
