@@ -38,6 +38,7 @@ from treelight.storage import queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
+from treelight.storage.training import FORMATS, training_jsonl
 from treelight.storage.vocabulary import RunStatus
 
 __all__ = ["RunHandle", "connect", "create_run", "open_run", "runs"]
@@ -170,9 +171,14 @@ class RunHandle:
 
     # --- export -----------------------------------------------------------------------
 
-    def export(self, format: Literal["json", "graphml", "html"] = "json") -> str:
-        """The whole run as JSON, GraphML (networkx) or a standalone HTML page."""
+    def export(
+        self, format: Literal["json", "graphml", "html", "preference", "prm", "sft"] = "json"
+    ) -> str:
+        """The whole run as JSON, GraphML (networkx) or a standalone HTML page; or as
+        training data, JSONL (storage/training.py says how each label is derived)."""
         with Session(self.engine) as session:
+            if format in FORMATS:
+                return training_jsonl(session, self.run_id, format)
             if format == "json":
                 return json.dumps(run_to_dict(session, self.run_id), indent=1)
             if format == "graphml":

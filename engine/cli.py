@@ -34,6 +34,7 @@ from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
 from treelight.storage.queries import RunLedger
+from treelight.storage.training import training_jsonl
 from treelight.storage.vocabulary import RunStatus
 
 
@@ -76,9 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a run's tree as indented text")
     show.add_argument("run_id", type=int)
 
-    export = sub.add_parser("export", help="print a run as JSON or GraphML")
+    export = sub.add_parser(
+        "export",
+        help="print a run as JSON or GraphML, or as training data (JSONL; docs/TRAINING_DATA.md)",
+    )
     export.add_argument("run_id", type=int)
-    export.add_argument("--format", choices=("json", "graphml"), default="json")
+    export.add_argument(
+        "--format", choices=("json", "graphml", "preference", "prm", "sft"), default="json"
+    )
+    export.add_argument(
+        "--judges", help="training data: only these judges' rejections count (comma-separated)"
+    )
 
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("--json", action="store_true")
@@ -262,8 +271,11 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
         try:
             if args.format == "json":
                 print(json.dumps(run_to_dict(session, args.run_id), indent=1))
-            else:
+            elif args.format == "graphml":
                 print(run_to_graphml(session, args.run_id))
+            else:
+                judges = {j.strip() for j in args.judges.split(",")} if args.judges else None
+                sys.stdout.write(training_jsonl(session, args.run_id, args.format, judges))
         except LookupError:
             raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs.") from None
     return 0

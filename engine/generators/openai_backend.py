@@ -54,7 +54,10 @@ class OpenAIGenerator(Generator):
             None,
             description=f"the server's /v1 address (default: ${URL_VARIABLE}, "
             f"else {DEFAULT_BASE_URL})",
-            json_schema_extra={"placeholder": f"{DEFAULT_BASE_URL} (or ${URL_VARIABLE})"},
+            json_schema_extra={
+                "placeholder": f"{DEFAULT_BASE_URL} (or ${URL_VARIABLE})",
+                "flag": "--base-url",
+            },
         )
         api_key_variable: str = Field(
             KEY_VARIABLE,
