@@ -7,6 +7,7 @@ Modules whose tests must also hold on PostgreSQL override `engine` with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -17,6 +18,7 @@ from treelight.engine.tasks.code import CodeTask
 from treelight.engine.tasks.game24 import Game24
 from treelight.engine.tasks.math_word import MathWordProblem
 from treelight.engine.tasks.question import Question
+from treelight.engine.types import NodeView
 from treelight.storage.database import make_engine
 from treelight.storage.paths import database_url
 
@@ -65,6 +67,28 @@ def engine_on_each_database(request: pytest.FixtureRequest, tmp_path: Path) -> E
 
 # Scripted models play each task's own example outputs (engine/tasks/*: Example),
 # in a seeded order: the same scripts the registry-wide invariant tests use.
+
+
+def node_view(**fields: Any) -> NodeView:
+    """A NodeView for role tests (a judge or a task given nodes directly)."""
+    defaults: dict[str, Any] = {
+        "id": 1,
+        "key": "0/0",
+        "parent_id": 0,
+        "depth": 1,
+        "text": "",
+        "state": {},
+        "status": "open",
+        "status_reason": "",
+        "origin": "model",
+        "branch": "main",
+        "score": None,
+        "visits": 0,
+        "value": 0.0,
+        "pinned": False,
+        "evaluated": False,
+    }
+    return NodeView(**{**defaults, **fields})
 
 
 def game24_script(seed: int, count: int = 400) -> list[str]:

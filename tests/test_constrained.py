@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tests.conftest import node_view
 from tests.invariants import check_tree_invariants
 from treelight.engine.errors import ModelError
 from treelight.engine.generators.chance import parse_grammar, sample
@@ -26,22 +27,8 @@ from treelight.storage import queries
 
 
 def root(task: Game24) -> NodeView:
-    return NodeView(
-        id=1,
-        key="0",
-        parent_id=None,
-        depth=0,
-        text=task.problem,
-        state=task.initial_state(),
-        status="open",
-        status_reason="",
-        origin="person",
-        branch="main",
-        score=None,
-        visits=0,
-        value=0.0,
-        pinned=False,
-        evaluated=False,
+    return node_view(
+        key="0", parent_id=None, depth=0, text=task.problem, state=task.initial_state()
     )
 
 

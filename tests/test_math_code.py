@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from tests.conftest import node_view
 from treelight.engine.cli import main
 from treelight.engine.errors import BadArguments
 from treelight.engine.judges.calculator import AnswerChecker, Calculator
@@ -39,23 +40,7 @@ def test_strings_are_refused():
 
 
 def node(text: str, state: dict | None = None) -> NodeView:
-    return NodeView(
-        id=1,
-        key="0/0",
-        parent_id=0,
-        depth=1,
-        text=text,
-        state=state or {},
-        status="open",
-        status_reason="",
-        origin="model",
-        branch="main",
-        score=None,
-        visits=0,
-        value=0.0,
-        pinned=False,
-        evaluated=False,
-    )
+    return node_view(text=text, state=state or {})
 
 
 class Context:
