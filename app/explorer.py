@@ -32,12 +32,14 @@ from treelight.storage.models import Run
 from treelight.storage.vocabulary import NodeStatus, RunStatus
 
 LIVE = ("queued", "running")
+# Streamlit's own Material icons: they render without an emoji font, and the
+# status is also written out in words on the status line.
 STATUS_ICON = {
-    "queued": "⏳",
-    "running": "▶️",
-    "paused": "⏸️",
-    "done": "✅",
-    "stopped": "⏹️",
+    "queued": ":material/schedule:",
+    "running": ":material/play_circle:",
+    "paused": ":material/pause_circle:",
+    "done": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
 }
 
 
@@ -57,7 +59,7 @@ def page() -> None:
         run = queries.get_run(session, run_id) if run_id else None
         busy = bool(run_id and queries.pending_commands(session, run_id))
     if run is None or run.id is None:
-        st.title("🌳 Treelight")
+        st.title(":material/account_tree: Treelight")
         if run_id:
             st.error(f"There is no run #{run_id}. Pick one on the Runs page or start a new one.")
         else:

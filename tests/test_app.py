@@ -325,7 +325,8 @@ def test_new_strategies_run_in_the_app_on_the_embedded_model(
     assert finished is not None and finished.status in ("done", "stopped")
     check_end_state(app_engine, run.id)  # stopped only by its budget; no open node
     assert 0 < finished.model_calls <= 5 and len(nodes) > 1
-    assert f"### ✅ Run #{run.id} · math · {strategy}" in [m.value for m in at.markdown] or any(
+    title = f"### :material/check_circle: Run #{run.id} · math · {strategy}"
+    assert title in [m.value for m in at.markdown] or any(
         m.value.endswith(f"Run #{run.id} · math · {strategy}") for m in at.markdown
     )
 
