@@ -102,10 +102,6 @@ class Registry:
     def provider(self, role: str, name: str) -> str:
         return self.providers.get((role, name), BUILTIN)
 
-    def third_party(self) -> dict[str, str]:
-        """`role:name` -> package, for roles not built in (stored with each run)."""
-        return {f"{r}:{n}": p for (r, n), p in self.providers.items() if p != BUILTIN}
-
 
 @dataclass
 class Loaded:
@@ -114,12 +110,17 @@ class Loaded:
     broken: dict[str, str]  # package -> why its plugin could not be loaded
 
 
+def chosen_plugins() -> set[str] | None:
+    """The packages TREELIGHT_LOAD_PLUGINS names (None: it is unset, load them all)."""
+    wanted = os.environ.get(LOAD_PLUGINS_VARIABLE)
+    return None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
+
+
 def excluded_plugins() -> set[str]:
     """Installed plugin packages that TREELIGHT_LOAD_PLUGINS leaves out."""
-    wanted = os.environ.get(LOAD_PLUGINS_VARIABLE)
-    if wanted is None:
+    chosen = chosen_plugins()
+    if chosen is None:
         return set()
-    chosen = {w.strip() for w in wanted.split(",") if w.strip()}
     entries = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     return {e.dist.name for e in entries if e.dist is not None and e.dist.name not in chosen}
 
@@ -137,8 +138,7 @@ def load_plugins() -> Loaded:
         manager.register(module, name=module_name)
         providers[id(module)] = BUILTIN
     broken: dict[str, str] = {}
-    wanted = os.environ.get(LOAD_PLUGINS_VARIABLE)
-    chosen = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
+    chosen = chosen_plugins()
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         package = entry.dist.name if entry.dist is not None else entry.value
         if chosen is not None and package not in chosen:

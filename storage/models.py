@@ -14,11 +14,6 @@ from sqlmodel import Field, SQLModel
 
 from treelight.storage.vocabulary import NodeStatus, Origin, PrunedBy, RunRequest, RunStatus
 
-RUN_STATUSES = tuple(RunStatus)
-RUN_REQUESTS = tuple(RunRequest)
-NODE_STATUSES = tuple(NodeStatus)
-NODE_ORIGINS = tuple(Origin)
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
