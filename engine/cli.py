@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="print a run as JSON or GraphML, or as training data (JSONL; docs/TRAINING_DATA.md)",
     )
-    export.add_argument("run_id", type=int)
+    export.add_argument("run_id", type=int, nargs="?")
+    export.add_argument(
+        "--eval", type=int, metavar="EVAL_ID", help="training data from every run of an eval"
+    )
     export.add_argument(
         "--format", choices=("json", "graphml", "preference", "prm", "sft"), default="json"
     )
@@ -123,12 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     from treelight.engine.bench.cli import add_parser as add_bench_parser
+    from treelight.engine.eval_cli import add_parser as add_eval_parser
 
     add_bench_parser(sub)
+    add_eval_parser(sub)
 
     worker = sub.add_parser("worker", help="run queued searches in the background")
     worker.add_argument("--once", action="store_true", help="work on one run, then exit")
     worker.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="runs worked at once (each under its own lease): for model servers that "
+        "answer many requests at once; 1 for the embedded model",
+    )
+    worker.add_argument(
+        "--eval", type=int, metavar="EVAL_ID", help="only this eval's runs; exit when it is done"
+    )
     return parser
 
 
@@ -267,6 +282,18 @@ def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
+    if (args.run_id is None) == (args.eval is None):
+        raise BadArguments("treelight export takes a RUN_ID or --eval EVAL_ID (one of them).")
+    if args.eval is not None and args.format in ("json", "graphml"):
+        raise BadArguments("--eval exports training data: --format preference, prm or sft.")
+    judges = {j.strip() for j in args.judges.split(",")} if args.judges else None
+    if args.eval is not None:
+        from treelight.engine.evals import eval_run_ids, get_eval
+
+        get_eval(engine, args.eval)  # says so when there is no such eval
+        run_ids = eval_run_ids(engine, args.eval)
+    else:
+        run_ids = [args.run_id]
     with Session(engine) as session:
         try:
             if args.format == "json":
@@ -274,8 +301,8 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
             elif args.format == "graphml":
                 print(run_to_graphml(session, args.run_id))
             else:
-                judges = {j.strip() for j in args.judges.split(",")} if args.judges else None
-                sys.stdout.write(training_jsonl(session, args.run_id, args.format, judges))
+                for run_id in run_ids:
+                    sys.stdout.write(training_jsonl(session, run_id, args.format, judges))
         except LookupError:
             raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs.") from None
     return 0
@@ -312,18 +339,25 @@ def cmd_steer(engine: Engine, args: argparse.Namespace) -> int:
 def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
     import logging
 
-    from treelight.engine.worker import Worker
+    from treelight.engine.worker import Worker, work_concurrently
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    worker = Worker(engine, poll_seconds=args.poll)
+    if args.concurrency < 1:
+        raise BadArguments("--concurrency takes 1 or more.")
     if args.once:
-        worker.work_once()
-    else:
-        try:
-            worker.work_forever()
-        except KeyboardInterrupt:
-            pass
+        Worker(engine, poll_seconds=args.poll, eval_id=args.eval).work_once()
+        return 0
+    try:
+        work_concurrently(engine, args.concurrency, args.poll, args.eval)
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def cmd_eval(engine: Engine, args: argparse.Namespace) -> int:
+    from treelight.engine.eval_cli import run
+
+    return run(engine, args)
 
 
 def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
@@ -421,6 +455,7 @@ HANDLERS = {
     "pull": cmd_pull,
     "app": cmd_app,
     "bench": cmd_bench,
+    "eval": cmd_eval,
 }
 
 

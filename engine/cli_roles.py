@@ -62,9 +62,13 @@ def _flag_options() -> dict[str, list[tuple[str, str, OptionInfo]]]:
     return flags
 
 
-def add_role_arguments(run: argparse.ArgumentParser) -> None:
+def add_role_arguments(
+    run: argparse.ArgumentParser, strategy: bool = True, task_required: bool = True
+) -> None:
+    """The role flags; `strategy=False` for commands that choose strategies another way
+    (`treelight eval --methods`)."""
     tasks, strategies = task_classes(), strategy_classes()
-    run.add_argument("--task", required=True, choices=sorted(tasks))
+    run.add_argument("--task", required=task_required, choices=sorted(tasks))
     run.add_argument(
         "--task-option",
         action="append",
@@ -72,14 +76,15 @@ def add_role_arguments(run: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a task option (repeatable; the list is below)",
     )
-    run.add_argument("--strategy", default="bfs", choices=list(strategies))
-    run.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a strategy parameter, e.g. --param beam=3 (repeatable)",
-    )
+    if strategy:
+        run.add_argument("--strategy", default="bfs", choices=list(strategies))
+        run.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a strategy parameter, e.g. --param beam=3 (repeatable)",
+        )
     run.add_argument("--backend", default="embedded", choices=list(generator_classes()))
     run.add_argument("--model", help="Ollama model name, or a .gguf path for embedded")
     run.add_argument(

@@ -1,10 +1,13 @@
-"""The worker: runs searches in the background, one at a time.
+"""The worker: runs searches in the background.
 
 `treelight worker` runs it in its own process; the app runs it in a thread.
 A run left `running` by a dead process is claimed again (its lease expired or
-its owner is gone) and resumes without losing or duplicating nodes. One run at
-a time on purpose: two llama.cpp searches on two cores slow each other down
-far more than they gain.
+its owner is gone) and resumes without losing or duplicating nodes.
+
+One worker works one run at a time. `--concurrency N` starts N of them in one
+process (threads, each with its own lease owner), for model servers that answer
+many requests at once: a worker mostly waits on its server. Not for the
+embedded model: its one llama.cpp instance answers one call at a time anyway.
 """
 
 from __future__ import annotations
@@ -26,16 +29,19 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, engine: Engine, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, engine: Engine, poll_seconds: float = 0.5, eval_id: int | None = None
+    ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.eval_id = eval_id  # only this eval's runs, and stop when it has none left
         self.owner = new_owner()
         self.stopping = threading.Event()
 
     def work_once(self) -> int | None:
         """Run the first claimable run until it is idle; return its id (None: nothing to do)."""
         with Session(self.engine) as session:
-            candidates = [r.id for r in queries.claimable_runs(session)]
+            candidates = [r.id for r in queries.claimable_runs(session, self.eval_id)]
         for run_id in candidates:
             assert run_id is not None
             try:
@@ -58,12 +64,35 @@ class Worker:
     def work_forever(self) -> None:
         while not self.stopping.is_set():
             if self.work_once() is None:
+                if self.eval_id is not None and not self._eval_has_work():
+                    return
                 self.stopping.wait(self.poll_seconds)
+
+    def _eval_has_work(self) -> bool:
+        # Runs a peer holds count: if the peer dies, this worker takes them over.
+        with Session(self.engine) as session:
+            return bool(queries.claimable_runs(session, self.eval_id))
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.work_forever, name="treelight-worker", daemon=True)
         thread.start()
         return thread
+
+
+def work_concurrently(
+    engine: Engine, concurrency: int, poll_seconds: float = 0.5, eval_id: int | None = None
+) -> None:
+    """`concurrency` workers in this process until they run out of work (an eval's)
+    or the process is interrupted."""
+    workers = [Worker(engine, poll_seconds, eval_id) for _ in range(concurrency)]
+    threads = [w.start_thread() for w in workers]
+    try:
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(timeout=0.2)
+    finally:
+        for worker in workers:
+            worker.stopping.set()
 
 
 def wait_until_idle(engine: Engine, run_id: int, timeout: float = 60.0) -> None:

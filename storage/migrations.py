@@ -172,6 +172,14 @@ def _pruned_by_from_reason(reason: str) -> str:
     return "beam cutoff"
 
 
+@migration
+def m012_dataset_evals(conn: Connection) -> None:
+    from treelight.storage.models import DatasetEval, EvalItem
+
+    DatasetEval.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    EvalItem.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def migrate(engine: Engine) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied: list[str] = []

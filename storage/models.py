@@ -166,3 +166,34 @@ class RunScript(SQLModel, table=True):
 
     run_id: int = Field(foreign_key="run.id", primary_key=True)
     outputs: list[str] = _json(list)
+
+
+class DatasetEval(SQLModel, table=True):
+    """`treelight eval`: one or more methods over a dataset's items. Each item under
+    each method is an ordinary run (EvalItem links them), so every one opens in
+    the explorer and a stopped eval resumes run by run."""
+
+    __tablename__ = "dataset_eval"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    task: str
+    dataset: str = Field(sa_column=Column(Text, nullable=False))  # a path or a built-in name
+    methods: list[str] = _json(list)
+    settings: dict[str, Any] = _json(dict)  # generator, budget, seed, item range
+
+
+class EvalItem(SQLModel, table=True):
+    """One dataset item under one method: its run, and the answer held out of it."""
+
+    __tablename__ = "eval_item"
+    __table_args__ = (UniqueConstraint("eval_id", "method", "item", name="uq_eval_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    eval_id: int = Field(foreign_key="dataset_eval.id", index=True)
+    item: int  # the item's index in the dataset
+    method: str
+    run_id: int = Field(foreign_key="run.id", unique=True)
+    # The expected answer: only the scoring sees it, never the search (a judge that
+    # knew it would turn the search into guessing until it matches).
+    expected: str | None = Field(default=None, sa_column=Column(Text))

@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 
 from treelight.storage.models import (
     Command,
+    DatasetEval,
+    EvalItem,
     Evaluation,
     Event,
     ModelCall,
@@ -284,10 +286,10 @@ def release_run(engine: Engine, run_id: int, owner: str) -> None:
         session.commit()
 
 
-def claimable_runs(session: Session) -> list[Run]:
+def claimable_runs(session: Session, eval_id: int | None = None) -> list[Run]:
     """Runs a worker should pick up: running, queued, paused with a step asked
     for, a pause or stop asked for and not yet applied, or any run with a pending
-    command (a re-run, a re-score)."""
+    command (a re-run, a re-score). With `eval_id`, only that eval's runs."""
     pending = select(Command.run_id).where(Command.status == "pending")
     query = select(Run).where(
         or_(
@@ -297,6 +299,9 @@ def claimable_runs(session: Session) -> list[Run]:
             col(Run.id).in_(pending),
         )
     )
+    if eval_id is not None:
+        members = select(EvalItem.run_id).where(EvalItem.eval_id == eval_id)
+        query = query.where(col(Run.id).in_(members))
     return list(session.exec(query.order_by(col(Run.id))))
 
 
@@ -313,3 +318,17 @@ def run_commands(session: Session, run_id: int) -> list[Command]:
 def last_prune_event(session: Session, node_id: int) -> Event | None:
     query = select(Event).where(Event.node_id == node_id, Event.kind == "prune")
     return session.exec(query.order_by(col(Event.id).desc()).limit(1)).first()
+
+
+def list_evals(session: Session) -> list[DatasetEval]:
+    return list(session.exec(select(DatasetEval).order_by(col(DatasetEval.id))))
+
+
+def eval_runs(session: Session, eval_id: int) -> list[tuple[EvalItem, Run]]:
+    """An eval's items with their runs, item by item."""
+    rows = session.exec(
+        select(EvalItem, Run)
+        .where(EvalItem.eval_id == eval_id, col(EvalItem.run_id) == col(Run.id))
+        .order_by(col(EvalItem.item), col(EvalItem.id))
+    )
+    return [(item, run) for item, run in rows]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from typing import Any
 
 from pytest_httpserver import HTTPServer
@@ -35,6 +37,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.busy_left = 0
         self.context_tokens = 4096
+        self.delay = 0.0  # seconds per completion, as a model would take
+        self.in_flight = self.most_at_once = 0
+        self._lock = threading.Lock()
         self.reply = lambda body: (
             f"4 + 9 = 13 (left: 10 13 13)\n13 - 10 = 3 (left: 3 9 13)\nseed {body.get('seed')}"
         )
@@ -60,6 +65,18 @@ class FakeOpenAI:
         )
 
     def _complete(self, request: Request) -> Response:
+        with self._lock:
+            self.in_flight += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request: Request) -> Response:
         body = json.loads(request.data)
         chat = request.path.endswith("/chat/completions")
         self.requests.append({"path": request.path, **body})

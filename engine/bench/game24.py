@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import sys
 import time
 import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from treelight.engine.datasets import game24_file
 from treelight.engine.errors import BadArguments
 from treelight.engine.generators.base import CompletionRequest, Generator
 from treelight.engine.generators.chance import ChanceGenerator
@@ -91,23 +90,8 @@ class MethodSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def puzzles_file(path: str | None = None) -> Path:
-    """The Tree of Thoughts puzzle set: a given file, $TREELIGHT_GAME24_CSV, or the
-    copy inside the `tree-of-thoughts-llm` package."""
-    for candidate in (path, os.environ.get("TREELIGHT_GAME24_CSV")):
-        if candidate:
-            return Path(candidate)
-    try:
-        return Path(str(resources.files("tot"))) / "data" / "24" / "24.csv"
-    except ModuleNotFoundError:
-        raise BadArguments(
-            "No Game of 24 puzzle file: pass --data PATH (the Tree of Thoughts 24.csv), or "
-            "install the reference with `pip install --no-deps tree-of-thoughts-llm`."
-        ) from None
-
-
 def load_puzzles(path: str | None = None) -> list[str]:
-    with open(puzzles_file(path), newline="", encoding="utf-8") as handle:
+    with open(game24_file(path), newline="", encoding="utf-8") as handle:
         return [row["Puzzles"] for row in csv.DictReader(handle)]
 
 

@@ -61,6 +61,17 @@ def resolve_model_path(model: str | None) -> Path:
     return path
 
 
+THREADS_VARIABLE = "TREELIGHT_MODEL_THREADS"
+
+
+def model_threads() -> int:
+    """Every core by default; `treelight eval --workers N` gives each of its N worker
+    processes a share ($TREELIGHT_MODEL_THREADS), since two llama.cpp processes
+    that each take every core slow each other down many times over."""
+    given = os.environ.get(THREADS_VARIABLE, "").strip()
+    return max(1, int(given)) if given.isdigit() else max(1, os.cpu_count() or 1)
+
+
 class LoadedModel:
     """One llama.cpp model and the lock that serializes every use of it."""
 
@@ -77,7 +88,7 @@ class LoadedModel:
             self.llm = Llama(
                 model_path=str(path),
                 n_ctx=CONTEXT_TOKENS,
-                n_threads=max(1, os.cpu_count() or 1),
+                n_threads=model_threads(),
                 verbose=False,
             )
         except Exception as error:  # llama.cpp raises plain ValueError/RuntimeError

@@ -1,0 +1,211 @@
+"""`treelight eval`: arguments, local workers, the progress bar and the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from treelight.engine import evals
+from treelight.engine.cli_roles import add_role_arguments, generator_spec
+from treelight.engine.datasets import BUILTIN
+from treelight.engine.errors import BadArguments
+from treelight.engine.eval_methods import default_methods, split_methods
+from treelight.engine.generators.embedded import THREADS_VARIABLE
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.worker import work_concurrently
+from treelight.storage.vocabulary import ENDED
+
+RESPAWNS_PER_WORKER = 3  # a local worker that dies is replaced, this many times each
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "eval",
+        help="run methods over a dataset (JSONL or CSV); a results table, CSV and plot",
+        description="Each item under each method is an ordinary stored run: open any of "
+        "them in the explorer. The expected answer is held out of the search and only "
+        "scores its answer. Ctrl-C leaves the eval resumable: --resume ID.",
+    )
+    parser.add_argument(
+        "--dataset",
+        help=f"a .jsonl or .csv file with a problem column (and an answer), or: "
+        f"{', '.join(BUILTIN)}",
+    )
+    add_role_arguments(parser, strategy=False, task_required=False)
+    parser.add_argument(
+        "--methods",
+        help="comma-separated: cot, io, cot-sc, bfs-free, random (chance), or any strategy; "
+        "options as NAME:KEY=VALUE;KEY=VALUE (default: cot,bfs, and random where the task's "
+        "steps have a grammar)",
+    )
+    parser.add_argument("--start", type=int, default=0, help="first item (0-based)")
+    parser.add_argument("--end", type=int, help="one past the last item (default: all)")
+    parser.add_argument("--max-calls", type=int, help="model calls per item and method")
+    parser.add_argument("--max-tokens", type=int, help="tokens per item and method")
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--seed", type=int, default=0, help="item i's runs use seed + i")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine (default 1, in this process); 0: only queue "
+        "the runs for `treelight worker` processes elsewhere, and wait for them",
+    )
+    parser.add_argument("--resume", type=int, metavar="EVAL_ID", help="continue an eval")
+    parser.add_argument("--list", action="store_true", help="list the evals there are")
+    parser.add_argument(
+        "--out", default=".", help="folder for eval-ID-results.csv and eval-ID.png (default: .)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(engine: Engine, args: argparse.Namespace) -> int:
+    if args.list:
+        return _list(engine)
+    if args.workers < 0:
+        raise BadArguments("--workers takes 0 or more.")
+    if args.resume is not None:
+        evaluation = evals.get_eval(engine, args.resume)
+        requeued = evals.resume_eval(engine, args.resume)
+        print(f"Eval #{evaluation.id}: {requeued} paused run(s) queued again.", file=sys.stderr)
+    else:
+        if not args.dataset or not args.task:
+            raise BadArguments("treelight eval needs --dataset and --task (or --resume ID).")
+        budget = {"max_calls": args.max_calls, "max_tokens": args.max_tokens}
+        judges = None
+        if args.judges is not None:
+            judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
+        evaluation = evals.create_eval(
+            engine,
+            dataset=args.dataset,
+            task=args.task,
+            methods=split_methods(args.methods or default_methods(args.task)),
+            generator=generator_spec(args),
+            judges=judges,
+            start=args.start,
+            end=args.end,
+            budget={k: v for k, v in budget.items() if v is not None},
+            seed=args.seed,
+        )
+    assert evaluation.id is not None
+    _work(engine, evaluation.id, args.workers)
+    return _report(engine, evaluation.id, args)
+
+
+def _list(engine: Engine) -> int:
+    rows = evals.list_evals(engine)
+    if not rows:
+        print("No evals yet: treelight eval --dataset game24 --task game24 --end 20")
+    for row in rows:
+        print(f"#{row.id:<4} {row.task:<8} {', '.join(row.methods):<30} {row.dataset}")
+    return 0
+
+
+def _work(engine: Engine, eval_id: int, workers: int) -> None:
+    """Work the eval's runs and show progress until none is queued or running."""
+    from tqdm import tqdm
+
+    total = len(evals.eval_runs(engine, eval_id))
+    bar = tqdm(total=total, desc=f"eval #{eval_id}", unit="run", file=sys.stderr, disable=None)
+    processes: list[subprocess.Popen[bytes]] = []
+    respawns = RESPAWNS_PER_WORKER * workers
+    if workers == 1:
+        import threading
+
+        threading.Thread(
+            target=work_concurrently, args=(engine, 1, 0.2, eval_id), daemon=True
+        ).start()
+    elif workers > 1:
+        processes = [_start_worker(eval_id, workers) for _ in range(workers)]
+    elif workers == 0:
+        print(
+            f"Eval #{eval_id}: {total} runs queued. Start workers against this database "
+            f"(`treelight worker`, or `treelight worker --eval {eval_id}`); waiting for them. "
+            f"Ctrl-C leaves them queued.",
+            file=sys.stderr,
+        )
+    try:
+        while True:
+            rows = evals.eval_runs(engine, eval_id)
+            settled = sum(1 for _, run in rows if run.status not in ("queued", "running"))
+            bar.update(settled - bar.n)
+            bar.set_postfix(done=sum(run.status in ENDED for _, run in rows))
+            if not evals.has_work(run for _, run in rows):
+                break
+            if processes and all(p.poll() is not None for p in processes) and respawns > 0:
+                # Every local worker is gone (killed?) with work left: start another.
+                respawns -= 1
+                processes.append(_start_worker(eval_id, workers))
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: `treelight eval --resume {eval_id}` continues.", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+
+
+def _start_worker(eval_id: int, workers: int) -> subprocess.Popen[bytes]:
+    # Each process loads its own model: with the embedded one, share the cores out.
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {**os.environ, THREADS_VARIABLE: os.environ.get(THREADS_VARIABLE, str(threads))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "treelight.engine.cli", "worker", "--eval", str(eval_id)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
+    evaluation = evals.get_eval(engine, eval_id)
+    rows = evals.results(engine, eval_id)
+    summaries = evals.summarize(evaluation, rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = evals.write_csv(rows, out / f"eval-{eval_id}-results.csv")
+    generator = evaluation.settings["generator"]
+    items = len(rows) // max(1, len(summaries))
+    title = (
+        f"{evaluation.task} on {Path(evaluation.dataset).name}, {items} items, "
+        f"{generator.get('backend')} {generator.get('model') or ''}".strip()
+    )
+    plot_path = evals.plot(summaries, out / f"eval-{eval_id}.png", title)
+    paused = [r for r in rows if r.status == "paused"]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "eval_id": eval_id,
+                    "task": evaluation.task,
+                    "dataset": evaluation.dataset,
+                    "summaries": evals.summary_rows(summaries),
+                    "csv": str(csv_path),
+                    "plot": str(plot_path),
+                    "paused": [r.run_id for r in paused],
+                }
+            )
+        )
+    else:
+        print(f"Eval #{eval_id}: {title}")
+        print(evals.table(summaries))
+        print(f"per item: {csv_path}\nplot: {plot_path}")
+        print(f"Open a run: treelight show RUN_ID (run ids are in {csv_path.name})")
+    if paused:
+        reasons = sorted({r.note for r in paused})
+        print(
+            f"{len(paused)} run(s) paused on a fault ({'; '.join(reasons)[:300]}): fix it, "
+            f"then `treelight eval --resume {eval_id}`.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
