@@ -30,11 +30,18 @@ log = logging.getLogger(__name__)
 
 class Worker:
     def __init__(
-        self, engine: Engine, poll_seconds: float = 0.5, eval_id: int | None = None
+        self,
+        engine: Engine,
+        poll_seconds: float = 0.5,
+        eval_id: int | None = None,
+        until_idle: bool = False,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
-        self.eval_id = eval_id  # only this eval's runs, and stop when it has none left
+        self.eval_id = eval_id  # only this eval's runs
+        # Stop once nothing is left to claim (an eval's workers; benchmarks). Runs a
+        # peer holds count as left: if the peer dies, this worker takes them over.
+        self.until_idle = until_idle or eval_id is not None
         self.owner = new_owner()
         self.stopping = threading.Event()
 
@@ -64,12 +71,11 @@ class Worker:
     def work_forever(self) -> None:
         while not self.stopping.is_set():
             if self.work_once() is None:
-                if self.eval_id is not None and not self._eval_has_work():
+                if self.until_idle and not self._work_left():
                     return
                 self.stopping.wait(self.poll_seconds)
 
-    def _eval_has_work(self) -> bool:
-        # Runs a peer holds count: if the peer dies, this worker takes them over.
+    def _work_left(self) -> bool:
         with Session(self.engine) as session:
             return bool(queries.claimable_runs(session, self.eval_id))
 
@@ -80,11 +86,15 @@ class Worker:
 
 
 def work_concurrently(
-    engine: Engine, concurrency: int, poll_seconds: float = 0.5, eval_id: int | None = None
+    engine: Engine,
+    concurrency: int,
+    poll_seconds: float = 0.5,
+    eval_id: int | None = None,
+    until_idle: bool = False,
 ) -> None:
-    """`concurrency` workers in this process until they run out of work (an eval's)
-    or the process is interrupted."""
-    workers = [Worker(engine, poll_seconds, eval_id) for _ in range(concurrency)]
+    """`concurrency` workers in this process until they run out of work (with an eval
+    or `until_idle`) or the process is interrupted."""
+    workers = [Worker(engine, poll_seconds, eval_id, until_idle) for _ in range(concurrency)]
     threads = [w.start_thread() for w in workers]
     try:
         while any(t.is_alive() for t in threads):

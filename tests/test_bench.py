@@ -28,6 +28,15 @@ def test_overhead(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["machine"]["cores"] >= 1
 
 
+def test_workers(capsys: pytest.CaptureFixture[str]) -> None:
+    data = bench_json(capsys, "workers", "--runs", "3", "--concurrency", "1,3", "--delay", "0.02")
+    one, three = data["levels"]
+    assert (one["concurrency"], three["concurrency"]) == (1, 3)
+    # The same searches at each level: the same calls, whatever the concurrency.
+    assert one["model_calls"] == three["model_calls"] > 3
+    assert one["speedup"] == 1.0 and three["speedup"] > 0
+
+
 @pytest.mark.model
 def test_game24_with_the_reference_side_by_side(
     capsys: pytest.CaptureFixture[str], tmp_path: Path

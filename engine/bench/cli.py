@@ -14,7 +14,7 @@ from treelight.storage.paths import treelight_home
 
 
 def add_parser(sub: Any) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: game24, overhead, model-bound, ui")
+    bench = sub.add_parser("bench", help="benchmarks: game24, overhead, model-bound, workers, ui")
     which = bench.add_subparsers(dest="bench", required=True)
 
     game24 = which.add_parser("game24", help="Treelight's methods beside the reference ToT")
@@ -38,6 +38,14 @@ def add_parser(sub: Any) -> None:
     bound.add_argument("--max-calls", type=int, default=40)
     bound.add_argument("--model", help="a GGUF file (default: the embedded model)")
     bound.add_argument("--json", action="store_true")
+
+    workers = which.add_parser(
+        "workers", help="runs per second with `worker --concurrency N`, server delay fixed"
+    )
+    workers.add_argument("--concurrency", default="1,2,4,8", help="levels, comma-separated")
+    workers.add_argument("--runs", type=int, default=16, help="runs per level")
+    workers.add_argument("--delay", type=float, default=0.2, help="server seconds per request")
+    workers.add_argument("--json", action="store_true")
 
     ui = which.add_parser("ui", help="drawing time and update bytes in headless Chromium")
     ui.add_argument("--nodes", default="100,1000,5000", help="tree sizes, comma-separated")
@@ -63,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         "overhead": bench_overhead,
         "model-bound": bench_model_bound,
         "ui": bench_ui,
+        "workers": bench_workers,
     }[args.bench]
     return handler(args)
 
@@ -181,3 +190,18 @@ def bench_ui(args: argparse.Namespace) -> int:
         f"{update['end_to_end_ms']} ms from the database write, polling included)"
     )
     return _emit(args, result, "\n".join(lines))
+
+
+def bench_workers(args: argparse.Namespace) -> int:
+    from treelight.engine.bench.concurrency import measure, rows
+
+    levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
+    results = measure(levels, args.runs, args.delay)
+    lines = [f"{args.runs} math searches per level, the server taking {args.delay} s a request"]
+    lines.append("concurrency  model calls  seconds  runs/s  speed-up")
+    lines += [
+        f"{r.concurrency:>11}  {r.model_calls:>11}  {r.seconds:>7}  {r.runs_per_second:>6}  "
+        f"{r.speedup:>7}x"
+        for r in results
+    ]
+    return _emit(args, {"delay": args.delay, "levels": rows(results)}, "\n".join(lines))
