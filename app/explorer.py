@@ -75,7 +75,7 @@ def page() -> None:
     st.text(run.problem)
     controls(run)
     left, right = st.columns([3, 2], gap="medium")
-    live = run.status in LIVE or busy or bool(run.requested)
+    live = following(run, busy)
     with left:
         method_note(run)
         tree_panel(run.id, live)
@@ -87,6 +87,13 @@ def page() -> None:
         run_charts(run.id)
     with log:
         event_log(run.id)
+
+
+def following(run: Run, busy: bool) -> bool:
+    """Whether the page keeps redrawing: while the run works, and while work a person
+    started has not landed (a step on a paused run, a pause or stop on its way, a
+    re-run or re-score waiting for the worker)."""
+    return run.status in LIVE or busy or bool(run.requested) or run.steps_requested > 0
 
 
 def method_note(run: Run) -> None:
@@ -238,16 +245,22 @@ def tree_panel(run_id: int, live: bool) -> None:
             busy = bool(queries.pending_commands(session, run_id))
         status_line(run, len(nodes))
         shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
-        vis_nodes, vis_edges = vis_elements(shown, priors, best_path(nodes, run))
+        path = best_path(nodes, run)
+        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task)
+        # A person changed what is shown: fit the view to it again.
+        refit = st.session_state.get("tree_shown_as") not in (None, hide_invalid)
+        st.session_state["tree_shown_as"] = hide_invalid
         live_tree(
             run_id,
             vis_nodes,
             vis_edges,
             st.session_state.get("selected_node"),
             direction="LR" if direction == "left-right" else "UD",
+            best=list(path),
+            fit=refit,
         )
         st.html(_legend_html())
-        still_live = run.status in LIVE or busy or bool(run.requested)
+        still_live = following(run, busy)
         selection = st.session_state.get("selected_node")
         if still_live != live or selection != st.session_state.get("inspected_node"):
             st.session_state["inspected_node"] = selection

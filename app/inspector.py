@@ -53,7 +53,7 @@ def show_node(
 ) -> None:
     st.markdown(
         f"#### Node #{node.id} · {node.status}"
-        + (" · 📌 pinned" if node.pinned else "")
+        + (" · pinned" if node.pinned else "")
         + (f" · {md(node.branch)}" if node.branch != "main" else "")
     )
     st.caption("Decision")
@@ -73,7 +73,7 @@ def show_node(
     if priors:
         st.caption("Priors at this node")
         for text in priors:
-            st.text(f"💡 {text}")
+            st.text(f"Hint: {text}")
     if evaluations:
         st.caption("Verdicts")
         st.dataframe(
@@ -213,6 +213,7 @@ def steering_panel(run_id: int) -> None:
         )
         if st.form_submit_button("Add prior"):
             do("Prior", steering.add_prior, hint)
+            st.rerun()  # the tree above was drawn before the prior existed
 
     with st.expander("Re-run this branch with other settings"):
         with st.form("rerun_form", border=False):
@@ -231,6 +232,7 @@ def steering_panel(run_id: int) -> None:
                     seed=int(seed),
                     prior=prior or None,
                 )
+                st.rerun()  # the page follows the re-run until the worker has done it
     if "steer_note" in st.session_state:
         st.info(md(st.session_state.pop("steer_note")))
     judge_panel(run_id)

@@ -118,6 +118,9 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         {**run.model_dump(), "answer_node_id": None} if step < len(events) else run.model_dump()
     )
     vis_nodes, vis_edges = vis_elements(
-        shown, [p for p in priors if p.created_at <= event.created_at], best_path(shown, replay_run)
+        shown,
+        [p for p in priors if p.created_at <= event.created_at],
+        best_path(shown, replay_run),
+        run.task,
     )
     live_tree(run_id, vis_nodes, vis_edges, None, height=480, key="replay_tree")

@@ -17,7 +17,15 @@ import streamlit as st
 from treelight.engine.graph_view import vis_library, vis_options
 
 JS = files("treelight.assets").joinpath("tree_component.js").read_text(encoding="utf-8")
-CSS = ".treelight-tree { border: 1px solid rgba(128,128,128,0.25); border-radius: 6px; }"
+CSS = """
+.treelight-tree { position: relative; border: 1px solid rgba(128,128,128,0.25);
+  border-radius: 6px; }
+.treelight-view { position: absolute; top: 6px; right: 6px; z-index: 2; display: flex; gap: 4px; }
+.treelight-view button { font: 14px sans-serif; padding: 3px 9px; border-radius: 4px;
+  border: 1px solid rgba(128,128,128,0.5); background: rgba(255,255,255,0.92); color: #222;
+  cursor: pointer; }
+.treelight-view button:hover { background: #eef4fb; }
+"""
 
 _component = st.components.v2.component("treelight_tree", js=JS, css=CSS)
 
@@ -90,14 +98,19 @@ def live_tree(
     height: int = 560,
     key: str = "tree",
     direction: str = "UD",
+    best: list[int] | None = None,
+    fit: bool = False,
 ) -> None:
-    """Draw (or update in place) the tree of `run_id` under component key `key`."""
+    """Draw (or update in place) the tree of `run_id` under component key `key`.
+    `best`: the best path's node ids; `fit`: re-fit the view (what is shown changed)."""
     sent = st.session_state.get(f"{key}_sent")
     if sent is not None and (sent.get("run_id"), sent.get("direction")) != (run_id, direction):
         sent = None  # another run, or another layout: draw from scratch
     payload, now = delta(sent, nodes, edges, direction)
     payload["selected"] = selected
     payload["height"] = height
+    payload["best"] = sorted(best or [])
+    payload["fit"] = fit
     if not st.session_state.get("tree_lib_sent"):
         payload["lib"] = vis_library()
     _component(

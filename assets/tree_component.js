@@ -12,7 +12,12 @@
 //   remove_nodes, remove_edges: removed ids
 //   options?: {...},            vis-network options (with a reset)
 //   selected: id | null, height: px
+//   best: [id, ...],            the best path (for "Best path")
+//   fit: bool                   re-fit the view (a person changed what is shown)
 // }
+//
+// The view fits the tree as it grows until the person zooms, drags or selects a
+// node; from then on it never moves by itself, until they press Fit.
 //
 // Model text arrives only in `label` (drawn on a canvas) and `title` (a
 // string, which vis-network shows as text). Nothing here sets innerHTML.
@@ -52,7 +57,7 @@ export default function (component) {
     const nodes = new window.vis.DataSet(data.nodes);
     const edges = new window.vis.DataSet(data.edges);
     const network = new window.vis.Network(container, { nodes, edges }, data.options);
-    tree = { container, nodes, edges, network, version: data.version, touched: 0 };
+    tree = { container, nodes, edges, network, version: data.version, touched: false, best: [] };
     host.__treelight = tree;
     container.__treelight = tree; // for the browser tests: find the network from its element
     host.__treelightMounts = (host.__treelightMounts || 0) + 1;
@@ -60,12 +65,13 @@ export default function (component) {
     network.on("click", (params) => {
       if (params.nodes.length > 0) {
         const id = params.nodes[0];
+        tree.touched = true;
         if (typeof id === "number") setStateValue("selected", id);
       }
     });
-    // Once a person zooms or drags, stop re-fitting the view on every update.
-    network.on("zoom", () => { tree.touched = Date.now(); });
-    network.on("dragStart", () => { tree.touched = Date.now(); });
+    network.on("zoom", () => { tree.touched = true; });
+    network.on("dragStart", () => { tree.touched = true; });
+    addViewButtons(tree);
     network.fit();
     container.dataset.buildMs = String(Math.round(performance.now() - started));
   } else {
@@ -76,15 +82,60 @@ export default function (component) {
     tree.version = data.version;
     tree.container.dataset.applyMs = String(Math.round(performance.now() - started));
     const grew = data.nodes.length > 0 || data.remove_nodes.length > 0;
-    if (grew && Date.now() - tree.touched > 15000) tree.network.fit();
+    if (data.fit) tree.touched = false;
+    if ((grew || data.fit) && !tree.touched) tree.network.fit();
   }
+  tree.best = data.best || [];
+  tree.selected = data.selected;
 
   // Read by the browser tests: how many nodes are drawn, and how often the
   // network was built from scratch (once, while the tree grows).
   tree.container.dataset.nodes = String(tree.nodes.length);
   tree.container.dataset.version = String(tree.version);
   tree.container.dataset.mounts = String(host.__treelightMounts);
+  tree.container.dataset.touched = String(tree.touched);
   if (data.selected !== null && data.selected !== undefined && tree.nodes.get(data.selected)) {
     tree.network.selectNodes([data.selected]);
   }
+}
+
+// Fit, zoom and focus, drawn over the tree. Labels are fixed text (no model text).
+function addViewButtons(tree) {
+  const bar = document.createElement("div");
+  bar.className = "treelight-view";
+  const animation = { duration: 300, easingFunction: "easeInOutQuad" };
+  const zoom = (factor) => {
+    tree.touched = true;
+    tree.network.moveTo({ scale: tree.network.getScale() * factor, animation });
+  };
+  const buttons = [
+    ["Fit", "Show the whole tree (and follow it as it grows)", () => {
+      tree.touched = false;
+      tree.network.fit({ animation });
+    }],
+    ["+", "Zoom in", () => zoom(1.4)],
+    ["\u2212", "Zoom out", () => zoom(1 / 1.4)],
+    ["Best path", "Zoom to the best path so far", () => {
+      const ids = tree.best.filter((id) => tree.nodes.get(id));
+      if (!ids.length) return;
+      tree.touched = true;
+      tree.network.fit({ nodes: ids, animation, minZoomLevel: 0.6 });
+    }],
+    ["Selected", "Zoom to the selected node", () => {
+      if (tree.selected === null || tree.selected === undefined) return;
+      if (!tree.nodes.get(tree.selected)) return;
+      tree.touched = true;
+      tree.network.focus(tree.selected, { scale: 1.2, animation });
+    }],
+  ];
+  for (const [text, title, action] of buttons) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = text;
+    button.title = title;
+    button.dataset.action = text;
+    button.addEventListener("click", action);
+    bar.appendChild(button);
+  }
+  tree.container.appendChild(bar);
 }

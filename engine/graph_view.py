@@ -1,5 +1,5 @@
 """The tree as vis-network data: colours by status, size by score, the best
-path highlighted, priors as annotations. pyvis builds the node and edge dicts
+path highlighted, pins and priors drawn on their node. pyvis builds the node and edge dicts
 and the options; the app's component and the standalone HTML export draw them.
 
 Model text only ever goes into `label` and `title` as plain strings. vis-network
@@ -11,7 +11,7 @@ containing "href" into an innerHTML popup; we never use that template.)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "pruned_person": ("#bcbddc", "pruned by a person"),
     "invalid": ("#de2d26", "invalid"),
     "critique": ("#c994c7", "critique (self-refine)"),
-    "prior": ("#ffe066", "prior (a person's hint)"),
+    "prior": ("#ffe066", "border: a person's hint (prior) below this node"),
     "counterfactual": ("#e7298a", "counterfactual: a pruned node expanded anyway"),
 }
 BEST_PATH_COLOUR = "#f1b300"
@@ -117,7 +117,7 @@ def _short(text: str, limit: int = LABEL_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _title(node: Node) -> str:
+def _title(node: Node, hints: Sequence[str] = ()) -> str:
     """The hover text: plain text, whatever the model wrote."""
     lines = [
         f"#{node.id} · {node.status}"
@@ -136,65 +136,101 @@ def _title(node: Node) -> str:
         lines.append("pinned: explore this more")
     if node.branch != "main":
         lines.append(f"branch: {node.branch} ({node.origin})")
+    lines += [f"hint from a person: {hint}" for hint in hints]
     lines.append("")
     lines.append(node.text[:600])
     return "\n".join(lines)
 
 
+UNSCORED_BORDER = "#8c8c8c"
+EDGE_COLOUR = "#999999"
+SELECTED_RING = "#111111"
+
+
 def vis_elements(
-    nodes: Iterable[Node], priors: Iterable[Prior], highlight: set[int]
+    nodes: Iterable[Node],
+    priors: Iterable[Prior],
+    highlight: set[int],
+    task: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and edges for vis-network. Every item carries every visual field it can
+    have (colour, width, dashes, label, ...): the live tree updates items by merging
+    fields, so a field left out would keep its old value (a gold edge off the path).
+    Pins and a person's hints are drawn on their node; with `task`, a label shows the
+    engine's state (Game of 24: the numbers really left), not the model's claim."""
+    hints: dict[int, list[str]] = {}
+    for prior in priors:
+        hints.setdefault(prior.node_id, []).append(prior.text)
+    describe = _state_describer(task)
     net = Network(directed=True, layout=True)
     for node in nodes:
+        assert node.id is not None
         colour, _ = CATEGORIES[category(node)]
         on_path = node.id in highlight
-        score = node.score if node.score is not None else 0.3
-        label = f"#{node.id}{' 📌' if node.pinned else ''}\n{_short(node.text)}"
+        mine = hints.get(node.id, [])
+        lines = [f"#{node.id}" + (" · pinned" if node.pinned else ""), _short(node.text)]
+        state = describe(node.state) if describe else None
+        if state:
+            lines.append(_short(state, LABEL_CHARS + 8))
         if node.score is not None:
-            label += f"\n{node.score:.2f}"
+            lines.append(f"{node.score:.2f}")
         if node.visits:
-            label += f"\nN={node.visits} Q={node.value / node.visits:.2f}"
-        border = colour
+            lines.append(f"N={node.visits} Q={node.value / node.visits:.2f}")
+        if mine:
+            lines.append(
+                f"hint: {_short(mine[-1], 18)}" + (f" (+{len(mine) - 1})" if len(mine) > 1 else "")
+            )
+        border = colour if node.score is not None or node.parent_id is None else UNSCORED_BORDER
         if on_path:
             border = BEST_PATH_COLOUR
         elif is_counterfactual(node):
             border = CATEGORIES["counterfactual"][0]
+        elif mine:
+            border = CATEGORIES["prior"][0]
+        # Size shows a score; unscored nodes (invalid, not yet judged) stay small.
+        size = 8 + 18 * max(0.0, min(1.0, node.score)) if node.score is not None else 7
         net.add_node(
             node.id,
-            label=label,
-            title=_title(node),
-            level=node.depth * 2,  # odd levels are for priors
+            label="\n".join(lines),
+            title=_title(node, mine),
+            level=node.depth,
             shape="diamond" if node.status == NodeStatus.CRITIQUE else "dot",
-            size=8 + 18 * max(0.0, min(1.0, score)),
-            color={"background": colour, "border": border},
-            borderWidth=4 if on_path or border != colour else 1,
+            size=size,
+            # The selection is a dark ring; the node keeps its status colour.
+            color={
+                "background": colour,
+                "border": border,
+                "highlight": {"background": colour, "border": SELECTED_RING},
+                "hover": {"background": colour, "border": border},
+            },
+            borderWidth=4 if on_path or border not in (colour, UNSCORED_BORDER) else 1,
+            borderWidthSelected=5,
+            shapeProperties={"borderDashes": [5, 3] if node.pinned else False},
             visits=node.visits,
         )
         if node.parent_id is not None:
-            edge: dict[str, Any] = {}
+            edge = {"dashes": False, "color": {"color": EDGE_COLOUR}, "width": 1}
             if is_counterfactual(node):
-                edge = {"dashes": True, "color": CATEGORIES["counterfactual"][0], "width": 2}
+                edge = {
+                    "dashes": True,
+                    "color": {"color": CATEGORIES["counterfactual"][0]},
+                    "width": 2,
+                }
             elif node.branch != "main":
-                edge = {"dashes": True, "color": RERUN_EDGE_COLOUR}
+                edge = {"dashes": True, "color": {"color": RERUN_EDGE_COLOUR}, "width": 1}
             elif on_path:
-                edge = {"color": BEST_PATH_COLOUR, "width": 4}
+                edge = {"dashes": False, "color": {"color": BEST_PATH_COLOUR}, "width": 4}
             net.add_edge(node.parent_id, node.id, id=f"e{node.id}", **edge)
-    known = {n["id"] for n in net.nodes}
-    for prior in priors:
-        if prior.node_id not in known:
-            continue
-        node_level = next(n["level"] for n in net.nodes if n["id"] == prior.node_id)
-        pid = f"p{prior.id}"
-        net.add_node(
-            pid,
-            label=f"💡 {_short(prior.text, 40)}",
-            title=f"Prior: {prior.text}",
-            shape="box",
-            level=node_level + 1,
-            color={"background": CATEGORIES["prior"][0], "border": "#c9a400"},
-        )
-        net.add_edge(prior.node_id, pid, id=f"e{pid}", dashes=True, arrows="", color="#c9a400")
     return net.nodes, net.edges
+
+
+def _state_describer(task: str | None) -> Any:
+    if task is None:
+        return None
+    from treelight.engine.tasks import task_classes
+
+    task_class = task_classes().get(task)
+    return task_class.describe_state if task_class else None
 
 
 def vis_options(direction: str = "UD") -> dict[str, Any]:
@@ -207,8 +243,8 @@ def vis_options(direction: str = "UD") -> dict[str, Any]:
         {
             "direction": direction,
             "sortMethod": "directed",
-            "levelSeparation": 70,
-            "nodeSpacing": 160,
+            "levelSeparation": 110,
+            "nodeSpacing": 120,
             "edgeMinimization": False,
             "parentCentralization": True,
         }
@@ -245,7 +281,7 @@ def standalone_html(run: Run, nodes: list[Node], priors: list[Prior]) -> str:
     The data travels as JSON inside a <script type="application/json"> block,
     with "<" escaped, so no model text can close the block or become markup.
     """
-    vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run))
+    vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run), run.task)
     payload = json.dumps({"nodes": vis_nodes, "edges": vis_edges, "options": vis_options()})
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     title = f"Treelight run #{run.id}: {run.task} · {run.strategy}"

@@ -34,7 +34,7 @@ def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> s
         score = "" if node.score is None else f" {node.score:.2f}"
         if node.visits:  # MCTS statistics
             score += f" N={node.visits} Q={node.value / node.visits:.2f}"
-        pin = " 📌" if node.pinned else ""
+        pin = " [pinned]" if node.pinned else ""
         origin = "" if node.origin == "model" else f" <{node.origin}>"
         line = (
             f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"

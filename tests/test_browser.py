@@ -179,16 +179,17 @@ def test_hostile_model_text_is_shown_literally_and_never_runs(
     assert_nothing_ran(page)
 
 
-def paused_run(home: Path) -> tuple[int, list[int]]:
+def paused_run(home: Path, steps: int = 1) -> tuple[int, list[int]]:
+    """A run paused after its first expansion; with steps=2, its next action expands."""
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
     run = create_run(
         engine,
         task="question",
         problem="What is 2+2?",
         strategy="bfs",
-        strategy_params={"samples": 3, "steps": 1},
+        strategy_params={"samples": 3, "steps": steps},
         judges=[],
-        generator={"backend": "scripted", "outputs": ["Two and two.", "Count up.", "Add."]},
+        generator={"backend": "scripted", "outputs": ["Two and two.", "Count up.", "Add."] * 4},
         status="running",
     )
     assert run.id is not None
@@ -245,3 +246,40 @@ def test_two_browser_sessions_steer_the_same_run(tmp_path: Path) -> None:
     assert [(p.node_id, p.text) for p in priors] == [(second_id, "count on your fingers")]
     assert events.count(("prune", first_id)) == 1
     assert ("pin", first_id) in events and ("prior", second_id) in events
+
+
+def test_a_step_on_a_paused_run_is_drawn_at_once_and_the_view_stays_where_it_was_put(
+    browser_page: Page, tmp_path: Path
+) -> None:
+    """After Step on a paused run the page follows until the worker's action has
+    landed, then draws it; a person's zoom is kept through that update, until Fit."""
+    home = tmp_path / "home"
+    home.mkdir()
+    run_id, children = paused_run(home, steps=2)
+    page = browser_page
+    scale_js = "el => el.__treelight.network.getScale()"
+    with served_app(home, worker=True) as url:
+        page.goto(f"{url}/?run={run_id}")
+        tree = page.locator(".treelight-tree").first
+        tree.wait_for(timeout=30_000)
+        assert tree_nodes(page) == 1 + len(children)
+        tree.locator("button[data-action='+']").click()
+        tree.locator("button[data-action='+']").click()
+        page.wait_for_timeout(500)  # the zoom animation
+        zoomed = tree.evaluate(scale_js)
+        assert tree.get_attribute("data-touched") is not None
+
+        page.get_by_role("button", name="Step", exact=True).click()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and tree_nodes(page) <= 1 + len(children):
+            page.wait_for_timeout(200)
+        assert tree_nodes(page) > 1 + len(children), "the step's nodes were never drawn"
+        with Session(make_engine(f"sqlite:///{home / 'treelight.db'}")) as session:
+            assert tree_nodes(page) == queries.node_count(session, run_id)
+        page.wait_for_timeout(1500)  # a few more redraws: the view must not move
+        assert tree.evaluate(scale_js) == pytest.approx(zoomed)
+
+        tree.locator("button[data-action='Fit']").click()
+        page.wait_for_timeout(600)
+        assert tree.evaluate(scale_js) != pytest.approx(zoomed)
+        page.screenshot(path=str(ARTIFACTS / "tree-after-step.png"))

@@ -188,6 +188,12 @@ class Task(ABC):
         """Check a final answer when the task can (None: no checker)."""
         return None
 
+    @classmethod
+    def describe_state(cls, state: dict[str, Any]) -> str | None:
+        """The engine's own account of a node's state, for its label in the tree
+        (None: the thought says it all)."""
+        return None
+
     def state_key(self, state: dict[str, Any]) -> str | None:
         """Nodes with the same key are the same situation: a sibling that reaches a
         state an earlier sibling reached is pruned as a duplicate, and a judge's

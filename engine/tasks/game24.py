@@ -380,6 +380,12 @@ class Game24(Task):
     def check_answer(self, answer: str) -> AnswerCheck | None:
         return check_expression(answer, self.numbers)
 
+    @classmethod
+    def describe_state(cls, state: dict[str, Any]) -> str | None:
+        if "left" in state:  # computed by the engine, whatever the model wrote
+            return "left: " + " ".join(str(n) for n in state["left"])
+        return None
+
     def state_key(self, state: dict[str, Any]) -> str:
         if "left" in state:
             return " ".join(sorted(state["left"], key=lambda s: Fraction(s)))

@@ -1,0 +1,137 @@
+"""The live tree drawn update by update equals the same tree drawn afresh.
+
+The page sends the browser only what changed (app/tree_component.py `delta`),
+and vis-network's DataSet.update merges each sent item into the one it has,
+nested objects included. So an item sent without a field it had before keeps
+the old value: a gold best-path edge stays gold after the path moved. Here the
+client is simulated with that merge, through a replayed run (the best path
+moves as the search goes) and through a person's steering, and after every
+update it must equal a fresh draw.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.conftest import game24_script
+from treelight.app.tree_component import delta
+from treelight.engine import steering
+from treelight.engine.graph_view import best_path, vis_elements
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.replay import tree_at
+from treelight.engine.runner import Runner, create_run
+from treelight.storage import queries
+from treelight.storage.models import Run
+
+
+def merge(old: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """vis-data's update: fields merged into the item, nested objects merged too."""
+    merged = copy.deepcopy(old)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+class Client:
+    """The browser's DataSets, fed the payloads the page sends."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[Any, dict[str, Any]] = {}
+        self.edges: dict[Any, dict[str, Any]] = {}
+
+    def apply(self, payload: dict[str, Any]) -> None:
+        if payload["reset"]:
+            self.nodes = {n["id"]: copy.deepcopy(n) for n in payload["nodes"]}
+            self.edges = {e["id"]: copy.deepcopy(e) for e in payload["edges"]}
+            return
+        for key in payload["remove_nodes"]:
+            self.nodes.pop(key)
+        for key in payload["remove_edges"]:
+            self.edges.pop(key)
+        for items, kept in ((payload["nodes"], self.nodes), (payload["edges"], self.edges)):
+            for item in items:
+                kept[item["id"]] = merge(kept.get(item["id"], {}), item)
+
+
+def drawn(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> tuple[dict, dict]:
+    return {n["id"]: n for n in nodes}, {e["id"]: e for e in edges}
+
+
+def finished_run(engine: Engine) -> int:
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        judges=parse_judge_specs("game24-verifier,value"),
+        budget={"max_calls": 40},
+    )
+    assert run.id is not None
+    Runner(engine, run.id).run_until_idle()
+    return run.id
+
+
+def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(
+    engine: Engine,
+) -> None:
+    run_id = finished_run(engine)
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+    assert run is not None
+    client, sent = Client(), None
+    paths = set()
+    for step in range(len(events)):
+        shown = tree_at(nodes, events, step)
+        replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
+        path = best_path(shown, replay_run)
+        paths.add(frozenset(path))
+        vis_nodes, vis_edges = vis_elements(shown, [], path, run.task)
+        payload, sent = delta(sent, vis_nodes, vis_edges)
+        client.apply(payload)
+        assert (client.nodes, client.edges) == drawn(vis_nodes, vis_edges), f"step {step}"
+    assert len(paths) > 2  # the best path really moved along the way
+
+
+def test_steering_drawn_as_updates_equals_a_fresh_draw(engine: Engine) -> None:
+    run_id = finished_run(engine)
+    client, sent = Client(), None
+
+    def draw() -> None:
+        nonlocal sent
+        with Session(engine) as session:
+            run = queries.get_run(session, run_id)
+            nodes = queries.run_nodes(session, run_id)
+            priors = queries.run_priors(session, run_id)
+        assert run is not None
+        vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run), run.task)
+        payload, sent = delta(sent, vis_nodes, vis_edges)
+        client.apply(payload)
+        assert (client.nodes, client.edges) == drawn(vis_nodes, vis_edges)
+
+    draw()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+    expanded = [n for n in nodes if n.status == "expanded" and n.parent_id is not None]
+    target = expanded[0].id or 0
+    steering.pin(engine, run_id, target)
+    draw()
+    steering.add_prior(engine, run_id, target, "multiply the fours first")
+    draw()
+    steering.pin(engine, run_id, target, pinned=False)
+    draw()
+    steering.prune(engine, run_id, target)
+    draw()
+    steering.restore(engine, run_id, target)
+    draw()
+    assert "hint: multiply the four" in client.nodes[target]["label"]
