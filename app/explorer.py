@@ -19,6 +19,7 @@ from treelight.engine.graph_view import (
     answer_tally,
     best_node,
     best_path,
+    fold_siblings,
     legend,
     standalone_html,
     vis_elements,
@@ -246,7 +247,12 @@ def tree_panel(run_id: int, live: bool) -> None:
         status_line(run, len(nodes))
         shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
         path = best_path(nodes, run)
-        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task)
+        if st.session_state.get("unfolded_run") != run_id:  # folds are per run
+            st.session_state["unfolded"], st.session_state["unfolded_run"] = set(), run_id
+        shown, folds = fold_siblings(
+            shown, st.session_state["unfolded"], st.session_state.get("selected_node")
+        )
+        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task, folds)
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, hide_invalid)
         st.session_state["tree_shown_as"] = hide_invalid

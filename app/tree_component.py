@@ -38,6 +38,12 @@ def _forget(key: str) -> None:
     st.session_state.pop(f"{key}_sent", None)
 
 
+def _on_unfold(key: str) -> None:
+    parent = getattr(st.session_state.get(key), "unfold", None)
+    if parent is not None:
+        st.session_state.setdefault("unfolded", set()).add(int(parent))
+
+
 def _on_selected(key: str) -> None:
     selected = getattr(st.session_state.get(key), "selected", None)
     if selected is not None:
@@ -117,6 +123,7 @@ def live_tree(
         data=payload,
         key=key,
         on_selected_change=lambda: _on_selected(key),
+        on_unfold_change=lambda: _on_unfold(key),
         on_need_lib_change=_on_need_lib,
         on_need_full_change=lambda: _forget(key),
     )

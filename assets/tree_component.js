@@ -67,6 +67,7 @@ export default function (component) {
         const id = params.nodes[0];
         tree.touched = true;
         if (typeof id === "number") setStateValue("selected", id);
+        else if (String(id).startsWith("f")) setStateValue("unfold", Number(String(id).slice(1)));
       }
     });
     network.on("zoom", () => { tree.touched = true; });

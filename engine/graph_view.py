@@ -152,12 +152,14 @@ def vis_elements(
     priors: Iterable[Prior],
     highlight: set[int],
     task: str | None = None,
+    folds: dict[int, list[Node]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Nodes and edges for vis-network. Every item carries every visual field it can
     have (colour, width, dashes, label, ...): the live tree updates items by merging
     fields, so a field left out would keep its old value (a gold edge off the path).
     Pins and a person's hints are drawn on their node; with `task`, a label shows the
-    engine's state (Game of 24: the numbers really left), not the model's claim."""
+    engine's state (Game of 24: the numbers really left), not the model's claim.
+    `folds` (from fold_siblings) are drawn as one node per parent."""
     hints: dict[int, list[str]] = {}
     for prior in priors:
         hints.setdefault(prior.node_id, []).append(prior.text)
@@ -221,7 +223,73 @@ def vis_elements(
             elif on_path:
                 edge = {"dashes": False, "color": {"color": BEST_PATH_COLOUR}, "width": 4}
             net.add_edge(node.parent_id, node.id, id=f"e{node.id}", **edge)
+    for parent_id, folded in (folds or {}).items():
+        reasons = sorted({_short(n.status_reason, 60) for n in folded if n.status_reason})
+        net.add_node(
+            f"f{parent_id}",
+            label=f"+{len(folded)} {_fold_kind(folded)}",
+            title="\n".join(
+                [f"{len(folded)} candidates folded; click to show them", "", *reasons[:12]]
+            ),
+            level=folded[0].depth,
+            shape="box",
+            size=7,
+            color={
+                "background": "#f2f2f2",
+                "border": UNSCORED_BORDER,
+                "highlight": {"background": "#f2f2f2", "border": SELECTED_RING},
+                "hover": {"background": "#f2f2f2", "border": UNSCORED_BORDER},
+            },
+            borderWidth=1,
+            borderWidthSelected=2,
+            shapeProperties={"borderDashes": [2, 2]},
+            visits=0,
+        )
+        net.add_edge(
+            parent_id,
+            f"f{parent_id}",
+            id=f"ef{parent_id}",
+            dashes=True,
+            color={"color": "#bbbbbb"},
+            width=1,
+        )
     return net.nodes, net.edges
+
+
+FOLD_AT = 2  # this many invalid or duplicate siblings (or more) are drawn as one node
+
+
+def is_foldable(node: Node) -> bool:
+    return node.status == NodeStatus.INVALID or (
+        node.status == NodeStatus.PRUNED and node.pruned_by == PrunedBy.DUPLICATE
+    )
+
+
+def fold_siblings(
+    nodes: list[Node], unfolded: Iterable[int] = (), keep: int | None = None
+) -> tuple[list[Node], dict[int, list[Node]]]:
+    """The nodes to draw, and per parent the invalid and duplicate children drawn as
+    one "+8 invalid" node instead (they have no children: nothing grows from them).
+    Parents in `unfolded` show theirs; `keep` (the selected node) is never folded."""
+    opened = set(unfolded)
+    groups: dict[int, list[Node]] = {}
+    for node in nodes:
+        if node.parent_id is not None and node.parent_id not in opened and is_foldable(node):
+            groups.setdefault(node.parent_id, []).append(node)
+    folds = {
+        parent: group
+        for parent, group in groups.items()
+        if len(group) >= FOLD_AT and all(n.id != keep for n in group)
+    }
+    hidden = {n.id for group in folds.values() for n in group}
+    return [n for n in nodes if n.id not in hidden], folds
+
+
+def _fold_kind(nodes: list[Node]) -> str:
+    invalid = sum(n.status == NodeStatus.INVALID for n in nodes)
+    if invalid == len(nodes):
+        return "invalid"
+    return "duplicates" if invalid == 0 else "invalid or duplicate"
 
 
 def _state_describer(task: str | None) -> Any:

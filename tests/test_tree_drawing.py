@@ -20,7 +20,7 @@ from sqlmodel import Session
 from tests.conftest import game24_script
 from treelight.app.tree_component import delta
 from treelight.engine import steering
-from treelight.engine.graph_view import best_path, vis_elements
+from treelight.engine.graph_view import FOLD_AT, best_path, fold_siblings, vis_elements
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.replay import tree_at
 from treelight.engine.runner import Runner, create_run
@@ -96,7 +96,8 @@ def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(
         replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
         path = best_path(shown, replay_run)
         paths.add(frozenset(path))
-        vis_nodes, vis_edges = vis_elements(shown, [], path, run.task)
+        drawn_nodes, folds = fold_siblings(shown)
+        vis_nodes, vis_edges = vis_elements(drawn_nodes, [], path, run.task, folds)
         payload, sent = delta(sent, vis_nodes, vis_edges)
         client.apply(payload)
         assert (client.nodes, client.edges) == drawn(vis_nodes, vis_edges), f"step {step}"
@@ -135,3 +136,38 @@ def test_steering_drawn_as_updates_equals_a_fresh_draw(engine: Engine) -> None:
     steering.restore(engine, run_id, target)
     draw()
     assert "hint: multiply the four" in client.nodes[target]["label"]
+
+
+def test_invalid_siblings_are_folded_into_one_node_until_their_parent_is_opened(
+    engine: Engine,
+) -> None:
+    run_id = finished_run(engine)
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+    assert run is not None
+    invalid_by_parent: dict[int, list[int]] = {}
+    for node in nodes:
+        if node.status == "invalid" and node.parent_id is not None:
+            invalid_by_parent.setdefault(node.parent_id, []).append(node.id or 0)
+    parent, children = max(invalid_by_parent.items(), key=lambda item: len(item[1]))
+    assert len(children) >= FOLD_AT  # the scripted model writes plenty of bad steps
+
+    shown, folds = fold_siblings(nodes)
+    vis_nodes, vis_edges = vis_elements(shown, [], best_path(nodes, run), run.task, folds)
+    by_id = {n["id"]: n for n in vis_nodes}
+    assert f"f{parent}" in by_id and not set(children) & set(by_id)
+    assert by_id[f"f{parent}"]["label"].startswith(f"+{len(folds[parent])} ")
+    assert {"from": parent, "to": f"f{parent}"}.items() <= next(
+        e for e in vis_edges if e["id"] == f"ef{parent}"
+    ).items()
+    # Every node is drawn, or counted in exactly one fold.
+    folded = [n.id for group in folds.values() for n in group]
+    assert sorted([*(i for i in by_id if isinstance(i, int)), *folded]) == sorted(
+        n.id for n in nodes
+    )
+
+    opened, still = fold_siblings(nodes, unfolded={parent})
+    assert parent not in still and set(children) <= {n.id for n in opened}
+    kept, around = fold_siblings(nodes, keep=children[0])  # the selected node stays in sight
+    assert parent not in around and children[0] in {n.id for n in kept}

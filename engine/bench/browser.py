@@ -83,7 +83,7 @@ def served_app(home: Path, worker: bool = True) -> Iterator[str]:
 NODE_POSITION_JS = """
 (el, id) => {
   const tree = el.__treelight;
-  tree.touched = Date.now();  // keep the view still while we click
+  tree.touched = true;  // keep the view still while we click
   const ids = tree.nodes.getIds();
   const target = id === null ? ids[ids.length - 1] : id;
   tree.network.focus(target, {scale: 1.0});
