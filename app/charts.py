@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
 from treelight.app.services import get_engine
+from treelight.engine.graph_view import CATEGORIES, category
 from treelight.storage import queries
+from treelight.storage.models import Node
 
 
 def run_charts(run_id: int) -> None:
@@ -15,12 +18,11 @@ def run_charts(run_id: int) -> None:
         nodes = queries.run_nodes(session, run_id)
         calls = queries.run_model_calls(session, run_id)
     left, right = st.columns(2)
-    scored = [(n.id, n.score, n.status) for n in nodes if n.score is not None]
+    scored = [n for n in nodes if n.score is not None]
     with left:
-        st.caption("Scores of judged nodes, in the order they were made")
+        st.caption("Scores of judged nodes by step (depth in the tree), in the tree's colours")
         if scored:
-            frame = pd.DataFrame(scored, columns=["node", "score", "status"])
-            st.scatter_chart(frame, x="node", y="score", color="status", height=220)
+            st.altair_chart(_score_chart(scored), use_container_width=True)
         else:
             st.text("No node judged yet.")
     with right:
@@ -38,3 +40,30 @@ def run_charts(run_id: int) -> None:
             st.bar_chart(frame, x="call", height=220, color=["#3182bd", "#bdbdbd", "#fd8d3c"])
         else:
             st.text("No model call yet.")
+
+
+def _score_chart(scored: list[Node]) -> alt.Chart:
+    frame = pd.DataFrame(
+        {
+            "step": [n.depth for n in scored],
+            "score": [n.score for n in scored],
+            "node": [f"#{n.id}" for n in scored],
+            "status": [CATEGORIES[category(n)][1] for n in scored],
+        }
+    )
+    shown = [key for key in CATEGORIES if CATEGORIES[key][1] in set(frame["status"])]
+    colours = alt.Scale(
+        domain=[CATEGORIES[k][1] for k in shown], range=[CATEGORIES[k][0] for k in shown]
+    )
+    return (
+        alt.Chart(frame, height=220)
+        .mark_circle(size=70, opacity=0.85, stroke="#555555", strokeWidth=0.5)
+        .encode(
+            x=alt.X("step:O", title="step (depth)"),
+            xOffset="jitter:Q",
+            y=alt.Y("score:Q"),
+            color=alt.Color("status:N", scale=colours, legend=alt.Legend(orient="bottom")),
+            tooltip=["node", "status", "score"],
+        )
+        .transform_calculate(jitter="random()")
+    )

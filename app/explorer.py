@@ -285,7 +285,9 @@ def _legend_html() -> str:
     )
     return (
         f'<div style="line-height:1.8">{items} <span style="font-size:0.8rem">'
-        f"· gold border: best path · size: score · dashed: re-run branch</span></div>"
+        "· gold: best path · size: score (small, grey border: not scored) · dashed edge: "
+        "re-run branch · dashed border: pinned · a +N box: folded invalid or duplicate "
+        "siblings (click to open)</span></div>"
     )
 
 
