@@ -8,7 +8,8 @@ from sqlmodel import Session
 from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.app.tree_component import live_tree
-from treelight.engine.graph_view import best_path, vis_elements
+from treelight.engine import compare
+from treelight.engine.graph_view import best_path, fold_siblings, vis_elements
 from treelight.engine.replay import tree_at
 from treelight.engine.textview import format_tree
 from treelight.storage import queries
@@ -61,28 +62,55 @@ def page() -> None:
             format_func=labels.__getitem__,
             key="cmp_b",
         )
-        for column, run_id in ((a, first), (b, second)):
-            with column:
-                summary(run_id)
+        if first is not None and second is not None:
+            compare_runs(first, second)
     with replay:
         replay_panel(ids, labels)
 
 
-def summary(run_id: int | None) -> None:
-    if run_id is None:
-        return
+def compare_runs(first: int, second: int) -> None:
+    """Settings and outcome as two columns with the differences marked, then the
+    two trees drawn the same way, side by side."""
+    loaded = []
     with Session(get_engine()) as session:
-        run = queries.get_run(session, run_id)
-        if run is None:
-            return
-        nodes = queries.run_nodes(session, run_id)
-        text = format_tree(run, nodes, queries.run_evaluations(session, run_id))
-    m1, m2, m3 = st.columns(3)
-    m1.metric("nodes", len(nodes))
-    m2.metric("model calls", run.model_calls)
-    m3.metric("tokens", f"{run.prompt_tokens + run.completion_tokens:,}")
-    st.text(f"answer: {run.answer}")
-    st.code(text, language=None)
+        for run_id in (first, second):
+            run = queries.get_run(session, run_id)
+            if run is None:
+                return
+            nodes = queries.run_nodes(session, run_id)
+            text = format_tree(run, nodes, queries.run_evaluations(session, run_id))
+            loaded.append((run, nodes, queries.run_priors(session, run_id), text))
+    (run_a, nodes_a, _, _), (run_b, nodes_b, _, _) = loaded
+    left, right = st.columns(2)
+    with left:
+        st.caption(
+            f"Settings: #{run_a.id} (first) against #{run_b.id} (second); ≠ marks a difference"
+        )
+        st.dataframe(
+            compare.side_by_side(compare.settings(run_a), compare.settings(run_b)),
+            hide_index=True,
+            width="stretch",
+        )
+    with right:
+        st.caption("Outcome")
+        st.dataframe(
+            compare.side_by_side(compare.outcome(run_a, nodes_a), compare.outcome(run_b, nodes_b)),
+            hide_index=True,
+            width="stretch",
+        )
+    columns = st.columns(2)
+    for column, (run, nodes, priors, text), key in zip(
+        columns, loaded, ("cmp_tree_a", "cmp_tree_b"), strict=True
+    ):
+        with column:
+            st.markdown(f"**#{run.id}** · {md(run.strategy)} · answer: {md(str(run.answer))}")
+            shown, folds = fold_siblings(nodes)
+            vis_nodes, vis_edges = vis_elements(
+                shown, priors, best_path(nodes, run), run.task, folds
+            )
+            live_tree(run.id or 0, vis_nodes, vis_edges, None, height=420, key=key)
+            with st.expander("As text"):
+                st.code(text, language=None)
 
 
 def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:

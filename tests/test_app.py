@@ -427,3 +427,33 @@ def test_results_stay_in_sight_a_vote_tally_and_a_best_so_far(app_engine: Engine
     at = explorer(open_ended.id)
     best = [i.value for i in at.info if i.value.startswith("Best so far")]
     assert best and "not an answer" in best[0]
+
+
+def test_compare_two_runs_marks_what_differs_and_draws_both_trees(app_engine: Engine) -> None:
+    from treelight.engine.runner import Runner, create_run
+
+    made = []
+    for strategy, seed in (("bfs", 1), ("dfs", 2)):
+        run = create_run(
+            app_engine,
+            task="game24",
+            problem="4 4 4 4",
+            strategy=strategy,
+            generator={"backend": "scripted", "outputs": game24_script(seed)},
+            budget={"max_calls": 12},
+            seed=seed,
+            status="running",
+        )
+        Runner(app_engine, run.id or 0).run_until_idle()
+        made.append(run.id)
+    at = explorer(made[0])
+    at.switch_page("views/runs_page.py").run()
+    at.selectbox(key="cmp_a").set_value(made[0])
+    at.selectbox(key="cmp_b").set_value(made[1]).run()
+    assert not at.exception
+    settings = next(d.value for d in at.dataframe if "differs" in d.value.columns)
+    differs = dict(zip(settings[""], settings["differs"], strict=True))
+    assert differs["strategy"] == "≠" and differs["seed"] == "≠"
+    assert differs["task"] == "" and differs["problem"] == ""
+    outcome = [d.value for d in at.dataframe if "differs" in d.value.columns][1]
+    assert {"status", "answer", "nodes", "model calls", "tokens"} <= set(outcome[""])
