@@ -12,6 +12,7 @@ from treelight.app.charts import run_charts
 from treelight.app.inspector import inspector
 from treelight.app.safe import md
 from treelight.app.services import get_engine
+from treelight.app.teaching import presenting
 from treelight.app.tree_component import live_tree
 from treelight.engine import commands
 from treelight.engine.errors import TreelightError
@@ -75,13 +76,18 @@ def page() -> None:
     st.caption("Problem")
     st.text(run.problem)
     controls(run)
-    left, right = st.columns([3, 2], gap="medium")
     live = following(run, busy)
+    if presenting():  # the tree full width; the inspector beside it only if wanted
+        side = st.toggle("Show the inspector", key="present_inspector")
+        left, right = st.columns([3, 1.3], gap="medium") if side else (st.container(), None)
+    else:
+        left, right = st.columns([3, 2], gap="medium")
     with left:
         method_note(run)
         tree_panel(run.id, live)
-    with right:
-        inspector(run.id, live)
+    if right is not None:
+        with right:
+            inspector(run.id, live)
     st.divider()
     charts, log = st.tabs(["Charts", "Event log"])
     with charts:
@@ -105,7 +111,7 @@ def method_note(run: Run) -> None:
     rules = {k: v for k, v in run.strategy_params.items() if k in LOOP_RULES and v}
     loop_help = {info.name: info.help for info in describe(StrategyOptions)}
     # Our own text, not a model's: Markdown is fine here.
-    with st.expander(f"**{run.strategy}** — {strategy.summary}"):
+    with st.expander(f"**{run.strategy}** — {strategy.summary}", expanded=presenting()):
         st.markdown(strategy.explanation)
         if rules:
             st.caption("Loop rules on this run")
@@ -264,6 +270,8 @@ def tree_panel(run_id: int, live: bool) -> None:
             direction="LR" if direction == "left-right" else "UD",
             best=list(path),
             fit=refit,
+            height=760 if presenting() else 560,
+            large=presenting(),
         )
         st.html(_legend_html())
         still_live = following(run, busy)

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from treelight.app.safe import md
 from treelight.app.services import get_engine
+from treelight.app.teaching import guided_replay
 from treelight.app.tree_component import live_tree
 from treelight.engine import compare
 from treelight.engine.graph_view import best_path, fold_siblings, vis_elements
@@ -126,6 +127,12 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         priors = queries.run_priors(session, run_id)
     if run is None or not events:
         st.info("This run has no events yet.")
+        return
+    if st.toggle(
+        "Guided: ask the class to predict each decision before it is shown",
+        key=f"guided_{run_id}",
+    ):
+        guided_replay(run, nodes, events, priors)
         return
     step = st.slider(
         "Event",

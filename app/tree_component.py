@@ -55,6 +55,7 @@ def delta(
     nodes: list[dict[str, Any]],
     edges: list[dict[str, Any]],
     direction: str = "UD",
+    large: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What to send this rerun, and what the client will then have.
 
@@ -73,7 +74,7 @@ def delta(
             "edges": edges,
             "remove_nodes": [],
             "remove_edges": [],
-            "options": vis_options(direction),
+            "options": vis_options(direction, large),
         }, now
     changed_nodes = [n for n in nodes if sent["nodes"].get(str(n["id"])) != node_json[str(n["id"])]]
     changed_edges = [e for e in edges if sent["edges"].get(str(e["id"])) != edge_json[str(e["id"])]]
@@ -106,13 +107,16 @@ def live_tree(
     direction: str = "UD",
     best: list[int] | None = None,
     fit: bool = False,
+    large: bool = False,
 ) -> None:
     """Draw (or update in place) the tree of `run_id` under component key `key`.
-    `best`: the best path's node ids; `fit`: re-fit the view (what is shown changed)."""
+    `best`: the best path's node ids; `fit`: re-fit the view (what is shown changed);
+    `large`: projector-sized labels."""
     sent = st.session_state.get(f"{key}_sent")
-    if sent is not None and (sent.get("run_id"), sent.get("direction")) != (run_id, direction):
-        sent = None  # another run, or another layout: draw from scratch
-    payload, now = delta(sent, nodes, edges, direction)
+    drawn_as = (run_id, direction, large)
+    if sent is not None and sent.get("drawn_as") != drawn_as:
+        sent = None  # another run, layout or type size: draw from scratch
+    payload, now = delta(sent, nodes, edges, direction, large)
     payload["selected"] = selected
     payload["height"] = height
     payload["best"] = sorted(best or [])
@@ -128,4 +132,4 @@ def live_tree(
         on_need_full_change=lambda: _forget(key),
     )
     st.session_state["tree_lib_sent"] = True
-    st.session_state[f"{key}_sent"] = {**now, "run_id": run_id, "direction": direction}
+    st.session_state[f"{key}_sent"] = {**now, "drawn_as": drawn_as}

@@ -301,9 +301,10 @@ def _state_describer(task: str | None) -> Any:
     return task_class.describe_state if task_class else None
 
 
-def vis_options(direction: str = "UD") -> dict[str, Any]:
+def vis_options(direction: str = "UD", large: bool = False) -> dict[str, Any]:
     """Hierarchical layout, physics off: positions stay put as the tree grows.
-    `direction` is "UD" (top-down) or "LR" (left-right, for wide levels)."""
+    `direction` is "UD" (top-down) or "LR" (left-right, for wide levels); `large`:
+    labels for a projector."""
     net = Network(directed=True, layout=True)
     net.toggle_physics(False)
     options: dict[str, Any] = json.loads(net.options.to_json())
@@ -311,8 +312,8 @@ def vis_options(direction: str = "UD") -> dict[str, Any]:
         {
             "direction": direction,
             "sortMethod": "directed",
-            "levelSeparation": 110,
-            "nodeSpacing": 120,
+            "levelSeparation": 150 if large else 110,
+            "nodeSpacing": 180 if large else 120,
             "edgeMinimization": False,
             "parentCentralization": True,
         }
@@ -322,7 +323,7 @@ def vis_options(direction: str = "UD") -> dict[str, Any]:
         "arrows": {"to": {"enabled": True, "scaleFactor": 0.4}},
         "color": {"color": "#999999"},
     }
-    options["nodes"] = {"font": {"size": 12, "face": "sans-serif"}}
+    options["nodes"] = {"font": {"size": 20 if large else 12, "face": "sans-serif"}}
     options["interaction"] = {
         "hover": True,
         "tooltipDelay": 150,

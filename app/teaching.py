@@ -1,0 +1,103 @@
+"""Teaching: a guided replay that asks the class to predict each decision, and the
+presentation view (large type, the tree full width)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from treelight.app.safe import md
+from treelight.app.tree_component import live_tree
+from treelight.engine.graph_view import best_path, fold_siblings, vis_elements
+from treelight.engine.replay import tree_at
+from treelight.engine.teaching import questions
+from treelight.storage.models import Event, Node, Prior, Run
+
+PRESENTATION_CSS = """
+<style>
+.stMainBlockContainer { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem; }
+.stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
+.stMainBlockContainer .stMarkdown, .stMainBlockContainer button,
+.stMainBlockContainer [data-testid="stText"] { font-size: 1.35rem !important; }
+.stMainBlockContainer h3 { font-size: 2.2rem !important; }
+</style>
+"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("present"))
+
+
+def presentation_toggle() -> None:
+    st.sidebar.toggle(
+        "Presentation view",
+        key="present",
+        help="Large type and the tree full width, for a projector; the inspector can be "
+        "hidden. Replays can ask the class to predict each decision (Runs page).",
+    )
+    if presenting():
+        st.html(PRESENTATION_CSS)  # our own fixed styles: no model text
+
+
+def guided_replay(run: Run, nodes: list[Node], events: list[Event], priors: list[Prior]) -> None:
+    """One decision at a time: the tree before it, the question, the class's guess,
+    then the answer with the engine's reason and the tree after it."""
+    asked = questions(nodes, events)
+    if not asked:
+        st.info("This run has no decisions with more than one possible choice to ask about.")
+        return
+    key = f"guide_{run.id}"
+    state = st.session_state.setdefault(key, {"at": 0, "revealed": False, "right": 0, "done": 0})
+    at = min(state["at"], len(asked) - 1)
+    question = asked[at]
+    revealed = state["revealed"]
+    by_id = {n.id: n for n in nodes}
+    st.markdown(
+        f"**Decision {at + 1} of {len(asked)}** · predicted right so far: "
+        f"{state['right']} of {state['done']}"
+    )
+    step = question.event_index if revealed else question.event_index - 1
+    shown = tree_at(nodes, events, step)
+    replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
+    drawn, folds = fold_siblings(shown, keep=question.answer if revealed else None)
+    moment = events[step].created_at
+    vis_nodes, vis_edges = vis_elements(
+        drawn,
+        [p for p in priors if p.created_at <= moment],
+        best_path(shown, replay_run),
+        run.task,
+        folds,
+    )
+    st.markdown(f"#### {question.prompt}")
+    choice = st.radio(
+        "Your prediction",
+        question.choices,
+        format_func=lambda i: f"#{i} · {by_id[i].text[:60]}" if i in by_id else f"#{i}",
+        key=f"{key}_choice_{at}",
+        horizontal=len(question.choices) <= 4,
+        disabled=revealed,
+    )
+    left, right = st.columns(2)
+    if not revealed and left.button("Reveal", key=f"{key}_reveal", type="primary"):
+        state["revealed"] = True
+        state["done"] += 1
+        state["right"] += int(choice == question.answer)
+        st.rerun()
+    if revealed:
+        verdict = "Right" if choice == question.answer else "Not this time"
+        st.success(f"{verdict}: the search picked #{question.answer}. Why: {md(question.reason)}")
+        if at + 1 < len(asked) and right.button("Next decision", key=f"{key}_next"):
+            state.update(at=at + 1, revealed=False)
+            st.rerun()
+        elif at + 1 >= len(asked):
+            st.info(f"That was the last decision: {state['right']} of {state['done']} right.")
+    if st.button("Start again", key=f"{key}_restart"):
+        st.session_state[key] = {"at": 0, "revealed": False, "right": 0, "done": 0}
+        st.rerun()
+    live_tree(
+        run.id or 0,
+        vis_nodes,
+        vis_edges,
+        question.answer if revealed else None,
+        height=620 if presenting() else 480,
+        key="guided_tree",
+    )

@@ -1,0 +1,88 @@
+"""Teaching: the guided replay's questions, and the flow a class goes through."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.conftest import game24_script, new_app
+from treelight.engine.judges import parse_judge_specs
+from treelight.engine.replay import tree_at
+from treelight.engine.runner import Runner, create_run
+from treelight.engine.teaching import questions
+from treelight.storage import queries
+
+
+def finished_bfs(engine: Engine) -> int:
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3, "beam": 2},
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        judges=parse_judge_specs("game24-verifier,value"),
+        budget={"max_calls": 40},
+        status="running",
+    )
+    Runner(engine, run.id or 0).run_until_idle()
+    return run.id or 0
+
+
+def test_each_question_is_a_real_decision_with_the_engines_pick_among_the_choices(
+    engine: Engine,
+) -> None:
+    run_id = finished_bfs(engine)
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+    asked = questions(nodes, events)
+    kinds = {q.kind for q in asked}
+    assert kinds == {"expand", "prune"}  # a beam of 2 expands and cuts
+    for question in asked:
+        event = events[question.event_index]
+        assert (event.kind, event.node_id) == (question.kind, question.answer)
+        assert event.reason in question.reason
+        assert len(question.choices) >= 2 and question.answer in question.choices
+        before = {n.id: n for n in tree_at(nodes, events, question.event_index - 1)}
+        after = {n.id: n for n in tree_at(nodes, events, question.event_index)}
+        # The choices were all still possible before the decision; it changed the answer's node.
+        for choice in question.choices:
+            assert before[choice].status in ("open", "expanded")
+        expected = "expanded" if question.kind == "expand" else "pruned"
+        assert after[question.answer].status == expected
+        assert event.details.get("by") != "duplicate"
+
+
+def test_a_class_predicts_reveals_and_moves_on(app_engine: Engine) -> None:
+    run_id = finished_bfs(app_engine)
+    at = new_app()
+    at.query_params["run"] = str(run_id)
+    at.run()
+    at.switch_page("views/runs_page.py").run()
+    at.toggle(key=f"guided_{run_id}").set_value(True).run()
+    assert not at.exception
+    assert any("Decision 1 of" in m.value for m in at.markdown)
+    assert at.radio(key=f"guide_{run_id}_choice_0").options
+    at.button(key=f"guide_{run_id}_reveal").click().run()
+    assert not at.exception
+    [shown] = [s.value for s in at.success]
+    assert "the search picked #" in shown and "Why:" in shown
+    assert any("of 1" in m.value for m in at.markdown)  # one decision predicted so far
+    at.button(key=f"guide_{run_id}_next").click().run()
+    assert any("Decision 2 of" in m.value for m in at.markdown)
+    assert not at.success
+
+
+def test_presentation_view_makes_the_tree_full_width(app_engine: Engine) -> None:
+    run_id = finished_bfs(app_engine)
+    at = new_app()
+    at.query_params["run"] = str(run_id)
+    at.run()
+    at.sidebar.toggle(key="present").set_value(True).run()
+    assert not at.exception
+    assert at.toggle(key="present_inspector").value is False
+    assert not [h for h in at.markdown if h.value.startswith("#### Node #")]  # no inspector
+    at.toggle(key="present_inspector").set_value(True).run()
+    assert not at.exception
+    assert [h for h in at.markdown if h.value.startswith("#### Node #")]
