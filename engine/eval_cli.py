@@ -174,10 +174,11 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     csv_path = evals.write_csv(rows, out / f"eval-{eval_id}-results.csv")
     generator = evaluation.settings["generator"]
-    items = len(rows) // max(1, len(summaries))
+    numbers = sorted({r.item for r in rows})
+    span = f"items {numbers[0]}-{numbers[-1]}" if numbers else "no items"
     title = (
-        f"{evaluation.task} on {Path(evaluation.dataset).name}, {items} items, "
-        f"{generator.get('backend')} {generator.get('model') or ''}".strip()
+        f"{evaluation.task}: {Path(evaluation.dataset).name}, {span} ({len(numbers)}), "
+        f"{generator.get('backend')} {generator.get('model') or '(default model)'}"
     )
     plot_path = evals.plot(summaries, out / f"eval-{eval_id}.png", title)
     paused = [r for r in rows if r.status == "paused"]
