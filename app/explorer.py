@@ -222,7 +222,10 @@ def _export_html(run_id: int) -> str:
         run = queries.get_run(session, run_id)
         assert run is not None
         return standalone_html(
-            run, queries.run_nodes(session, run_id), queries.run_priors(session, run_id)
+            run,
+            queries.run_nodes(session, run_id),
+            queries.run_priors(session, run_id),
+            queries.run_notes(session, run_id),
         )
 
 
@@ -249,6 +252,7 @@ def tree_panel(run_id: int, live: bool) -> None:
             assert run is not None
             nodes = queries.run_nodes(session, run_id)
             priors = queries.run_priors(session, run_id)
+            notes = queries.run_notes(session, run_id)
             busy = bool(queries.pending_commands(session, run_id))
         status_line(run, len(nodes))
         shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
@@ -258,7 +262,7 @@ def tree_panel(run_id: int, live: bool) -> None:
         shown, folds = fold_siblings(
             shown, st.session_state["unfolded"], st.session_state.get("selected_node")
         )
-        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task, folds)
+        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task, folds, notes)
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, hide_invalid)
         st.session_state["tree_shown_as"] = hide_invalid

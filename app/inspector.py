@@ -41,7 +41,10 @@ def inspector(run_id: int, live: bool) -> None:
             call = session.get(ModelCall, node.model_call_id) if node.model_call_id else None
             priors = [p for p in queries.run_priors(session, run_id) if p.node_id == node.id]
             children = [n for n in nodes.values() if n.parent_id == node.id]
+            notes = [e.reason for e in queries.run_notes(session, run_id) if e.node_id == node.id]
         show_node(run, node, evaluations, call, [p.text for p in priors])
+        for note in notes:
+            st.text(f"Note: {note}")
         compare_branches(children)
 
     details()
@@ -233,6 +236,15 @@ def steering_panel(run_id: int) -> None:
                     prior=prior or None,
                 )
                 st.rerun()  # the page follows the re-run until the worker has done it
+    with st.form("note_form", clear_on_submit=True, border=False):
+        text = st.text_input(
+            "Note for the class (kept with the run; shown in replay and the HTML export)",
+            key="note_text",
+            placeholder="e.g. see how the value judge misreads this one",
+        )
+        if st.form_submit_button("Add note"):
+            do("Note", steering.add_note, text)
+            st.rerun()  # the tree above was drawn before the note existed
     if "steer_note" in st.session_state:
         st.info(md(st.session_state.pop("steer_note")))
     judge_panel(run_id)

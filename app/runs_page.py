@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from treelight.app.safe import md
 from treelight.app.services import get_engine
-from treelight.app.teaching import guided_replay
+from treelight.app.teaching import guided_replay, show_notes
 from treelight.app.tree_component import live_tree
 from treelight.engine import compare
 from treelight.engine.graph_view import best_path, fold_siblings, vis_elements
@@ -125,6 +125,7 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         nodes = queries.run_nodes(session, run_id)
         events = queries.run_events(session, run_id)
         priors = queries.run_priors(session, run_id)
+    notes = [e for e in events if e.kind == "note"]
     if run is None or not events:
         st.info("This run has no events yet.")
         return
@@ -132,7 +133,7 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         "Guided: ask the class to predict each decision before it is shown",
         key=f"guided_{run_id}",
     ):
-        guided_replay(run, nodes, events, priors)
+        guided_replay(run, nodes, events, priors, notes)
         return
     step = st.slider(
         "Event",
@@ -152,10 +153,13 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
     replay_run = Run.model_validate(
         {**run.model_dump(), "answer_node_id": None} if step < len(events) else run.model_dump()
     )
+    so_far = [n for n in notes if n.created_at <= event.created_at]
     vis_nodes, vis_edges = vis_elements(
         shown,
         [p for p in priors if p.created_at <= event.created_at],
         best_path(shown, replay_run),
         run.task,
+        notes=so_far,
     )
     live_tree(run_id, vis_nodes, vis_edges, None, height=480, key="replay_tree")
+    show_notes(so_far)

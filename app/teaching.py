@@ -38,7 +38,15 @@ def presentation_toggle() -> None:
         st.html(PRESENTATION_CSS)  # our own fixed styles: no model text
 
 
-def guided_replay(run: Run, nodes: list[Node], events: list[Event], priors: list[Prior]) -> None:
+def show_notes(notes: list[Event]) -> None:
+    """An instructor's notes, as plain text."""
+    for note in notes:
+        st.text(f"Note on #{note.node_id}: {note.reason}")
+
+
+def guided_replay(
+    run: Run, nodes: list[Node], events: list[Event], priors: list[Prior], notes: list[Event]
+) -> None:
     """One decision at a time: the tree before it, the question, the class's guess,
     then the answer with the engine's reason and the tree after it."""
     asked = questions(nodes, events)
@@ -60,12 +68,14 @@ def guided_replay(run: Run, nodes: list[Node], events: list[Event], priors: list
     replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
     drawn, folds = fold_siblings(shown, keep=question.answer if revealed else None)
     moment = events[step].created_at
+    so_far = [n for n in notes if n.created_at <= moment]
     vis_nodes, vis_edges = vis_elements(
         drawn,
         [p for p in priors if p.created_at <= moment],
         best_path(shown, replay_run),
         run.task,
         folds,
+        so_far,
     )
     st.markdown(f"#### {question.prompt}")
     choice = st.radio(
@@ -100,4 +110,6 @@ def guided_replay(run: Run, nodes: list[Node], events: list[Event], priors: list
         question.answer if revealed else None,
         height=620 if presenting() else 480,
         key="guided_tree",
+        large=presenting(),
     )
+    show_notes(so_far)

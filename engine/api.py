@@ -165,6 +165,10 @@ class RunHandle:
     def prior(self, node_id: int, text: str) -> None:
         steering.add_prior(self.engine, self.run_id, node_id, text)
 
+    def note(self, node_id: int, text: str) -> None:
+        """An instructor's note on a node: kept with the run, shown in replay and export."""
+        steering.add_note(self.engine, self.run_id, node_id, text)
+
     def swap_judges(self, judges: str | list[dict[str, Any]], whole_tree: bool = False) -> Run:
         specs = parse_judge_specs(judges) if isinstance(judges, str) else judges
         return steering.swap_judges(self.engine, self.run_id, specs, whole_tree)
@@ -185,4 +189,5 @@ class RunHandle:
                 return run_to_graphml(session, self.run_id)
             nodes = queries.run_nodes(session, self.run_id)
             priors = queries.run_priors(session, self.run_id)
-        return standalone_html(self.info(), nodes, priors)
+            notes = queries.run_notes(session, self.run_id)
+        return standalone_html(self.info(), nodes, priors, notes)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pyvis.network import Network
 
-from treelight.storage.models import Node, Prior, Run
+from treelight.storage.models import Event, Node, Prior, Run
 from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 # (colour, legend text) per drawn category.
@@ -117,7 +117,7 @@ def _short(text: str, limit: int = LABEL_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _title(node: Node, hints: Sequence[str] = ()) -> str:
+def _title(node: Node, hints: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
     """The hover text: plain text, whatever the model wrote."""
     lines = [
         f"#{node.id} · {node.status}"
@@ -137,6 +137,7 @@ def _title(node: Node, hints: Sequence[str] = ()) -> str:
     if node.branch != "main":
         lines.append(f"branch: {node.branch} ({node.origin})")
     lines += [f"hint from a person: {hint}" for hint in hints]
+    lines += [f"note: {note}" for note in notes]
     lines.append("")
     lines.append(node.text[:600])
     return "\n".join(lines)
@@ -153,13 +154,18 @@ def vis_elements(
     highlight: set[int],
     task: str | None = None,
     folds: dict[int, list[Node]] | None = None,
+    notes: Iterable[Event] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Nodes and edges for vis-network. Every item carries every visual field it can
     have (colour, width, dashes, label, ...): the live tree updates items by merging
     fields, so a field left out would keep its old value (a gold edge off the path).
     Pins and a person's hints are drawn on their node; with `task`, a label shows the
     engine's state (Game of 24: the numbers really left), not the model's claim.
-    `folds` (from fold_siblings) are drawn as one node per parent."""
+    `folds` (from fold_siblings) are drawn as one node per parent; `notes` (note
+    events) are marked on their node and shown in full on hover."""
+    noted: dict[int, list[str]] = {}
+    for note in notes:
+        noted.setdefault(note.node_id or 0, []).append(note.reason)
     hints: dict[int, list[str]] = {}
     for prior in priors:
         hints.setdefault(prior.node_id, []).append(prior.text)
@@ -178,6 +184,8 @@ def vis_elements(
             lines.append(f"{node.score:.2f}")
         if node.visits:
             lines.append(f"N={node.visits} Q={node.value / node.visits:.2f}")
+        if node.id in noted:
+            lines.append(f"note ({len(noted[node.id])})")
         if mine:
             lines.append(
                 f"hint: {_short(mine[-1], 18)}" + (f" (+{len(mine) - 1})" if len(mine) > 1 else "")
@@ -194,7 +202,7 @@ def vis_elements(
         net.add_node(
             node.id,
             label="\n".join(lines),
-            title=_title(node, mine),
+            title=_title(node, mine, noted.get(node.id, [])),
             level=node.depth,
             shape="diamond" if node.status == NodeStatus.CRITIQUE else "dot",
             size=size,
@@ -344,14 +352,19 @@ def legend() -> list[tuple[str, str]]:
     return [CATEGORIES[key] for key in CATEGORIES]
 
 
-def standalone_html(run: Run, nodes: list[Node], priors: list[Prior]) -> str:
+def standalone_html(
+    run: Run, nodes: list[Node], priors: list[Prior], notes: Sequence[Event] = ()
+) -> str:
     """One self-contained HTML page of the tree (no network access needed).
 
     The data travels as JSON inside a <script type="application/json"> block,
     with "<" escaped, so no model text can close the block or become markup.
     """
-    vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run), run.task)
-    payload = json.dumps({"nodes": vis_nodes, "edges": vis_edges, "options": vis_options()})
+    vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run), run.task, notes=notes)
+    listed = [f"#{n.node_id}: {n.reason}" for n in notes]
+    payload = json.dumps(
+        {"nodes": vis_nodes, "edges": vis_edges, "options": vis_options(), "notes": listed}
+    )
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     title = f"Treelight run #{run.id}: {run.task} · {run.strategy}"
     safe_title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -364,6 +377,7 @@ def standalone_html(run: Run, nodes: list[Node], priors: list[Prior]) -> str:
 body {{ font-family: sans-serif; margin: 0; }}
 header {{ padding: 8px 12px; border-bottom: 1px solid #ddd; }}
 #tree {{ width: 100vw; height: calc(100vh - 90px); }}
+#notes {{ font-size: 14px; margin: 8px 24px; }}
 .legend span {{ margin-right: 12px; font-size: 12px; white-space: nowrap; }}
 .legend i {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px;
              border-radius: 50%; }}
@@ -372,10 +386,16 @@ header {{ padding: 8px 12px; border-bottom: 1px solid #ddd; }}
 <body><header><strong>{safe_title}</strong> <span id="summary"></span>
 <div class="legend">{legend_items}</div></header>
 <div id="tree"></div>
+<ul id="notes"></ul>
 <script type="application/json" id="data">{payload}</script>
 <script>
 const data = JSON.parse(document.getElementById("data").textContent);
 document.getElementById("summary").textContent = " — " + data.nodes.length + " nodes";
+for (const note of data.notes) {{  // a person's notes, as text
+  const item = document.createElement("li");
+  item.textContent = note;
+  document.getElementById("notes").appendChild(item);
+}}
 new vis.Network(document.getElementById("tree"),
   {{nodes: new vis.DataSet(data.nodes), edges: new vis.DataSet(data.edges)}}, data.options);
 </script></body></html>

@@ -148,6 +148,23 @@ def add_prior(engine: Engine, run_id: int, node_id: int, text: str) -> Prior:
     return prior
 
 
+NOTE_CHARS = 1000
+
+
+def add_note(engine: Engine, run_id: int, node_id: int, text: str, actor: str = "person") -> None:
+    """An instructor's note on a node, kept with the run (an event) and shown in the
+    inspector, the replay from its moment on, and the HTML export. It changes nothing
+    in the search."""
+    text = text.strip()
+    if not text:
+        raise BadArguments("A note needs some text.")
+    if len(text) > NOTE_CHARS:
+        raise BadArguments(f"A note takes at most {NOTE_CHARS} characters, not {len(text)}.")
+    with unit_of_work(engine, run_id) as session:
+        _node(session, run_id, node_id)
+        queries.add_event(session, run_id, "note", text, node_id=node_id, actor=actor)
+
+
 def swap_judges(
     engine: Engine, run_id: int, judges: list[dict[str, Any]], whole_tree: bool = False
 ) -> Run:

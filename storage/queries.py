@@ -110,6 +110,12 @@ def run_events(session: Session, run_id: int) -> list[Event]:
     return list(session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.id))))
 
 
+def run_notes(session: Session, run_id: int) -> list[Event]:
+    """A person's notes on nodes (events of kind "note"), oldest first."""
+    query = select(Event).where(Event.run_id == run_id, Event.kind == "note")
+    return list(session.exec(query.order_by(col(Event.id))))
+
+
 def run_model_calls(session: Session, run_id: int) -> list[ModelCall]:
     query = select(ModelCall).where(ModelCall.run_id == run_id).order_by(col(ModelCall.id))
     return list(session.exec(query))

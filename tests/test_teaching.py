@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -86,3 +87,41 @@ def test_presentation_view_makes_the_tree_full_width(app_engine: Engine) -> None
     at.toggle(key="present_inspector").set_value(True).run()
     assert not at.exception
     assert [h for h in at.markdown if h.value.startswith("#### Node #")]
+
+
+def test_an_instructors_note_is_kept_and_shown_in_replay_and_the_html_export(
+    app_engine: Engine,
+) -> None:
+    from treelight.engine import steering
+    from treelight.engine.api import open_run
+    from treelight.engine.errors import BadArguments
+    from treelight.engine.graph_view import vis_elements
+
+    run_id = finished_bfs(app_engine)
+    with Session(app_engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+    target = next(n.id or 0 for n in nodes if n.status == "expanded" and n.parent_id)
+    handle = open_run(run_id, engine=app_engine)
+    handle.note(target, "watch the <b>value</b> judge here")
+    for bad, message in (("  ", "needs some text"), ("x" * 1001, "at most 1000")):
+        with pytest.raises(BadArguments, match=message):
+            steering.add_note(app_engine, run_id, target, bad)
+    with Session(app_engine) as session:
+        [note] = queries.run_notes(session, run_id)
+        events = queries.run_events(session, run_id)
+    assert (note.node_id, note.actor) == (target, "person")
+
+    drawn, _ = vis_elements(nodes, [], set(), "game24", notes=[note])
+    node = next(n for n in drawn if n["id"] == target)
+    assert "note (1)" in node["label"] and "note: watch the <b>value</b>" in node["title"]
+    page = handle.export("html")
+    assert "watch the \\u003cb\\u003evalue" in page  # as data, never markup
+
+    at = new_app()
+    at.query_params["run"] = str(run_id)
+    at.run()
+    at.switch_page("views/runs_page.py").run()
+    at.selectbox(key="replay_run").set_value(run_id)
+    at.slider(key=f"replay_step_{run_id}").set_value(len(events)).run()
+    assert not at.exception
+    assert f"Note on #{target}: watch the <b>value</b> judge here" in [t.value for t in at.text]
