@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from treelight.engine.judges import Answer, Judge, Settlement, Verdict, settle
+from treelight.engine.judges.base import Choices
 from treelight.engine.run_state import RunState
 from treelight.engine.transitions import prune_node
 from treelight.engine.types import NodeView, TreeView, judge_key
@@ -190,6 +191,18 @@ class _Context:
         ]
         calls = self.runner.calls.call(self.runner.generator, node.id, requests, purpose)
         return [Answer(call.output, call.id or 0) for call in calls]
+
+    def ask_choices(
+        self, node: NodeView, prompt: str, purpose: str, words: tuple[str, ...]
+    ) -> Choices | None:
+        if not self.runner.generator.supports_choices:
+            return None
+        request = self.runner.request(prompt, node.key, purpose, 0, 1, choices=words)
+        [call] = self.runner.calls.call(self.runner.generator, node.id, [request], purpose)
+        extra = call.extra or {}
+        return Choices(
+            dict(extra.get("choices", {})), float(extra.get("choice_mass", 0.0)), call.id or 0
+        )
 
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
         return earlier_verdict(self.runner, judge, node)

@@ -122,6 +122,7 @@ class RunState:
         temperature: float | None = None,
         json_schema: dict[str, Any] | None = None,
         grammar: str | None = None,
+        choices: tuple[str, ...] | None = None,
     ) -> CompletionRequest:
         spec = self.run.generator
         return CompletionRequest(
@@ -134,6 +135,7 @@ class RunState:
             chat=bool(spec.get("chat", self.task.chat)),
             json_schema=json_schema if self.generator.supports_schema else None,
             grammar=grammar,
+            choices=choices,
         )
 
     def reload(self) -> Run:

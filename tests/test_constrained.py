@@ -133,7 +133,7 @@ def test_chance_cannot_write_what_has_no_grammar_and_says_what_to_do(engine: Eng
         Runner(engine, chance_run(engine, constrain="off")).generator  # noqa: B018
 
 
-def embedded_run(engine: Engine, constrain: str) -> int:
+def embedded_run(engine: Engine, constrain: str, judges: str = "game24-verifier") -> int:
     from treelight.engine.judges import parse_judge_specs
 
     run = create_run(
@@ -143,8 +143,8 @@ def embedded_run(engine: Engine, constrain: str) -> int:
         strategy="bfs",
         strategy_params={"beam": 3},
         generator={"backend": "embedded", "constrain": constrain},
-        judges=parse_judge_specs("game24-verifier"),
-        budget={"max_calls": 6},
+        judges=parse_judge_specs(judges),
+        budget={"max_calls": 6 if judges == "game24-verifier" else 14},
         status="running",
     )
     assert run.id is not None
@@ -162,7 +162,8 @@ def test_the_embedded_model_writes_only_well_formed_steps_under_the_grammar(
     with Session(engine) as session:
         nodes = queries.run_nodes(session, run_id)[1:]
         calls = queries.run_model_calls(session, run_id)
-    assert len(nodes) >= 6 and all("grammar" in c.params for c in calls)
+    # Steps under the grammar; value verdicts read from the verdict words' probabilities.
+    assert len(nodes) >= 6 and all("grammar" in c.params or "choices" in c.params for c in calls)
     malformed = [
         (n.text, n.status_reason)
         for n in nodes
@@ -180,3 +181,26 @@ def test_constrain_off_lets_the_model_write_freely_as_before(engine: Engine) -> 
         calls = queries.run_model_calls(session, run_id)
     assert calls and not any("grammar" in c.params for c in calls)
     assert "8 / 2 = 4 (left: 4 8 14)" in calls[0].prompt  # the free few-shot prompt
+
+
+@pytest.mark.model
+def test_the_value_judge_reads_the_verdict_words_probabilities_and_always_answers(
+    engine: Engine,
+) -> None:
+    run_id = embedded_run(engine, "auto", judges="game24-verifier,value")
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        values = [e for e in queries.run_evaluations(session, run_id) if e.judge == "value"]
+        calls = {c.id: c for c in queries.run_model_calls(session, run_id)}
+    asked = [v for v in values if not v.rationale.startswith(("same state", "nothing to value"))]
+    assert asked and all(v.score is not None for v in values)  # no empty verdict
+    for verdict in asked:
+        [call_id] = verdict.model_call_ids
+        call = calls[call_id]
+        shares = call.extra["choices"]
+        assert set(shares) == {"sure", "likely", "impossible"}
+        assert sum(shares.values()) == pytest.approx(1.0, abs=0.001)
+        assert call.completion_tokens == 1 and call.output == max(shares, key=shares.get)
+        expected = shares["sure"] + 0.05 * shares["likely"] + 0.00005 * shares["impossible"]
+        assert verdict.score == pytest.approx(expected, abs=0.001)
+        assert verdict.rationale.startswith(f"sure {shares['sure']:.2f} · likely")

@@ -37,14 +37,23 @@ class CompletionRequest:
     # Game of 24 step "a op b" over the numbers left), for backends that take one.
     # It makes the output well formed; it never knows which move is good.
     grammar: str | None = None
+    # Read, instead of sampling, how likely each of these words is to come next (the
+    # next-token distribution right after the prompt), for backends that can: a
+    # verdict judge's one short call. The completion's `extra["choices"]` holds the
+    # probabilities (normalized over the words); its text is the likeliest word.
+    choices: tuple[str, ...] | None = None
 
     def params(self) -> dict[str, Any]:
         """What the call ran with, as its ModelCall row records it."""
         params = asdict(self)
         del params["prompt"], params["sequence"]
         params["stop"] = list(self.stop)
-        if self.grammar is None:  # calls made before grammars existed keep their fingerprint
-            del params["grammar"]
+        # Calls made before these fields existed keep their fingerprints.
+        for name in ("grammar", "choices"):
+            if params[name] is None:
+                del params[name]
+        if self.choices is not None:
+            params["choices"] = list(self.choices)
         return params
 
 
@@ -91,6 +100,7 @@ class Generator(ABC):
     label: ClassVar[str] = ""  # how the New run page names it
     supports_schema: ClassVar[bool] = False
     supports_grammar: ClassVar[bool] = False  # applies CompletionRequest.grammar
+    supports_choices: ClassVar[bool] = False  # reads CompletionRequest.choices' probabilities
     Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 
     @classmethod

@@ -35,6 +35,16 @@ class Answer:
     call_id: int
 
 
+@dataclass(frozen=True)
+class Choices:
+    """The probabilities of a judge's words (normalized over them), the share of the
+    model's next-token probability they had together, and the ModelCall row."""
+
+    probabilities: dict[str, float]
+    mass: float
+    call_id: int
+
+
 class JudgeContext(Protocol):
     task: Task
     tree: TreeView
@@ -52,6 +62,13 @@ class JudgeContext(Protocol):
         """`samples` model outputs for `prompt`. `json_schema` (Ollama's `format`) and
         `grammar` (GBNF: llama.cpp) are applied by backends that can, unless the run
         says `constrain=off`; so judges must parse free text too."""
+        ...
+
+    def ask_choices(
+        self, node: NodeView, prompt: str, purpose: str, words: tuple[str, ...]
+    ) -> Choices | None:
+        """How likely the model is to answer each of `words` next, read from its
+        next-token probabilities in one call; None when the backend cannot tell."""
         ...
 
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:

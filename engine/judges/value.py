@@ -1,6 +1,10 @@
-"""Model value judge, as in Tree of Thoughts: "sure / likely / impossible", n samples.
+"""Model value judge, as in Tree of Thoughts: "sure / likely / impossible".
 
-Each sample's word is mapped to a score and the scores are averaged. The map
+Where the backend can say how likely each word is to come next (the embedded
+model), one short call reads those probabilities and the score is their
+expected value: every node gets a verdict. Otherwise (or with `mode=sample`) the
+model is asked n times, each sample's word is mapped to a score and the scores
+are averaged; a sample with no verdict word counts 0. The map
 keeps Tree of Thoughts' ratios (sure 20, likely 1, impossible 0.001), scaled to
 [0, 1], so ranking nodes by it ranks them the way the reference does. A node in
 the same state as one already valued reuses that verdict, like the reference's
@@ -10,9 +14,9 @@ value cache, and says so.
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
+from treelight.engine.judges.base import Choices, Judge, JudgeContext, JudgeOptions, Verdict
 from treelight.engine.options import Field
 from treelight.engine.tasks.base import Task
 from treelight.engine.types import NodeView
@@ -59,10 +63,16 @@ class ValueJudge(Judge):
 
     class Options(JudgeOptions):
         samples: int = Field(3, ge=1, le=20, description="how many times the model is asked")
+        mode: Literal["auto", "sample"] = Field(
+            "auto",
+            description="auto: read the probabilities of the three words in one call where "
+            "the backend gives them (embedded), else sample; sample: ask `samples` times",
+        )
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
         self.samples = int(self.options["samples"])
+        self.mode = str(self.options["mode"])
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
         return [self._value(node, ctx) for node in nodes]
@@ -77,6 +87,10 @@ class ValueJudge(Judge):
         prompt = value_prompt(ctx.task, ctx.tree.path(node.id))
         if prompt is None:
             return Verdict(None, None, "nothing to value: a finished path is for the verifiers")
+        if self.mode == "auto":
+            choices = ctx.ask_choices(node, prompt, "value", tuple(WORD_SCORES))
+            if choices is not None:
+                return expected_value(choices)
         answers = ctx.ask(
             node,
             prompt,
@@ -95,3 +109,19 @@ class ValueJudge(Judge):
             f"{len(words)} samples: {shown} → {score:.3f}",
             [a.call_id for a in answers],
         )
+
+
+def expected_value(choices: Choices) -> Verdict:
+    """The verdict words' scores weighted by how likely the model was to say each:
+    a verdict every time, where sampling a tiny model often gets no word at all."""
+    p = choices.probabilities
+    score = sum(WORD_SCORES[w] * p.get(w, 0.0) for w in WORD_SCORES)
+    shown = " · ".join(f"{w} {p.get(w, 0.0):.2f}" for w in WORD_SCORES)
+    share = "under 0.1%" if choices.mass < 0.001 else f"{choices.mass:.1%}"
+    return Verdict(
+        round(score, 5),
+        None,
+        f"{shown} → {score:.3f} (the three words had {share} of the model's next-token "
+        "probability; these are their shares among themselves)",
+        [choices.call_id],
+    )
