@@ -204,3 +204,22 @@ def test_the_value_judge_reads_the_verdict_words_probabilities_and_always_answer
         expected = shares["sure"] + 0.05 * shares["likely"] + 0.00005 * shares["impossible"]
         assert verdict.score == pytest.approx(expected, abs=0.001)
         assert verdict.rationale.startswith(f"sure {shares['sure']:.2f} · likely")
+
+
+@pytest.mark.model
+def test_the_vote_judge_reads_how_likely_each_sibling_is_named(engine: Engine) -> None:
+    run_id = embedded_run(engine, "auto", judges="game24-verifier,vote")
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        votes = [e for e in queries.run_evaluations(session, run_id) if e.judge == "vote"]
+        calls = {c.id: c for c in queries.run_model_calls(session, run_id)}
+    read = [v for v in votes if v.model_call_ids]
+    assert read and all(v.score is not None for v in votes)
+    by_call: dict[int, list[float]] = {}
+    for verdict in read:
+        by_call.setdefault(verdict.model_call_ids[0], []).append(verdict.score or 0.0)
+    for call_id, scores in by_call.items():
+        call = calls[call_id]
+        assert call.prompt.endswith("The best choice is ") and call.completion_tokens == 1
+        assert sum(scores) == pytest.approx(1.0, abs=0.002)  # the siblings share one vote
+        assert len(scores) == len(call.extra["choices"])
