@@ -16,7 +16,7 @@ from treelight.engine.errors import TreelightError
 from treelight.engine.judges import judge_classes, parse_judge_specs
 from treelight.engine.textview import decision
 from treelight.storage import queries
-from treelight.storage.models import ModelCall, Node, Run
+from treelight.storage.models import Evaluation, ModelCall, Node, Run
 from treelight.storage.vocabulary import NodeStatus
 
 
@@ -39,10 +39,12 @@ def inspector(run_id: int, live: bool) -> None:
                 e for e in queries.run_evaluations(session, run_id) if e.node_id == node.id
             ]
             call = session.get(ModelCall, node.model_call_id) if node.model_call_id else None
+            wanted = [i for e in evaluations for i in e.model_call_ids]
+            judge_calls = {c.id or 0: c for c in queries.model_calls_by_id(session, wanted)}
             priors = [p for p in queries.run_priors(session, run_id) if p.node_id == node.id]
             children = [n for n in nodes.values() if n.parent_id == node.id]
             notes = [e.reason for e in queries.run_notes(session, run_id) if e.node_id == node.id]
-        show_node(run, node, evaluations, call, [p.text for p in priors])
+        show_node(run, node, evaluations, call, [p.text for p in priors], judge_calls)
         for note in notes:
             st.text(f"Note: {note}")
         compare_branches(children)
@@ -52,7 +54,12 @@ def inspector(run_id: int, live: bool) -> None:
 
 
 def show_node(
-    run: Run, node: Node, evaluations: list, call: ModelCall | None, priors: list[str]
+    run: Run,
+    node: Node,
+    evaluations: list[Evaluation],
+    call: ModelCall | None,
+    priors: list[str],
+    judge_calls: dict[int, ModelCall],
 ) -> None:
     st.markdown(
         f"#### Node #{node.id} · {node.status}"
@@ -79,41 +86,53 @@ def show_node(
             st.text(f"Hint: {text}")
     if evaluations:
         st.caption("Verdicts")
-        st.dataframe(
-            [
-                {
-                    "judge": e.judge,
-                    "set": e.judge_set,
-                    "role": e.role,
-                    "score": e.score,
-                    "passed": e.passed,
-                    "rationale": e.rationale,
-                }
-                for e in evaluations
-            ],
-            hide_index=True,
-            use_container_width=True,
-        )
+        for evaluation in evaluations:
+            show_verdict(evaluation, judge_calls)
     elif node.parent_id is not None and node.status != NodeStatus.INVALID:
         st.caption("Verdicts: none yet")
     if call is not None:
         with st.expander(f"Model call #{call.id}: {call.backend}:{call.model}"):
-            st.text(
-                f"temperature {call.params.get('temperature')} · seed "
-                f"{call.params.get('seed')} · {call.prompt_tokens} prompt tokens "
-                f"({call.cached_prompt_tokens} reused) · {call.completion_tokens} generated · "
-                f"{call.latency_seconds:.2f} s"
-            )
-            st.caption("Prompt")
-            st.code(call.prompt, language=None, wrap_lines=True)
-            st.caption("Raw output")
-            st.code(call.output or "(empty)", language=None, wrap_lines=True)
+            show_call(call)
     st.session_state["inspected"] = {
         "id": node.id,
         "status": node.status,
         "pinned": node.pinned,
         "depth": node.depth,
     }
+
+
+def show_verdict(evaluation: Evaluation, calls: dict[int, ModelCall]) -> None:
+    """One judge's verdict in full, and the model calls it made to reach it."""
+    outcome = {True: "passed", False: "failed", None: ""}[evaluation.passed]
+    score = f"score {evaluation.score:.3f}" if evaluation.score is not None else "no score"
+    st.markdown(
+        f"**{md(evaluation.judge)}** · {evaluation.role} · set {evaluation.judge_set} · "
+        f"{score}" + (f" · {outcome}" if outcome else "")
+    )
+    st.text(evaluation.rationale or "(no rationale)")
+    made = [calls[i] for i in evaluation.model_call_ids if i in calls]
+    if made:
+        with st.expander(f"The judge's model calls ({len(made)})"):
+            for call in made:
+                st.caption(f"Call #{call.id}: {call.purpose}")
+                show_call(call)
+
+
+def show_call(call: ModelCall) -> None:
+    """A model call as it was made: settings, tokens, prompt and raw output (as text)."""
+    st.text(
+        f"temperature {call.params.get('temperature')} · seed "
+        f"{call.params.get('seed')} · {call.prompt_tokens} prompt tokens "
+        f"({call.cached_prompt_tokens} reused) · {call.completion_tokens} generated · "
+        f"{call.latency_seconds:.2f} s"
+    )
+    if call.extra.get("choices"):
+        shares = " · ".join(f"{w} {p:.2f}" for w, p in call.extra["choices"].items())
+        st.text(f"read from the next-token probabilities: {shares}")
+    st.caption("Prompt")
+    st.code(call.prompt, language=None, wrap_lines=True)
+    st.caption("Raw output")
+    st.code(call.output or "(empty)", language=None, wrap_lines=True)
 
 
 def compare_branches(children: list[Node]) -> None:

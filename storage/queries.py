@@ -110,6 +110,12 @@ def run_events(session: Session, run_id: int) -> list[Event]:
     return list(session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.id))))
 
 
+def model_calls_by_id(session: Session, call_ids: list[int]) -> list[ModelCall]:
+    if not call_ids:
+        return []
+    return list(session.exec(select(ModelCall).where(col(ModelCall.id).in_(call_ids))))
+
+
 def run_notes(session: Session, run_id: int) -> list[Event]:
     """A person's notes on nodes (events of kind "note"), oldest first."""
     query = select(Event).where(Event.run_id == run_id, Event.kind == "note")

@@ -19,6 +19,7 @@ from tests.invariants import check_end_state
 from treelight.app.safe import md
 from treelight.engine.worker import Worker
 from treelight.storage import queries
+from treelight.storage.models import ModelCall
 
 
 def explorer(run_id: int) -> AppTest:
@@ -457,3 +458,42 @@ def test_compare_two_runs_marks_what_differs_and_draws_both_trees(app_engine: En
     assert differs["task"] == "" and differs["problem"] == ""
     outcome = [d.value for d in at.dataframe if "differs" in d.value.columns][1]
     assert {"status", "answer", "nodes", "model calls", "tokens"} <= set(outcome[""])
+
+
+def test_the_inspector_shows_each_verdict_in_full_with_the_judges_own_calls(
+    app_engine: Engine,
+) -> None:
+    from treelight.engine.judges import parse_judge_specs
+    from treelight.engine.runner import Runner, create_run
+
+    run = create_run(
+        app_engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        judges=parse_judge_specs("game24-verifier,value:samples=2"),
+        budget={"max_calls": 12},
+        status="running",
+    )
+    Runner(app_engine, run.id or 0).run_until_idle()
+    with Session(app_engine) as session:
+        judged = next(
+            e
+            for e in queries.run_evaluations(session, run.id or 0)
+            if e.judge == "value" and len(e.model_call_ids) == 2
+        )
+        calls = [session.get(ModelCall, i) for i in judged.model_call_ids]
+    at = new_app()
+    at.query_params["run"] = str(run.id)
+    at.session_state["selected_node"] = judged.node_id
+    at.run()
+    assert not at.exception
+    assert judged.rationale in [t.value for t in at.text]  # whole, not cut off
+    assert "The judge's model calls (2)" in [e.label for e in at.expander]
+    shown = [c.value for c in at.code]
+    for call in calls:
+        assert call is not None
+        assert call.prompt.strip() in [s.strip() for s in shown], [s[-80:] for s in shown]
+        assert (call.output or "(empty)") in shown
