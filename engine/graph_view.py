@@ -331,7 +331,13 @@ def vis_options(direction: str = "UD", large: bool = False) -> dict[str, Any]:
         "arrows": {"to": {"enabled": True, "scaleFactor": 0.4}},
         "color": {"color": "#999999"},
     }
-    options["nodes"] = {"font": {"size": 20 if large else 12, "face": "sans-serif"}}
+    options["nodes"] = {
+        "font": {"size": 20 if large else 12, "face": "sans-serif"},
+        # Level of detail: a label that would be drawn smaller than about 8 px on
+        # screen is not drawn at all (dots and colours carry the overview; zoom in
+        # or hover to read), and zooming in never blows one up past 30 px.
+        "scaling": {"label": {"drawThreshold": 9, "maxVisible": 30}},
+    }
     options["interaction"] = {
         "hover": True,
         "tooltipDelay": 150,
