@@ -38,7 +38,9 @@ def expand(runner: RunState, tree: TreeView, action: Expand) -> None:
     # of the node: its own purpose gives its calls their own seeds.
     purpose = "expand" if action.origin == "model" else action.origin
     try:
-        outputs = propose(runner, tree, node, action.samples, action.mode, purpose)
+        outputs = propose(
+            runner, tree, node, action.samples, action.mode, purpose, first=action.first_sample
+        )
     except BudgetExhausted as exhausted:
         if exhausted.made:  # the calls that fit were paid for: keep what they say
             write_children(
@@ -97,8 +99,10 @@ def propose(
     extra_priors: tuple[str, ...] = (),
     seed: int | None = None,
     temperature: float | None = None,
+    first: int = 0,
 ) -> list[ModelCall]:
-    """Ask the generator for `samples` outputs continuing `node`."""
+    """Ask the generator for `samples` outputs continuing `node` (sample indices
+    `first`, `first + 1`, ...)."""
     priors = [*tree.priors_on_path(node.id), *extra_priors]
     said = feedback(runner, node.id) if mode in ("critique", "mutate") else ""
     generator = generator or runner.generator
@@ -110,7 +114,7 @@ def propose(
         grammar = None
     requests = [
         runner.request(prompt, node.key, purpose, i, max_tokens, seed, temperature, grammar=grammar)
-        for i in range(samples)
+        for i in range(first, first + samples)
     ]
     return runner.calls.call(generator, node.id, requests, purpose)
 

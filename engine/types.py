@@ -136,6 +136,9 @@ class Expand:
     mode: str = "step"
     note: str = ""  # why this node (e.g. "backtrack from #12")
     origin: str = "model"  # "more" / "backtrack" when a loop rule asked for it
+    # The first sample's index: a node sampled in rounds asks for samples k.. next
+    # time, so each round draws new samples (with the seeds one round of all would).
+    first_sample: int = 0
 
 
 @dataclass(frozen=True)

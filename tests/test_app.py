@@ -398,7 +398,7 @@ def test_results_stay_in_sight_a_vote_tally_and_a_best_so_far(app_engine: Engine
         task="question",
         problem="How many?",
         strategy="self-consistency",
-        strategy_params={"n": 5},
+        strategy_params={"n": 5, "batch": 5},  # all five: a tally of every sample
         generator={"backend": "scripted", "outputs": votes},
         judges=[],
         status="running",

@@ -204,7 +204,7 @@ def test_self_consistency_takes_the_majority_not_the_best_scored(engine: Engine)
         task="question",
         problem="What is the capital of France?",
         strategy="self-consistency",
-        strategy_params={"n": 5},
+        strategy_params={"n": 5, "batch": 5},  # all five, then the verdicts (the script's order)
         judges=parse_judge_specs("value:samples=1"),
     )
     run = Runner(engine, run_id).run_until_idle().run

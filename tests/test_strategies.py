@@ -18,8 +18,9 @@ from treelight.engine import steering
 from treelight.engine.errors import BadArguments
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.runner import Runner, create_run
+from treelight.engine.strategies.sampling import lead_probability
 from treelight.storage import queries
-from treelight.storage.models import Node
+from treelight.storage.models import Node, Run
 
 ADD_TESTS = "assert add(1, 2) == 3\n\n\ndef test_negative():\n    assert add(-1, 1) == 0\n"
 
@@ -242,3 +243,57 @@ def test_a_pruned_node_expanded_anyway_grows_a_counterfactual_branch(engine: Eng
     assert all(n.origin == "counterfactual" for n in branch)
     assert {n.id: (n.status, n.text) for n in after if n.id in before} == before  # untouched
     assert commands[-1].status == "done" and "kept apart" in commands[-1].result
+
+
+# --- adaptive self-consistency --------------------------------------------------------------
+
+
+def adaptive_run(engine: Engine, outputs: list[str], **params: Any) -> Run:
+    run = create_run(
+        engine,
+        task="question",
+        problem="What is the capital of France?",
+        strategy="self-consistency",
+        strategy_params={"n": 10, **params},
+        generator={"backend": "scripted", "outputs": outputs},
+        judges=[],
+        status="running",
+    )
+    return Runner(engine, run.id or 0).run_until_idle().run
+
+
+def test_the_lead_probability_is_the_beta_posterior_tail() -> None:
+    assert lead_probability(3, 0) == pytest.approx(0.9375)
+    assert lead_probability(4, 0) == pytest.approx(0.96875)
+    assert lead_probability(2, 2) == pytest.approx(0.5)
+    assert lead_probability(6, 1) > lead_probability(5, 1) > lead_probability(5, 2)
+
+
+def test_self_consistency_stops_once_the_vote_is_settled_and_says_what_it_saved(
+    engine: Engine,
+) -> None:
+    agree = ["Answer: Paris"] * 10
+    run = adaptive_run(engine, agree)  # confidence 0.95: 4 of 4 is enough (0.969)
+    assert run.answer == "Paris" and run.model_calls == 4
+    assert "stopped after 4 of 10 samples (the leader is ahead with probability 0.969" in (
+        run.status_reason
+    )
+    run = adaptive_run(engine, agree, confidence=1.0)  # only when the rest cannot change it
+    assert run.model_calls == 6
+    assert "stopped after 6 of 10 samples (the 4 left could not change the winner)" in (
+        run.status_reason
+    )
+    split = ["Answer: Paris", "Answer: Lyon"] * 5
+    run = adaptive_run(engine, split)  # never settled: all ten are drawn
+    assert run.model_calls == 10 and "stopped after" not in run.status_reason
+
+
+def test_adaptive_rounds_draw_the_same_samples_as_one_round_of_all(engine: Engine) -> None:
+    outputs = ["Answer: Paris", "Answer: Lyon", "Answer: Paris", "Answer: Paris"] * 3
+    adaptive = adaptive_run(engine, outputs, batch=2)
+    whole = adaptive_run(engine, outputs, batch=10)
+    with Session(engine) as session:
+        drawn = [c.fingerprint for c in queries.run_model_calls(session, adaptive.id or 0)]
+        every = [c.fingerprint for c in queries.run_model_calls(session, whole.id or 0)]
+    assert whole.model_calls == 10 and adaptive.model_calls < 10
+    assert drawn == every[: len(drawn)]  # the same seeds, in the same order: a prefix
