@@ -12,7 +12,8 @@ parameters, as a judge's options are written), e.g. `bfs:beam=10` or
               from the task's grammar (the `random` backend, no model), judged by
               the task's free judges (its verifiers) alone
 - any strategy name (`bfs`, `dfs`, `mcts`, ...): that strategy with the task's
-  default judges
+  default judges; `constrain=off` among its options makes the model write freely
+  (`bfs:constrain=off` is `bfs-free`)
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def parse_method(written: str, task: str) -> Method:
     name = name.strip()
     [spec] = parse_judge_specs(f"x:{options}") if options else [{"name": "x"}]
     spec.pop("name")
+    # `constrain` is the backend's, not the strategy's: `bfs:constrain=off` runs free.
+    writing = {"constrain": spec.pop("constrain")} if "constrain" in spec else {}
     free_judges = [
         {"name": j} for j in task_classes()[task].default_judges if judge_classes()[j].free
     ]
@@ -92,7 +95,7 @@ def parse_method(written: str, task: str) -> Method:
         # random proposals, which is a random choice.
         return Method(written, "bfs", spec, judges=free_judges, generator={"backend": "random"})
     if name in strategy_classes():
-        return Method(written, name, spec)
+        return Method(written, name, spec, generator=writing)
     raise BadArguments(
         f"Unknown method {name!r}: choose from the presets {', '.join(PRESETS)} or a "
         f"strategy ({', '.join(strategy_classes())})."

@@ -373,3 +373,16 @@ def test_one_worker_works_several_runs_at_once(
     assert len(fake.requests) - before == sum(r.model_calls for r in rows)
     for row in rows:
         check_tree_invariants(engine, row.run_id)
+
+
+def test_a_method_takes_strategy_options_and_constrain() -> None:
+    from treelight.engine.eval_methods import parse_method
+
+    method = parse_method("bfs:beam=10;constrain=off", "game24")
+    assert (method.strategy, method.params, method.generator) == (
+        "bfs",
+        {"beam": 10},
+        {"constrain": "off"},
+    )
+    sc = parse_method("cot-sc:n=5", "math")
+    assert (sc.strategy, sc.params, sc.judges) == ("self-consistency", {"n": 5}, [])
