@@ -121,6 +121,7 @@ def live_tree(
     payload["height"] = height
     payload["best"] = sorted(best or [])
     payload["fit"] = fit
+    payload["drawn_as"] = ":".join(str(part) for part in drawn_as)
     if not st.session_state.get("tree_lib_sent"):
         payload["lib"] = vis_library()
     _component(

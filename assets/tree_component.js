@@ -14,6 +14,7 @@
 //   selected: id | null, height: px
 //   best: [id, ...],            the best path (for "Best path")
 //   fit: bool                   re-fit the view (a person changed what is shown)
+//   drawn_as: string            which tree in which layout (a reset of the same one keeps the view)
 // }
 //
 // The view fits the tree as it grows until the person zooms, drags or selects a
@@ -45,7 +46,13 @@ export default function (component) {
 
   const started = performance.now();
   if (!tree || data.reset) {
+    // A reset of the same tree (the page lost track of what this browser has)
+    // keeps the person's view: where they zoomed, panned or selected.
+    let kept = null;
     if (tree) {
+      if (tree.touched && tree.drawnAs === data.drawn_as) {
+        kept = { position: tree.network.getViewPosition(), scale: tree.network.getScale() };
+      }
       tree.network.destroy();
       tree.container.remove();
     }
@@ -57,7 +64,10 @@ export default function (component) {
     const nodes = new window.vis.DataSet(data.nodes);
     const edges = new window.vis.DataSet(data.edges);
     const network = new window.vis.Network(container, { nodes, edges }, data.options);
-    tree = { container, nodes, edges, network, version: data.version, touched: false, best: [] };
+    tree = {
+      container, nodes, edges, network, version: data.version, touched: kept !== null, best: [],
+      drawnAs: data.drawn_as,
+    };
     host.__treelight = tree;
     container.__treelight = tree; // for the browser tests: find the network from its element
     host.__treelightMounts = (host.__treelightMounts || 0) + 1;
@@ -73,7 +83,8 @@ export default function (component) {
     network.on("zoom", () => { tree.touched = true; });
     network.on("dragStart", () => { tree.touched = true; });
     addViewButtons(tree);
-    network.fit();
+    if (kept) network.moveTo(kept);
+    else network.fit();
     container.dataset.buildMs = String(Math.round(performance.now() - started));
   } else {
     if (data.remove_edges.length) tree.edges.remove(data.remove_edges);
@@ -92,6 +103,10 @@ export default function (component) {
   // Read by the browser tests: how many nodes are drawn, and how often the
   // network was built from scratch (once, while the tree grows).
   tree.container.dataset.nodes = String(tree.nodes.length);
+  // The tree's own nodes, folded ones included (a "+8 invalid" box stands for 8).
+  let represented = 0;
+  tree.nodes.forEach((n) => { represented += typeof n.id === "number" ? 1 : n.folded || 0; });
+  tree.container.dataset.treeNodes = String(represented);
   tree.container.dataset.version = String(tree.version);
   tree.container.dataset.mounts = String(host.__treelightMounts);
   tree.container.dataset.touched = String(tree.touched);

@@ -252,6 +252,7 @@ def vis_elements(
             borderWidthSelected=2,
             shapeProperties={"borderDashes": [2, 2]},
             visits=0,
+            folded=len(folded),  # how many tree nodes this one stands for
         )
         net.add_edge(
             parent_id,
@@ -277,12 +278,18 @@ def fold_siblings(
     nodes: list[Node], unfolded: Iterable[int] = (), keep: int | None = None
 ) -> tuple[list[Node], dict[int, list[Node]]]:
     """The nodes to draw, and per parent the invalid and duplicate children drawn as
-    one "+8 invalid" node instead (they have no children: nothing grows from them).
+    one "+8 invalid" node instead (leaves only: one a person expanded anyway stays).
     Parents in `unfolded` show theirs; `keep` (the selected node) is never folded."""
     opened = set(unfolded)
+    parents = {n.parent_id for n in nodes}  # a node with children (a counterfactual) stays
     groups: dict[int, list[Node]] = {}
     for node in nodes:
-        if node.parent_id is not None and node.parent_id not in opened and is_foldable(node):
+        if (
+            node.parent_id is not None
+            and node.parent_id not in opened
+            and node.id not in parents
+            and is_foldable(node)
+        ):
             groups.setdefault(node.parent_id, []).append(node)
     folds = {
         parent: group

@@ -49,7 +49,7 @@ def tree_nodes(page: Page) -> int:
     tree = page.locator(".treelight-tree")
     if tree.count() == 0:
         return 0
-    return int(tree.first.get_attribute("data-nodes") or 0)
+    return int(tree.first.get_attribute("data-tree-nodes") or 0)
 
 
 def click_node(page: Page, node_id: int | None = None) -> int:

@@ -171,3 +171,19 @@ def test_invalid_siblings_are_folded_into_one_node_until_their_parent_is_opened(
     assert parent not in still and set(children) <= {n.id for n in opened}
     kept, around = fold_siblings(nodes, keep=children[0])  # the selected node stays in sight
     assert parent not in around and children[0] in {n.id for n in kept}
+
+
+def test_a_folded_kind_of_node_with_children_stays_drawn() -> None:
+    from treelight.storage.models import Node
+
+    nodes = [
+        Node(id=1, run_id=1, key="0", text="4 4 4 4"),
+        Node(id=2, run_id=1, key="0/0", parent_id=1, depth=1, text="a", status="invalid"),
+        Node(id=3, run_id=1, key="0/1", parent_id=1, depth=1, text="b", status="invalid"),
+        Node(id=4, run_id=1, key="0/2", parent_id=1, depth=1, text="c", status="invalid"),
+        # A person expanded #4 anyway: its child must keep its parent on the page.
+        Node(id=5, run_id=1, key="0/2/0", parent_id=4, depth=2, text="d", branch="cf"),
+    ]
+    shown, folds = fold_siblings(nodes)
+    assert [n.id for n in folds[1]] == [2, 3]
+    assert {n.id for n in shown} == {1, 4, 5}

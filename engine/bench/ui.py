@@ -68,7 +68,7 @@ def _wait_for_nodes(page: Any, count: int, timeout: float = 180.0) -> float:
     started = time.perf_counter()
     tree = page.locator(".treelight-tree")
     while time.perf_counter() - started < timeout:
-        if tree.count() and tree.first.get_attribute("data-nodes") == str(count):
+        if tree.count() and tree.first.get_attribute("data-tree-nodes") == str(count):
             return time.perf_counter() - started
         time.sleep(0.02)
     raise TimeoutError(f"the tree did not show {count} nodes within {timeout} s")
