@@ -134,7 +134,7 @@ def _measure_update(browser: Any, url: str, home: Path, run_id: int, base: int) 
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
     written = time.perf_counter()
     add_nodes(engine, run_id, 10, seed=99)
-    _wait_for_nodes(page, base + 10, timeout=30)
+    _wait_for_nodes(page, base + 10, timeout=60)
     drawn = time.perf_counter()
     with unit_of_work(engine) as session:
         run = session.get(Run, run_id)
