@@ -226,6 +226,7 @@ def _export_html(run_id: int) -> str:
             queries.run_nodes(session, run_id),
             queries.run_priors(session, run_id),
             queries.run_notes(session, run_id),
+            queries.run_labels(session, run_id),
         )
 
 
@@ -253,6 +254,7 @@ def tree_panel(run_id: int, live: bool) -> None:
             nodes = queries.run_nodes(session, run_id)
             priors = queries.run_priors(session, run_id)
             notes = queries.run_notes(session, run_id)
+            labels = queries.run_labels(session, run_id)
             busy = bool(queries.pending_commands(session, run_id))
         status_line(run, len(nodes))
         shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
@@ -262,7 +264,7 @@ def tree_panel(run_id: int, live: bool) -> None:
         shown, folds = fold_siblings(
             shown, st.session_state["unfolded"], st.session_state.get("selected_node")
         )
-        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task, folds, notes)
+        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task, folds, notes, labels)
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, hide_invalid)
         st.session_state["tree_shown_as"] = hide_invalid
@@ -299,7 +301,8 @@ def _legend_html() -> str:
         f'<div style="line-height:1.8">{items} <span style="font-size:0.8rem">'
         "· gold: best path · size: score (small, grey border: not scored) · dashed edge: "
         "re-run branch · dashed border: pinned · a +N box: folded invalid or duplicate "
-        "siblings (click to open)</span></div>"
+        "siblings (click to open) · a badge: a person's label (the inspector has its "
+        "note)</span></div>"
     )
 
 

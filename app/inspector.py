@@ -6,6 +6,9 @@ st.code / st.text / st.dataframe, which show characters, never markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 from sqlmodel import Session
 
@@ -17,7 +20,14 @@ from treelight.engine.judges import judge_classes, parse_judge_specs
 from treelight.engine.textview import decision
 from treelight.storage import queries
 from treelight.storage.models import Evaluation, ModelCall, Node, Run
-from treelight.storage.vocabulary import NodeStatus
+from treelight.storage.queries import Label
+from treelight.storage.vocabulary import LabelVerdict, NodeStatus
+
+# Streamlit's Material icons: they render without an emoji font.
+LABEL_ICON: dict[str, str] = {
+    LabelVerdict.GOOD: ":material/thumb_up:",
+    LabelVerdict.BAD: ":material/thumb_down:",
+}
 
 
 def inspector(run_id: int, live: bool) -> None:
@@ -44,7 +54,8 @@ def inspector(run_id: int, live: bool) -> None:
             priors = [p for p in queries.run_priors(session, run_id) if p.node_id == node.id]
             children = [n for n in nodes.values() if n.parent_id == node.id]
             notes = [e.reason for e in queries.run_notes(session, run_id) if e.node_id == node.id]
-        show_node(run, node, evaluations, call, [p.text for p in priors], judge_calls)
+            label = queries.run_labels(session, run_id).get(node.id)
+        show_node(run, node, evaluations, call, [p.text for p in priors], judge_calls, label)
         for note in notes:
             st.text(f"Note: {note}")
         compare_branches(children)
@@ -60,6 +71,7 @@ def show_node(
     call: ModelCall | None,
     priors: list[str],
     judge_calls: dict[int, ModelCall],
+    label: Label | None = None,
 ) -> None:
     st.markdown(
         f"#### Node #{node.id} · {node.status}"
@@ -68,6 +80,8 @@ def show_node(
     )
     st.caption("Decision")
     st.text(decision(node))
+    if label is not None:
+        show_label(label)
     if node.visits:
         st.text(
             f"MCTS: {node.visits} visits · total value {node.value:.2f} · "
@@ -98,7 +112,18 @@ def show_node(
         "status": node.status,
         "pinned": node.pinned,
         "depth": node.depth,
+        "label": label.verdict if label is not None else "",
     }
+
+
+def show_label(label: Label) -> None:
+    """A person's label: what, who and when; the note as plain text."""
+    st.markdown(
+        f"{LABEL_ICON.get(label.verdict, '')} **Labelled {label.verdict}** by "
+        f"{md(label.actor)} · {label.at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    if label.note:
+        st.text(label.note)
 
 
 def show_verdict(evaluation: Evaluation, calls: dict[int, ModelCall]) -> None:
@@ -237,6 +262,8 @@ def steering_panel(run_id: int) -> None:
             do("Prior", steering.add_prior, hint)
             st.rerun()  # the tree above was drawn before the prior existed
 
+    label_panel(node, do)
+
     with st.expander("Re-run this branch with other settings"):
         with st.form("rerun_form", border=False):
             model = st.text_input(
@@ -267,6 +294,34 @@ def steering_panel(run_id: int) -> None:
     if "steer_note" in st.session_state:
         st.info(md(st.session_state.pop("steer_note")))
     judge_panel(run_id)
+
+
+def label_panel(node: dict[str, Any], do: Callable[..., None]) -> None:
+    """Good / Bad with a short note: a person's opinion, kept as an event. The search
+    ignores it; the tree draws it and the training exports prefer it to the judges'."""
+    with st.form("label_form", clear_on_submit=True, border=False):
+        note = st.text_input(
+            "Label this node (your opinion: the search ignores it, training exports prefer it)",
+            key="label_note",
+            max_chars=steering.LABEL_NOTE_CHARS,
+            placeholder="why, in a line (optional)",
+        )
+        good, bad, clear = st.columns(3)
+        for column, verdict in ((good, LabelVerdict.GOOD), (bad, LabelVerdict.BAD)):
+            if column.form_submit_button(
+                verdict.capitalize(),
+                key=f"label_{verdict}",
+                icon=LABEL_ICON[verdict],
+                disabled=node["depth"] == 0,
+                width="stretch",
+            ):
+                do(f"Labelled {verdict}", steering.label, verdict, note)
+                st.rerun()  # the tree and the inspector above were drawn before it
+        if clear.form_submit_button(
+            "Clear label", key="label_none", disabled=not node["label"], width="stretch"
+        ):
+            do("Label cleared", steering.label, LabelVerdict.NONE)
+            st.rerun()
 
 
 def judge_panel(run_id: int) -> None:

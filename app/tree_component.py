@@ -14,9 +14,12 @@ from typing import Any
 
 import streamlit as st
 
-from treelight.engine.graph_view import vis_library, vis_options
+from treelight.engine.graph_view import label_badges_js, vis_library, vis_options
 
-JS = files("treelight.assets").joinpath("tree_component.js").read_text(encoding="utf-8")
+# The badges a person's labels get are drawn by a script the HTML export shares.
+JS = label_badges_js() + files("treelight.assets").joinpath("tree_component.js").read_text(
+    encoding="utf-8"
+)
 CSS = """
 .treelight-tree { position: relative; border: 1px solid rgba(128,128,128,0.25);
   border-radius: 6px; }

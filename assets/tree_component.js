@@ -22,6 +22,7 @@
 //
 // Model text arrives only in `label` (drawn on a canvas) and `title` (a
 // string, which vis-network shows as text). Nothing here sets innerHTML.
+// A person's good/bad label is the node's `labelled` field, drawn as a badge.
 
 export default function (component) {
   const { parentElement, data, setStateValue } = component;
@@ -80,6 +81,7 @@ export default function (component) {
         else if (String(id).startsWith("f")) setStateValue("unfold", Number(String(id).slice(1)));
       }
     });
+    treelightDrawLabels(network, nodes); // assets/label_badges.js, put in front of this file
     network.on("zoom", () => { tree.touched = true; });
     network.on("dragStart", () => { tree.touched = true; });
     addViewButtons(tree);
@@ -110,6 +112,7 @@ export default function (component) {
   tree.container.dataset.version = String(tree.version);
   tree.container.dataset.mounts = String(host.__treelightMounts);
   tree.container.dataset.touched = String(tree.touched);
+  tree.container.dataset.labelled = String(tree.nodes.getIds({ filter: (n) => n.labelled }).length);
   if (data.selected !== null && data.selected !== undefined && tree.nodes.get(data.selected)) {
     tree.network.selectNodes([data.selected]);
   }

@@ -18,7 +18,7 @@ runner, steering, export): a run made here is a normal stored run, which
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
@@ -38,6 +38,7 @@ from treelight.storage import queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
+from treelight.storage.queries import Label
 from treelight.storage.training import FORMATS, training_jsonl
 from treelight.storage.vocabulary import RunStatus
 
@@ -139,17 +140,29 @@ class RunHandle:
 
     def tree(self) -> list[NodeView]:
         """Every node, root first, as the strategies see them (status, score, who
-        pruned it, the verdicts of the active judges)."""
+        pruned it, the verdicts of the active judges), with a person's label."""
         run = self.info()
         view = load_tree(self.engine, self.run_id, run.judge_set)
-        return [view.nodes[i] for i in sorted(view.nodes)]
+        labels = self.labels()
+        return [
+            replace(node, label=labels[i].verdict, label_note=labels[i].note)
+            if i in labels
+            else node
+            for i, node in sorted(view.nodes.items())
+        ]
+
+    def labels(self) -> dict[int, Label]:
+        """Each labelled node's current label: verdict, note, who and when."""
+        with Session(self.engine) as session:
+            return queries.run_labels(session, self.run_id)
 
     def show(self) -> str:
         """The tree as indented text (what `treelight show` prints)."""
         with Session(self.engine) as session:
             nodes = queries.run_nodes(session, self.run_id)
             verdicts = queries.run_evaluations(session, self.run_id)
-        return format_tree(self.info(), nodes, verdicts)
+            labels = queries.run_labels(session, self.run_id)
+        return format_tree(self.info(), nodes, verdicts, labels)
 
     # --- steering ---------------------------------------------------------------------
 
@@ -168,6 +181,11 @@ class RunHandle:
     def note(self, node_id: int, text: str) -> None:
         """An instructor's note on a node: kept with the run, shown in replay and export."""
         steering.add_note(self.engine, self.run_id, node_id, text)
+
+    def label(self, node_id: int, verdict: str, note: str = "") -> Label | None:
+        """Mark a node "good" or "bad" with a short note ("none" clears it): drawn on the
+        tree and preferred over the judges in the training exports; the search ignores it."""
+        return steering.label(self.engine, self.run_id, node_id, verdict, note)
 
     def swap_judges(self, judges: str | list[dict[str, Any]], whole_tree: bool = False) -> Run:
         specs = parse_judge_specs(judges) if isinstance(judges, str) else judges
@@ -190,4 +208,5 @@ class RunHandle:
             nodes = queries.run_nodes(session, self.run_id)
             priors = queries.run_priors(session, self.run_id)
             notes = queries.run_notes(session, self.run_id)
-        return standalone_html(self.info(), nodes, priors, notes)
+            labels = queries.run_labels(session, self.run_id)
+        return standalone_html(self.info(), nodes, priors, notes, labels)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from treelight.engine import commands
+from treelight.engine import commands, steering
 from treelight.engine.cli_roles import (
     add_role_arguments,
     generator_spec,
@@ -116,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in steering_help.items():
         command = sub.add_parser(name, help=text)
         command.add_argument("run_id", type=int)
+
+    label = sub.add_parser(
+        "label",
+        help="mark a node good or bad with a short note (none clears it); the search "
+        "ignores it, the tree and the training exports show it",
+    )
+    label.add_argument("run_id", type=int)
+    label.add_argument("node_id", type=int)
+    label.add_argument("verdict", choices=("good", "bad", "none"))
+    label.add_argument("--note", default="", help="why, in a line (at most 500 characters)")
 
     app = sub.add_parser("app", help="open the explorer (Streamlit) on this machine")
     app.add_argument("--port", type=int, default=8501)
@@ -276,6 +286,7 @@ def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
                 run,
                 queries.run_nodes(session, args.run_id),
                 queries.run_evaluations(session, args.run_id),
+                queries.run_labels(session, args.run_id),
             )
         )
     return 0
@@ -333,6 +344,16 @@ def cmd_steer(engine: Engine, args: argparse.Namespace) -> int:
         print(f"Run #{run.id}: {run.status}, {coming} after the current step…")
     else:
         print(f"Run #{run.id}: {run.status}")
+    return 0
+
+
+def cmd_label(engine: Engine, args: argparse.Namespace) -> int:
+    label = steering.label(engine, args.run_id, args.node_id, args.verdict, args.note)
+    if label is None:
+        print(f"Run #{args.run_id}, node #{args.node_id}: no label")
+    else:
+        note = f": {label.note}" if label.note else ""
+        print(f"Run #{args.run_id}, node #{args.node_id}: {label.verdict} by {label.actor}{note}")
     return 0
 
 
@@ -450,6 +471,7 @@ HANDLERS = {
     "pause": cmd_steer,
     "stop": cmd_steer,
     "step": cmd_steer,
+    "label": cmd_label,
     "worker": cmd_worker,
     "models": cmd_models,
     "pull": cmd_pull,

@@ -1,5 +1,6 @@
 """The tree as vis-network data: colours by status, size by score, the best
-path highlighted, pins and priors drawn on their node. pyvis builds the node and edge dicts
+path highlighted, pins, priors and a person's good/bad labels drawn on their
+node. pyvis builds the node and edge dicts
 and the options; the app's component and the standalone HTML export draw them.
 
 Model text only ever goes into `label` and `title` as plain strings. vis-network
@@ -11,7 +12,7 @@ containing "href" into an innerHTML popup; we never use that template.)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from pyvis.network import Network
 
 from treelight.storage.models import Event, Node, Prior, Run
+from treelight.storage.queries import Label
 from treelight.storage.vocabulary import NodeStatus, PrunedBy
 
 # (colour, legend text) per drawn category.
@@ -36,6 +38,9 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "critique": ("#c994c7", "critique (self-refine)"),
     "prior": ("#ffe066", "border: a person's hint (prior) below this node"),
     "counterfactual": ("#e7298a", "counterfactual: a pruned node expanded anyway"),
+    # Drawn as a badge on the node by assets/label_badges.js, in these colours.
+    "label_good": ("#1a9850", "badge with a tick: a person labelled it good"),
+    "label_bad": ("#d73027", "badge with a cross: a person labelled it bad"),
 }
 BEST_PATH_COLOUR = "#f1b300"
 RERUN_EDGE_COLOUR = "#807dba"
@@ -117,7 +122,13 @@ def _short(text: str, limit: int = LABEL_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _title(node: Node, hints: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+def describe_label(label: Label) -> str:
+    return f"labelled {label.verdict} by {label.actor}" + (f": {label.note}" if label.note else "")
+
+
+def _title(
+    node: Node, hints: Sequence[str] = (), notes: Sequence[str] = (), label: Label | None = None
+) -> str:
     """The hover text: plain text, whatever the model wrote."""
     lines = [
         f"#{node.id} · {node.status}"
@@ -138,6 +149,8 @@ def _title(node: Node, hints: Sequence[str] = (), notes: Sequence[str] = ()) -> 
         lines.append(f"branch: {node.branch} ({node.origin})")
     lines += [f"hint from a person: {hint}" for hint in hints]
     lines += [f"note: {note}" for note in notes]
+    if label is not None:
+        lines.append(describe_label(label))
     lines.append("")
     lines.append(node.text[:600])
     return "\n".join(lines)
@@ -155,6 +168,7 @@ def vis_elements(
     task: str | None = None,
     folds: dict[int, list[Node]] | None = None,
     notes: Iterable[Event] = (),
+    labels: Mapping[int, Label] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Nodes and edges for vis-network. Every item carries every visual field it can
     have (colour, width, dashes, label, ...): the live tree updates items by merging
@@ -162,7 +176,10 @@ def vis_elements(
     Pins and a person's hints are drawn on their node; with `task`, a label shows the
     engine's state (Game of 24: the numbers really left), not the model's claim.
     `folds` (from fold_siblings) are drawn as one node per parent; `notes` (note
-    events) are marked on their node and shown in full on hover."""
+    events) are marked on their node and shown in full on hover; `labels` (a
+    person's good/bad, storage/queries.py: run_labels) get a line, a hover line and
+    `labelled`, which assets/label_badges.js draws as a badge."""
+    labels = labels or {}
     noted: dict[int, list[str]] = {}
     for note in notes:
         noted.setdefault(note.node_id or 0, []).append(note.reason)
@@ -186,6 +203,9 @@ def vis_elements(
             lines.append(f"N={node.visits} Q={node.value / node.visits:.2f}")
         if node.id in noted:
             lines.append(f"note ({len(noted[node.id])})")
+        label = labels.get(node.id)
+        if label is not None:
+            lines.append(f"{label.actor}: {label.verdict}")
         if mine:
             lines.append(
                 f"hint: {_short(mine[-1], 18)}" + (f" (+{len(mine) - 1})" if len(mine) > 1 else "")
@@ -202,7 +222,7 @@ def vis_elements(
         net.add_node(
             node.id,
             label="\n".join(lines),
-            title=_title(node, mine, noted.get(node.id, [])),
+            title=_title(node, mine, noted.get(node.id, []), label),
             level=node.depth,
             shape="diamond" if node.status == NodeStatus.CRITIQUE else "dot",
             size=size,
@@ -217,6 +237,7 @@ def vis_elements(
             borderWidthSelected=5,
             shapeProperties={"borderDashes": [5, 3] if node.pinned else False},
             visits=node.visits,
+            labelled=label.verdict if label is not None else "",
         )
         if node.parent_id is not None:
             edge = {"dashes": False, "color": {"color": EDGE_COLOUR}, "width": 1}
@@ -253,6 +274,7 @@ def vis_elements(
             shapeProperties={"borderDashes": [2, 2]},
             visits=0,
             folded=len(folded),  # how many tree nodes this one stands for
+            labelled="",
         )
         net.add_edge(
             parent_id,
@@ -361,20 +383,33 @@ def vis_library() -> str:
     return (base / "vis-network.min.js").read_text(encoding="utf-8")
 
 
+def label_badges_js() -> str:
+    """The script that draws a person's labels as badges (our own code, no model text)."""
+    return resources.files("treelight.assets").joinpath("label_badges.js").read_text("utf-8")
+
+
 def legend() -> list[tuple[str, str]]:
     return [CATEGORIES[key] for key in CATEGORIES]
 
 
 def standalone_html(
-    run: Run, nodes: list[Node], priors: list[Prior], notes: Sequence[Event] = ()
+    run: Run,
+    nodes: list[Node],
+    priors: list[Prior],
+    notes: Sequence[Event] = (),
+    labels: Mapping[int, Label] | None = None,
 ) -> str:
     """One self-contained HTML page of the tree (no network access needed).
 
     The data travels as JSON inside a <script type="application/json"> block,
     with "<" escaped, so no model text can close the block or become markup.
     """
-    vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run), run.task, notes=notes)
+    labels = labels or {}
+    vis_nodes, vis_edges = vis_elements(
+        nodes, priors, best_path(nodes, run), run.task, notes=notes, labels=labels
+    )
     listed = [f"#{n.node_id}: {n.reason}" for n in notes]
+    listed += [f"#{i}: {describe_label(label)}" for i, label in sorted(labels.items())]
     payload = json.dumps(
         {"nodes": vis_nodes, "edges": vis_edges, "options": vis_options(), "notes": listed}
     )
@@ -395,7 +430,8 @@ header {{ padding: 8px 12px; border-bottom: 1px solid #ddd; }}
 .legend i {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px;
              border-radius: 50%; }}
 </style>
-<script>{vis_library()}</script></head>
+<script>{vis_library()}</script>
+<script>{label_badges_js()}</script></head>
 <body><header><strong>{safe_title}</strong> <span id="summary"></span>
 <div class="legend">{legend_items}</div></header>
 <div id="tree"></div>
@@ -404,12 +440,14 @@ header {{ padding: 8px 12px; border-bottom: 1px solid #ddd; }}
 <script>
 const data = JSON.parse(document.getElementById("data").textContent);
 document.getElementById("summary").textContent = " — " + data.nodes.length + " nodes";
-for (const note of data.notes) {{  // a person's notes, as text
+for (const note of data.notes) {{  // a person's notes and labels, as text
   const item = document.createElement("li");
   item.textContent = note;
   document.getElementById("notes").appendChild(item);
 }}
-new vis.Network(document.getElementById("tree"),
-  {{nodes: new vis.DataSet(data.nodes), edges: new vis.DataSet(data.edges)}}, data.options);
+const nodes = new vis.DataSet(data.nodes);
+const network = new vis.Network(document.getElementById("tree"),
+  {{nodes: nodes, edges: new vis.DataSet(data.edges)}}, data.options);
+treelightDrawLabels(network, nodes);
 </script></body></html>
 """

@@ -1,6 +1,6 @@
 """What a person can do to a search at any moment, besides pause/resume/step/stop.
 
-Prune, restore, pin, add a prior and swap the judges change the tree directly,
+Prune, restore, pin, add a prior, label and swap the judges change the tree directly,
 each in one transaction that re-reads the node first, so a command never
 applies to a node whose state has moved on (e.g. the runner pruned it a moment
 ago). Re-running a branch and re-scoring the whole tree need model calls, so
@@ -21,7 +21,8 @@ from treelight.engine.transitions import prune_node, unprune_node
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run
-from treelight.storage.vocabulary import NodeStatus, PrunedBy, RunStatus
+from treelight.storage.queries import Label
+from treelight.storage.vocabulary import LabelVerdict, NodeStatus, PrunedBy, RunStatus
 
 PRUNABLE = (
     NodeStatus.OPEN,
@@ -163,6 +164,52 @@ def add_note(engine: Engine, run_id: int, node_id: int, text: str, actor: str = 
     with unit_of_work(engine, run_id) as session:
         _node(session, run_id, node_id)
         queries.add_event(session, run_id, "note", text, node_id=node_id, actor=actor)
+
+
+LABEL_NOTE_CHARS = 500
+
+
+def label(
+    engine: Engine, run_id: int, node_id: int, verdict: str, note: str = "", actor: str = "person"
+) -> Label | None:
+    """A person's opinion of a node: "good" or "bad", with a short note; "none" clears
+    it. The latest label wins. It changes nothing in the search (no status, no score):
+    a label is an opinion, not a prune. It is drawn on the tree and counts in the
+    training exports, where it is preferred over the judges' (storage/training.py).
+    Returns the node's label now (None: unlabelled)."""
+    if verdict not in [v.value for v in LabelVerdict]:
+        raise BadArguments(f"A label is good or bad (or none, to clear it), not {verdict!r}.")
+    note = note.strip()
+    if len(note) > LABEL_NOTE_CHARS:
+        raise BadArguments(
+            f"A label's note takes at most {LABEL_NOTE_CHARS} characters, not {len(note)}: "
+            "say why in a line or two."
+        )
+    if not actor.strip():
+        raise BadArguments("A label needs an actor: who says so.")
+    with unit_of_work(engine, run_id) as session:
+        if session.get(Run, run_id) is None:
+            raise RunNotFound(f"No run #{run_id}: `treelight runs` lists the runs there are.")
+        node = _node(session, run_id, node_id)
+        if node.parent_id is None:
+            raise BadArguments("The problem itself takes no label; label the steps below it.")
+        current = queries.run_labels(session, run_id).get(node_id)
+        if verdict == LabelVerdict.NONE and current is None:
+            return None  # nothing to clear
+        if current is not None and (current.verdict, current.note) == (verdict, note):
+            return current  # said already
+        event = queries.add_event(
+            session,
+            run_id,
+            "label",
+            f"{verdict}: {note}" if note else str(verdict),
+            node_id=node_id,
+            actor=actor,
+            details={"verdict": verdict, "note": note},
+        )
+    if verdict == LabelVerdict.NONE:
+        return None
+    return Label(node_id, verdict, note, actor, event.created_at)
 
 
 def swap_judges(

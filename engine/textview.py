@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from treelight.storage.models import Evaluation, Node, Run
+from treelight.storage.queries import Label
 from treelight.storage.vocabulary import NodeStatus
 
 MAX_LINE = 110
@@ -13,7 +16,12 @@ def one_line(text: str, limit: int = MAX_LINE) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> str:
+def format_tree(
+    run: Run,
+    nodes: list[Node],
+    evaluations: list[Evaluation],
+    labels: Mapping[int, Label] | None = None,
+) -> str:
     children: dict[int | None, list[Node]] = {}
     for node in nodes:
         children.setdefault(node.parent_id, []).append(node)
@@ -46,6 +54,10 @@ def format_tree(run: Run, nodes: list[Node], evaluations: list[Evaluation]) -> s
             line += f"\n{'  ' * indent}    ↳ {node.status_reason}"
         elif node.status == NodeStatus.SOLVED:
             line += f"\n{'  ' * indent}    ✓ {node.status_reason}"
+        label = (labels or {}).get(node.id or 0)
+        if label is not None:
+            note = f": {one_line(label.note)}" if label.note else ""
+            line += f"\n{'  ' * indent}    labelled {label.verdict} by {label.actor}{note}"
         lines.append(line)
         for child in children.get(node.id, []):
             visit(child, indent + 1)

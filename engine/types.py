@@ -61,6 +61,10 @@ class NodeView:
     verdicts: frozenset[str] = frozenset()  # keys of the active judges that judged it
     rejected: bool = False  # a gate of the active set rejected it (a person may restore it)
     pruned_by: str = ""  # who pruned it (storage/vocabulary.py: PrunedBy); "" unless pruned
+    # A person's label ("good", "bad" or "") and its note, filled where a person reads
+    # the tree (engine/api.py). The search never reads a label: an opinion, not a steer.
+    label: str = ""
+    label_note: str = ""
 
 
 @dataclass

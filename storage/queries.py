@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, or_, update
@@ -25,6 +25,7 @@ from treelight.storage.models import (
     RunScript,
     utcnow,
 )
+from treelight.storage.vocabulary import LabelVerdict
 
 
 def get_run(session: Session, run_id: int) -> Run | None:
@@ -120,6 +121,34 @@ def run_notes(session: Session, run_id: int) -> list[Event]:
     """A person's notes on nodes (events of kind "note"), oldest first."""
     query = select(Event).where(Event.run_id == run_id, Event.kind == "note")
     return list(session.exec(query.order_by(col(Event.id))))
+
+
+@dataclass(frozen=True)
+class Label:
+    """A person's current label on a node (its latest "label" event)."""
+
+    node_id: int
+    verdict: str  # "good" or "bad" (storage/vocabulary.py: LabelVerdict)
+    note: str
+    actor: str
+    at: datetime
+
+
+def run_labels(session: Session, run_id: int) -> dict[int, Label]:
+    """The current label of every labelled node: its latest "label" event, unless that
+    one cleared it. Reads only the run's label events (a person's clicks, a handful),
+    never its nodes, so the cost does not grow with the tree."""
+    query = sa_select(
+        col(Event.node_id), col(Event.details), col(Event.actor), col(Event.created_at)
+    ).where(col(Event.run_id) == run_id, col(Event.kind) == "label")
+    labels: dict[int, Label] = {}
+    for node_id, details, actor, at in session.execute(query.order_by(col(Event.id))):
+        verdict = details.get("verdict")
+        if verdict in (LabelVerdict.GOOD, LabelVerdict.BAD):
+            labels[node_id] = Label(node_id, verdict, details.get("note", ""), actor, at)
+        else:
+            labels.pop(node_id, None)
+    return labels
 
 
 def run_model_calls(session: Session, run_id: int) -> list[ModelCall]:

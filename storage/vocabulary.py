@@ -61,3 +61,12 @@ class PrunedBy(StrEnum):
     SELECTION = "selection"  # not selected into the next generation (evolve)
     DUPLICATE = "duplicate"  # a sibling reached the same state first
     PARENT = "parent pruned"  # born while its parent was being pruned
+
+
+class LabelVerdict(StrEnum):
+    """A person's good/bad label on a node: an opinion, so it changes no status.
+    The latest label of a node wins; "none" clears it."""
+
+    GOOD = "good"
+    BAD = "bad"
+    NONE = "none"

@@ -89,3 +89,31 @@ def test_the_example_script_runs_on_the_embedded_model(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "candidates after one step" in result.stdout
     assert "treelight show 1" in result.stdout
+
+
+def test_label_from_python_shows_in_tree_text_and_html(capsys: pytest.CaptureFixture[str]) -> None:
+    run = scripted_run()
+    run.step()
+    first, second = [n.id for n in run.tree() if n.status == "open"][:2]
+    hostile = "<img src=x onerror=alert(1)> & </script>"
+    label = run.label(first, "good", hostile)
+    assert label is not None and (label.verdict, label.actor) == ("good", "person")
+    run.label(second, "bad")
+    labelled = {n.id: (n.label, n.label_note) for n in run.tree() if n.label}
+    assert labelled == {first: ("good", hostile), second: ("bad", "")}
+    assert run.labels()[first].at == label.at
+
+    text = run.show()
+    assert f"labelled good by person: {hostile}" in text
+    assert "labelled bad by person" in text
+    page = run.export("html")
+    assert "<img" not in page and "onerror=alert(1)\\u003e" in page  # data, never markup
+    assert '"labelled": "good"' in page and '"labelled": "bad"' in page
+    assert "treelightDrawLabels(network, nodes)" in page  # the badges are drawn
+
+    assert run.label(first, "none") is None
+    assert {n.id for n in run.tree() if n.label} == {second}
+    assert run.run().status in ("done", "stopped")  # the search runs on regardless
+    assert run.label(first, "bad", "seen at the end") is not None  # and a finished run
+    assert main(["show", str(run.run_id)]) == 0
+    assert "labelled bad by person: seen at the end" in capsys.readouterr().out

@@ -497,3 +497,59 @@ def test_the_inspector_shows_each_verdict_in_full_with_the_judges_own_calls(
         assert call is not None
         assert call.prompt.strip() in [s.strip() for s in shown], [s[-80:] for s in shown]
         assert (call.output or "(empty)") in shown
+
+
+def test_good_and_bad_from_the_inspector_with_a_note_shown_as_text(app_engine: Engine) -> None:
+    from treelight.engine.runner import Runner, create_run
+
+    run = create_run(
+        app_engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(5)},
+        budget={"max_calls": 12},
+        status="running",
+    )
+    assert run.id is not None
+    Runner(app_engine, run.id).run_until_idle()
+    with Session(app_engine) as session:
+        nodes = queries.run_nodes(session, run.id)
+    node = next(n for n in nodes if n.parent_id is not None and n.status != "invalid")
+    at = explorer(run.id)
+    at.session_state["selected_node"] = node.id
+    at.run()
+    assert at.button(key="label_none").disabled  # nothing to clear yet
+
+    note = "**not** bold <img src=x onerror=alert(1)> [link](javascript:alert(2))"
+    at.text_input(key="label_note").input(note)
+    at = click(at, "label_good")
+    assert not at.exception
+    assert ("label", "person", node.id) in events(app_engine, run.id)
+    assert note in [t.value for t in at.text], "the note is shown as plain text"
+    shown = [m.value for m in at.markdown if "Labelled good" in m.value]
+    assert len(shown) == 1 and shown[0].startswith(":material/thumb_up: **Labelled good** by ")
+    assert "<img" not in " ".join(m.value for m in at.markdown)
+    assert at.button(key="label_none").disabled is False
+
+    at = click(at, "label_bad")  # no note: replaces the good label
+    with Session(app_engine) as session:
+        label = queries.run_labels(session, run.id)[node.id or 0]
+    assert (label.verdict, label.note, label.actor) == ("bad", "", "person")
+    assert any(m.value.startswith(":material/thumb_down: **Labelled bad**") for m in at.markdown)
+    assert note not in [t.value for t in at.text]
+
+    at = click(at, "label_none")
+    with Session(app_engine) as session:
+        assert queries.run_labels(session, run.id) == {}
+    assert not any("Labelled" in m.value for m in at.markdown)
+    assert at.button(key="label_none").disabled
+    with Session(app_engine) as session:  # an opinion: the search's record is untouched
+        assert [(n.status, n.score) for n in queries.run_nodes(session, run.id)] == [
+            (n.status, n.score) for n in nodes
+        ]
+
+    at.session_state["selected_node"] = nodes[0].id  # the problem itself takes no label
+    at.run()
+    assert at.button(key="label_good").disabled and at.button(key="label_bad").disabled

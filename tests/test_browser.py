@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 from sqlmodel import Session
 
 from treelight.engine.bench.browser import (
@@ -283,3 +283,115 @@ def test_a_step_on_a_paused_run_is_drawn_at_once_and_the_view_stays_where_it_was
         page.wait_for_timeout(600)
         assert tree.evaluate(scale_js) != pytest.approx(zoomed)
         page.screenshot(path=str(ARTIFACTS / "tree-after-step.png"))
+
+
+# The colour at a node's label badge, read from the canvas (the badge's place as in
+# assets/label_badges.js: up and right of the node by 0.9 of its size; 5 units above
+# its centre lies inside the disc, clear of the tick or cross).
+BADGE_COLOUR_JS = """
+([network, nodes, id]) => {
+  const node = nodes.get(id);
+  const at = network.getPosition(id);
+  const offset = (node.size || 10) * 0.9;
+  const dom = network.canvasToDOM({x: at.x + offset, y: at.y - offset - 5});
+  const canvas = network.body.container.querySelector("canvas");
+  const ratio = canvas.width / canvas.clientWidth;
+  const pixel = canvas.getContext("2d").getImageData(
+    Math.round(dom.x * ratio), Math.round(dom.y * ratio), 1, 1).data;
+  return [pixel[0], pixel[1], pixel[2], node.labelled];
+}
+"""
+GOOD_RGB, BAD_RGB = (0x1A, 0x98, 0x50), (0xD7, 0x30, 0x27)
+
+
+def badge(page: Page, node_id: int) -> tuple[tuple[int, int, int], str]:
+    tree = page.locator(".treelight-tree").first
+    tree.evaluate(NODE_POSITION_JS, node_id)  # focus it, at scale 1
+    page.wait_for_timeout(300)
+    r, g, b, labelled = tree.evaluate(
+        f"el => ({BADGE_COLOUR_JS})([el.__treelight.network, el.__treelight.nodes, {node_id}])"
+    )
+    return (r, g, b), labelled
+
+
+def wait_for_badges(tree: Locator, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while tree.get_attribute("data-labelled") != str(count) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tree.get_attribute("data-labelled") == str(count)
+
+
+def near(colour: tuple[int, int, int], wanted: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 12 for a, b in zip(colour, wanted, strict=True))
+
+
+def test_good_and_bad_from_the_inspector_are_drawn_as_badges_on_the_tree(
+    browser_page: Page, tmp_path: Path
+) -> None:
+    page = browser_page
+    home = tmp_path / "home"
+    home.mkdir()
+    run_id, (good_id, bad_id, plain_id) = paused_run(home)
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    note = "<b>not bold</b> & it adds up"
+    with served_app(home, worker=False) as url:
+        page.goto(f"{url}/?run={run_id}")
+        tree = page.locator(".treelight-tree").first
+        tree.wait_for(timeout=30_000)
+        assert tree.get_attribute("data-labelled") == "0"
+
+        click_node(page, good_id)
+        page.get_by_text(f"Node #{good_id} ·").first.wait_for(timeout=20_000)
+        page.get_by_label("Label this node").fill(note)
+        page.get_by_role("button", name="Good").click()
+        page.get_by_text("Labelled good: done").wait_for(timeout=20_000)
+        page.get_by_text(note, exact=True).wait_for(timeout=20_000)  # the note, as text
+        assert page.locator("b", has_text="not bold").count() == 0
+
+        click_node(page, bad_id)
+        page.get_by_text(f"Node #{bad_id} ·").first.wait_for(timeout=20_000)
+        page.get_by_role("button", name="Bad").click()
+        page.get_by_text("Labelled bad: done").wait_for(timeout=20_000)
+        wait_for_badges(tree, 2)
+        assert tree.get_attribute("data-mounts") == "1", "labels update the tree in place"
+        colour, labelled = badge(page, good_id)
+        assert labelled == "good" and near(colour, GOOD_RGB), colour
+        colour, labelled = badge(page, bad_id)
+        assert labelled == "bad" and near(colour, BAD_RGB), colour
+        colour, labelled = badge(page, plain_id)
+        assert labelled == "" and not near(colour, GOOD_RGB) and not near(colour, BAD_RGB)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "tree-labels.png"))
+
+        click_node(page, bad_id)  # clearing removes the badge
+        page.get_by_text(f"Node #{bad_id} ·").first.wait_for(timeout=20_000)
+        page.get_by_role("button", name="Clear label").click()
+        wait_for_badges(tree, 1)
+        assert badge(page, bad_id)[1] == ""
+        assert_nothing_ran(page)
+
+    with Session(engine) as session:
+        labels = queries.run_labels(session, run_id)
+        run = queries.get_run(session, run_id)
+        assert run is not None
+        html = standalone_html(
+            run,
+            queries.run_nodes(session, run_id),
+            queries.run_priors(session, run_id),
+            labels=labels,
+        )
+    assert {i: (lab.verdict, lab.note, lab.actor) for i, lab in labels.items()} == {
+        good_id: ("good", note, "person")
+    }
+    export = tmp_path / "tree.html"
+    export.write_text(html, encoding="utf-8")
+    page.goto(export.as_uri())
+    page.wait_for_function("document.querySelector('#tree canvas') !== null")
+    page.wait_for_timeout(500)
+    colour = page.evaluate(
+        f"() => {{ network.moveTo({{position: network.getPosition({good_id}), scale: 1}}); "
+        f"network.redraw(); return ({BADGE_COLOUR_JS})([network, nodes, {good_id}]); }}"
+    )
+    assert colour[3] == "good" and near(tuple(colour[:3]), GOOD_RGB), colour
+    assert page.get_by_text(f"#{good_id}: labelled good by person: {note}").count() == 1
+    assert_nothing_ran(page)

@@ -200,3 +200,46 @@ def test_a_budget_of_zero_means_zero(capsys: pytest.CaptureFixture[str], script:
     )
     assert (result["status"], result["reason"]) == ("stopped", "model-call budget: 0 of 0 used")
     assert result["model_calls"] == 0 and result["nodes"] == 1 and result["answer"] is None
+
+
+def test_label_a_node_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], script: Path
+) -> None:
+    from treelight.engine import api
+
+    run_id = run_json(
+        capsys,
+        "run",
+        "--task",
+        "game24",
+        "--problem",
+        "4 4 4 4",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--max-calls",
+        "10",
+        "--json",
+    )["run_id"]
+    node = api.open_run(run_id).tree()[1].id
+    assert main(["label", str(run_id), str(node), "bad", "--note", "16 is not left"]) == 0
+    assert (
+        capsys.readouterr().out == f"Run #{run_id}, node #{node}: bad by person: 16 is not left\n"
+    )
+    assert main(["label", str(run_id), str(node), "good"]) == 0  # the latest wins
+    assert main(["show", str(run_id)]) == 0
+    shown = capsys.readouterr().out
+    assert "labelled good by person" in shown and "16 is not left" not in shown
+    assert main(["label", str(run_id), str(node), "none"]) == 0
+    assert capsys.readouterr().out == f"Run #{run_id}, node #{node}: no label\n"
+    assert api.open_run(run_id).labels() == {}
+
+    assert main(["label", str(run_id), "999", "good"]) == 2
+    assert f"error: Run #{run_id} has no node #999." in capsys.readouterr().err
+    assert main(["label", str(run_id), str(node), "bad", "--note", "x" * 501]) == 2
+    assert "at most 500 characters" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["label", str(run_id), str(node), "great"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'great'" in capsys.readouterr().err

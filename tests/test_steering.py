@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script
 from treelight.engine import commands, steering
-from treelight.engine.errors import BadArguments
+from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.runner import Runner, create_run
 from treelight.engine.tree import load_tree
 from treelight.storage import queries
+from treelight.storage.models import Node
 
 
 def paused_run(engine: Engine, actions: int = 2) -> int:
@@ -130,3 +133,134 @@ def test_rerun_grows_a_separate_branch_the_main_search_ignores(engine: Engine) -
     assert "Hint from a person: use 4 * 4" in calls[0].prompt
     with pytest.raises(BadArguments, match="can change"):
         steering.rerun(engine, run_id, node_id, colour="blue")
+
+
+@pytest.fixture(params=DATABASES)
+def each_database(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    return engine_on_each_database(request, tmp_path)
+
+
+def node_row(engine: Engine, node_id: int) -> tuple:
+    with Session(engine) as session:
+        node = session.get(Node, node_id)
+        assert node is not None
+        return (node.status, node.status_reason, node.score, node.pinned, node.rev)
+
+
+def label_events(engine: Engine, run_id: int) -> list[tuple[str, int | None, dict]]:
+    with Session(engine) as session:
+        return [
+            (e.actor, e.node_id, e.details)
+            for e in queries.run_events(session, run_id)
+            if e.kind == "label"
+        ]
+
+
+def test_a_label_is_an_event_the_latest_wins_and_none_clears_it(each_database: Engine) -> None:
+    engine = each_database
+    run_id = paused_run(engine)
+    node_id, other = [
+        n.id for n in load_tree(engine, run_id, 1).main() if n.status == "open" and n.depth == 1
+    ][:2]
+    before = node_row(engine, node_id)
+
+    label = steering.label(engine, run_id, node_id, "good", "  uses both fours  ")
+    assert label is not None
+    assert (label.node_id, label.verdict, label.note, label.actor) == (
+        node_id,
+        "good",
+        "uses both fours",
+        "person",
+    )
+    assert node_row(engine, node_id) == before, "a label is an opinion: the node is unchanged"
+    steering.label(engine, run_id, other, "bad")
+    steering.label(engine, run_id, node_id, "bad", "16 is not left")  # replaces "good"
+    with Session(engine) as session:
+        labels = queries.run_labels(session, run_id)
+    assert {i: (lab.verdict, lab.note) for i, lab in labels.items()} == {
+        node_id: ("bad", "16 is not left"),
+        other: ("bad", ""),
+    }
+    assert labels[node_id].at >= label.at
+
+    assert steering.label(engine, run_id, node_id, "bad", "16 is not left") == labels[node_id]
+    assert steering.label(engine, run_id, other, "none") is None
+    assert steering.label(engine, run_id, other, "none") is None  # nothing left to clear
+    with Session(engine) as session:
+        assert set(queries.run_labels(session, run_id)) == {node_id}
+    assert label_events(engine, run_id) == [
+        ("person", node_id, {"verdict": "good", "note": "uses both fours"}),
+        ("person", other, {"verdict": "bad", "note": ""}),
+        ("person", node_id, {"verdict": "bad", "note": "16 is not left"}),
+        ("person", other, {"verdict": "none", "note": ""}),
+    ], "every change once, with the person as actor; repeats and no-op clears write nothing"
+    assert node_row(engine, node_id) == before
+
+
+def test_labels_on_running_and_finished_runs_change_nothing_in_the_search(engine: Engine) -> None:
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(5)},
+        budget={"max_calls": 30},
+        status="running",
+    )
+    assert run.id is not None
+    twin = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(5)},
+        budget={"max_calls": 30},
+        status="running",
+    )
+    assert twin.id is not None
+    runner = Runner(engine, run.id)
+    runner.step()
+    runner.step()
+    with Session(engine) as session:
+        assert queries.get_run(session, run.id).status == "running"  # type: ignore[union-attr]
+    first = open_child(engine, run.id)
+    steering.label(engine, run.id, first, "bad", "a person disagrees")  # while running
+    Runner(engine, run.id).run_until_idle()
+    Runner(engine, twin.id).run_until_idle()
+
+    def shape(run_id: int) -> list[tuple]:
+        with Session(engine) as session:
+            nodes = queries.run_nodes(session, run_id)
+        return [(n.key, n.text, n.status, n.pruned_by, n.score) for n in nodes]  # not ids
+
+    assert shape(run.id) == shape(twin.id), "the search ran as if no one had labelled"
+    with Session(engine) as session:
+        finished = queries.get_run(session, run.id)
+    assert finished is not None and finished.status in ("done", "stopped")
+    assert steering.label(engine, run.id, first, "good") is not None  # after the end
+    with Session(engine) as session:
+        assert queries.run_labels(session, run.id)[first].verdict == "good"
+
+
+def test_bad_labels_say_what_is_wrong(engine: Engine) -> None:
+    run_id = paused_run(engine)
+    other_run = paused_run(engine)
+    node_id = open_child(engine, run_id)
+    foreign = open_child(engine, other_run)
+    root = load_tree(engine, run_id, 1).root.id
+    with pytest.raises(BadArguments, match=f"Run #{run_id} has no node #999"):
+        steering.label(engine, run_id, 999, "good")
+    with pytest.raises(BadArguments, match=f"Run #{run_id} has no node #{foreign}"):
+        steering.label(engine, run_id, foreign, "good")
+    with pytest.raises(RunNotFound, match="No run #4242"):
+        steering.label(engine, 4242, node_id, "good")
+    with pytest.raises(BadArguments, match="good or bad \\(or none, to clear it\\), not 'great'"):
+        steering.label(engine, run_id, node_id, "great")
+    with pytest.raises(BadArguments, match="at most 500 characters, not 501"):
+        steering.label(engine, run_id, node_id, "bad", "x" * 501)
+    with pytest.raises(BadArguments, match="The problem itself takes no label"):
+        steering.label(engine, run_id, root, "good")
+    assert steering.label(engine, run_id, node_id, "bad", "x" * 500) is not None
+    assert len(label_events(engine, run_id)) == 1  # the refused ones wrote nothing

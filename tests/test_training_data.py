@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from treelight.engine import steering
 from treelight.engine.cli import main
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.runner import Runner, create_run
 from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import Node, Run
 from treelight.storage.training import training_lines
 
 
@@ -87,3 +91,162 @@ def test_preference_pairs_from_a_real_embedded_run(engine: Engine) -> None:
         pairs = list(training_lines(session, run_id, "preference"))
     assert pairs
     check_pairs(engine, run_id, pairs)
+
+
+@pytest.fixture(params=DATABASES)
+def each_database(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    return engine_on_each_database(request, tmp_path)
+
+
+SOLVED_WHY = "(4 + 4) + 4 * 4 = 24, using each of the numbers once"
+
+
+def labelled_tree(engine: Engine) -> tuple[int, dict[str, int]]:
+    """A small finished tree, written directly so that every case is present: kept,
+    judge-rejected, invalid, beam-cut and solved nodes, a person's labels on some."""
+    shape = [  # name, parent, text, status, pruned_by, reason, answer
+        ("a", "root", "4 + 4 = 8 (left: 4 4 8)", "expanded", "", "", None),
+        ("b", "root", "4 * 4 = 16 (left: 4 4 16)", "expanded", "", "", None),
+        ("c", "root", "4 / 4 = 1 (left: 1 4 4)", "pruned", "judge", "rejected by value: no", None),
+        ("d", "root", "4 - 4 = 0 (left: 0 4 4)", "pruned", "judge", "rejected by value: 0", None),
+        ("e", "root", "1 + 4 = 5 (left: 4 5)", "invalid", "", "game24 rules: 1 is not", None),
+        ("e2", "root", "1 + 4 = 5 (left: 4 5)", "invalid", "", "game24 rules: 1 is not", None),
+        ("f", "root", "4 + 4 = 8 (left: 8 4 4)", "pruned", "beam cutoff", "beam cutoff", None),
+        ("t", "root", "Answer: 4 + 4 + 4 + 4", "pruned", "judge", "rejected by value: 16", "16"),
+        ("a1", "a", "4 * 4 = 16 (left: 8 16)", "expanded", "", "", None),
+        ("a2", "a", "8 - 4 = 4 (left: 4 4)", "expanded", "", "", None),
+        ("a1x", "a1", "Answer: (4 + 4) + 4 * 4", "solved", "", SOLVED_WHY, "(4 + 4) + 4 * 4"),
+        ("b1", "b", "16 + 4 = 20 (left: 4 20)", "expanded", "", "", None),
+        ("b1x", "b1", "Answer: 4 * 4 + 4 + 4", "solved", "", SOLVED_WHY, "4 * 4 + 4 + 4"),
+    ]
+    with unit_of_work(engine) as session:
+        run = Run(
+            task="game24",
+            problem="4 4 4 4",
+            strategy="bfs",
+            judges=[{"name": "game24-verifier"}, {"name": "value"}],
+            status="done",
+        )
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        root = Node(run_id=run.id, key="0", text="4 4 4 4", status="expanded")
+        session.add(root)
+        session.flush()
+        ids, depth = {"root": root.id or 0}, {"root": 0}
+        for i, (name, parent, text, status, pruned_by, reason, answer) in enumerate(shape):
+            node = Node(
+                run_id=run.id,
+                key=f"0/{i}",
+                parent_id=ids[parent],
+                depth=depth[parent] + 1,
+                text=text,
+                status=status,
+                pruned_by=pruned_by,
+                status_reason=reason,
+                state={"answer": answer} if answer else {},
+            )
+            session.add(node)
+            session.flush()
+            ids[name], depth[name] = node.id or 0, depth[parent] + 1
+    for name, verdict, note in [
+        ("a", "bad", "a person dislikes it"),
+        ("a2", "bad", ""),
+        ("c", "good", "dividing first is fine"),
+        ("t", "good", "16 is what I asked for"),
+        ("b1", "bad", "changed my mind"),
+        ("b1", "none", ""),  # cleared: no label
+    ]:
+        steering.label(engine, run.id, ids[name], verdict, note)
+    return run.id, ids
+
+
+def test_a_persons_labels_come_before_the_judges_in_every_format(each_database: Engine) -> None:
+    engine = each_database
+    run_id, ids = labelled_tree(engine)
+    name = {node_id: n for n, node_id in ids.items()}
+    with Session(engine) as session:
+        pairs = list(training_lines(session, run_id, "preference"))
+        only_vote = list(training_lines(session, run_id, "preference", {"vote"}))
+        steps = list(training_lines(session, run_id, "prm"))
+        solved = list(training_lines(session, run_id, "sft"))
+
+    got = {
+        (name[p["chosen_node"]], p["chosen_by"], name[p["rejected_node"]], p["rejected_by"])
+        for p in pairs
+    }
+    assert len(got) == len(pairs), "no pair twice"
+    assert got == {
+        # Under the problem: b kept by the search, c and t labelled good over the judge
+        # that rejected them; a labelled bad although the search kept it; d rejected by
+        # the judge, e by the rules (e2 is e's text again: no second pair).
+        *((chosen, by, "a", "person") for chosen, by in [("b", "search"), ("c", "person")]),
+        *((chosen, by, "d", "value") for chosen, by in [("b", "search"), ("c", "person")]),
+        *((chosen, by, "e", "rules") for chosen, by in [("b", "search"), ("c", "person")]),
+        ("t", "person", "a", "person"),
+        ("t", "person", "d", "value"),
+        ("t", "person", "e", "rules"),
+        ("a1", "search", "a2", "person"),  # siblings both kept by the search
+    }
+    reasons = {(name[p["chosen_node"]], name[p["rejected_node"]]): p["reason"] for p in pairs}
+    assert reasons["b", "a"] == "a person dislikes it"  # the note
+    assert reasons["a1", "a2"] == "labelled bad by person"  # no note given
+    assert reasons["b", "d"] == "rejected by value: 0"
+    assert {name[p["chosen_node"]] for p in only_vote} == {"b", "c", "t", "a1"}
+    assert {name[p["rejected_node"]] for p in only_vote} == {"a", "e", "a2"}, (
+        "a person's labels count whichever judges are asked for; value's do not"
+    )
+
+    by_step = {name[s["node"]]: (s["label"], s["label_source"], s["why"]) for s in steps}
+    assert len(by_step) == len(steps), "one label per step"
+    assert by_step == {
+        "a": (0, "person", "a person dislikes it"),  # on a solved path, but a person said no
+        "a1": (1, "rules", "on a solved path"),
+        "a1x": (1, "rules", "on a solved path"),
+        "a2": (0, "person", "labelled bad by person"),
+        "b": (1, "rules", "on a solved path"),
+        "b1": (1, "rules", "on a solved path"),  # its label was cleared
+        "b1x": (1, "rules", "on a solved path"),
+        "c": (1, "person", "dividing first is fine"),
+        "d": (0, "value", "rejected by value: 0"),
+        "e": (0, "rules", "game24 rules: 1 is not"),
+        "e2": (0, "rules", "game24 rules: 1 is not"),
+        "t": (1, "person", "16 is what I asked for"),
+    }  # f, cut by the beam and unlabelled, has no label
+
+    assert [(name[s["node"]], s["label_source"], s["checked_by"]) for s in solved] == [
+        ("t", "person", "labelled good by person"),  # a judge rejected it; a person did not
+        ("b1x", "rules", SOLVED_WHY),
+    ]  # a1x is solved, but its path goes through a, which a person labelled bad
+    assert next(s for s in solved if s["node"] == ids["t"])["completion"] == (
+        "Answer: 4 + 4 + 4 + 4"
+    )
+
+
+def test_labels_made_through_the_api_reach_the_export_command(
+    app_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = finished_run(app_engine, {"backend": "scripted", "outputs": game24_script(5)})
+    with Session(app_engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+    kept = [n for n in nodes if n.parent_id == nodes[0].id and n.status == "expanded"]
+    invalid = [n for n in nodes if n.parent_id == nodes[0].id and n.status == "invalid"]
+    assert len(kept) >= 2 and invalid
+    steering.label(app_engine, run_id, kept[0].id or 0, "bad", "too easy a start")
+    steering.label(app_engine, run_id, invalid[0].id or 0, "good", "the rules are wrong here")
+    assert main(["export", str(run_id), "--format", "preference"]) == 0
+    pairs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert not any(p["chosen_node"] == kept[0].id for p in pairs)
+    assert not any(p["rejected_node"] == invalid[0].id for p in pairs)
+    mine = [p for p in pairs if p["rejected_node"] == kept[0].id]
+    assert mine and all(
+        (p["rejected_by"], p["reason"]) == ("person", "too easy a start") for p in mine
+    )
+    assert any(p["chosen_node"] == invalid[0].id and p["chosen_by"] == "person" for p in pairs)
+    keys = [(p["prompt"], p["chosen"], p["rejected"]) for p in pairs]
+    assert len(keys) == len(set(keys))
+    assert main(["export", str(run_id), "--format", "prm"]) == 0
+    steps = {s["node"]: s for s in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert (steps[kept[0].id]["label"], steps[kept[0].id]["label_source"]) == (0, "person")
+    assert (steps[invalid[0].id]["label"], steps[invalid[0].id]["label_source"]) == (1, "person")
+    assert {s["label_source"] for s in steps.values()} <= {"person", "rules", "game24-verifier"}

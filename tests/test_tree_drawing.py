@@ -114,8 +114,11 @@ def test_steering_drawn_as_updates_equals_a_fresh_draw(engine: Engine) -> None:
             run = queries.get_run(session, run_id)
             nodes = queries.run_nodes(session, run_id)
             priors = queries.run_priors(session, run_id)
+            labels = queries.run_labels(session, run_id)
         assert run is not None
-        vis_nodes, vis_edges = vis_elements(nodes, priors, best_path(nodes, run), run.task)
+        vis_nodes, vis_edges = vis_elements(
+            nodes, priors, best_path(nodes, run), run.task, labels=labels
+        )
         payload, sent = delta(sent, vis_nodes, vis_edges)
         client.apply(payload)
         assert (client.nodes, client.edges) == drawn(vis_nodes, vis_edges)
@@ -136,6 +139,17 @@ def test_steering_drawn_as_updates_equals_a_fresh_draw(engine: Engine) -> None:
     steering.restore(engine, run_id, target)
     draw()
     assert "hint: multiply the four" in client.nodes[target]["label"]
+    steering.label(engine, run_id, target, "good", "both fours used")
+    draw()
+    drawn_node = client.nodes[target]
+    assert drawn_node["labelled"] == "good" and "person: good" in drawn_node["label"]
+    assert "labelled good by person: both fours used" in drawn_node["title"]
+    steering.label(engine, run_id, target, "bad")
+    draw()
+    assert client.nodes[target]["labelled"] == "bad"
+    steering.label(engine, run_id, target, "none")
+    draw()  # a cleared label leaves no badge behind on the client
+    assert client.nodes[target]["labelled"] == "" and "person:" not in client.nodes[target]["label"]
 
 
 def test_invalid_siblings_are_folded_into_one_node_until_their_parent_is_opened(
