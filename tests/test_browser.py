@@ -52,6 +52,15 @@ def tree_nodes(page: Page) -> int:
     return int(tree.first.get_attribute("data-tree-nodes") or 0)
 
 
+def settle(page: Page, timeout: float = 20.0) -> None:
+    """Wait until Streamlit has finished its rerun: while one runs, the elements of
+    the previous run stay on the page (marked stale) beside the new ones."""
+    page.wait_for_function(
+        "document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+        timeout=timeout * 1000,
+    )
+
+
 def click_node(page: Page, node_id: int | None = None) -> int:
     spot = page.locator(".treelight-tree").first.evaluate(NODE_POSITION_JS, node_id)
     page.mouse.click(spot["x"], spot["y"])
@@ -145,7 +154,9 @@ def test_hostile_model_text_is_shown_literally_and_never_runs(
         for node_id, payload in zip(node_ids, PAYLOADS, strict=True):
             click_node(page, node_id)
             page.get_by_text(f"Node #{node_id} ·").first.wait_for(timeout=20_000)
+            settle(page)
             # The exact characters are on the page, as text.
+            page.locator("code", has_text=payload).first.wait_for(timeout=20_000)
             shown = page.locator("code").all_text_contents()
             assert payload in shown
             # Hovering shows the title tooltip: text only, no elements inside.
@@ -233,6 +244,7 @@ def test_two_browser_sessions_steer_the_same_run(tmp_path: Path) -> None:
         bob.get_by_text("Pin: done").wait_for(timeout=20_000)
         click_node(alice, second_id)
         alice.get_by_text(f"Node #{second_id} ·").first.wait_for(timeout=20_000)
+        settle(alice)
         alice.get_by_label("Inject a prior").fill("count on your fingers")
         alice.get_by_role("button", name="Add prior").click()
         alice.get_by_text("Prior: done").wait_for(timeout=20_000)
