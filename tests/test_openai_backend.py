@@ -336,6 +336,10 @@ def test_log_probabilities_are_kept_on_calls_nodes_and_in_the_export(
         exported = json.loads(json.dumps(run_to_dict(session, run_id)))
     made = [c for c in calls if c.error is None]
     assert made and all(c.logprobs for c in made)
+    # Under constrain=auto the steps ran under the task's grammar, and each call says so.
+    constrained = [c for c in made if c.params.get("grammar")]
+    assert constrained and all(c.extra["constrained_by"] == "grammar" for c in constrained)
+    assert constrained[0].params["grammar"] in {r.get("grammar") for r in fake.requests}
     assert all("".join(t["token"] for t in c.logprobs or []) == c.output for c in made)
     assert [c["logprobs"] for c in exported["model_calls"]] == [c.logprobs for c in calls]
     by_id = {c.id: c for c in made}
