@@ -18,6 +18,7 @@ from treelight.engine.cli import main
 from treelight.engine.errors import BadArguments, ModelError, ModelUnavailable
 from treelight.engine.generators.base import CompletionRequest
 from treelight.engine.generators.openai_backend import OpenAIGenerator
+from treelight.engine.generators.openai_choices import Choice, split_tokens
 from treelight.engine.runner import Runner, create_run
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict
@@ -93,6 +94,14 @@ def test_k_samples_of_one_prompt_are_one_request_with_n(fake: FakeOpenAI) -> Non
         ("Input: 1 2 3 4", 2),
         ("Input: 5 6 7 8", 2),
     ]
+
+
+def test_without_log_probabilities_the_servers_total_is_shared_by_length() -> None:
+    choices = [Choice("a" * 10), Choice("b" * 30), Choice("c" * 13)]
+    assert split_tokens(8, choices[:2]) == [2, 6]
+    assert sum(split_tokens(11, choices)) == 11
+    choices[0].logprobs, choices[1].logprobs = [{}] * 4, [{}] * 7
+    assert split_tokens(99, choices[:2]) == [4, 7]  # one entry a token: exact
 
 
 @pytest.mark.parametrize("server", ["refuses n", "ignores n"])
