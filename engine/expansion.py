@@ -159,11 +159,13 @@ def write_children(
         pruned_at_birth: list[tuple[Node, str, str]] = []  # (node, born as, by whom)
         seen = _sibling_states(runner, session, parent, branch or parent.branch)
         for call in calls:
-            for text, transition in _candidates(runner, call.output, node, mode):
+            candidates = _candidates(runner, call.output, node, mode)
+            for text, transition in candidates:
                 if room is not None and len(children) >= room:
                     skipped += 1
                     continue
                 child = _child(runner, parent, index, call, text, transition)
+                child.logprob = candidate_logprob(call, text, alone=len(candidates) == 1)
                 child.branch, child.origin = branch or parent.branch, origin
                 born, by = child.status, "duplicate"
                 if parent.status == NodeStatus.PRUNED and branch is None:
@@ -278,6 +280,28 @@ def _candidates(
         )
         return [(output, Transition(invalid=f"{runner.task.name} rules: {why}"))]
     return [(text, runner.task.apply(state, text, mode)) for text in texts]
+
+
+def candidate_logprob(call: ModelCall, text: str, *, alone: bool) -> float | None:
+    """The sum of the log-probabilities of the tokens that wrote a candidate: all of
+    the call's when it is the call's only candidate; else those overlapping where
+    its text stands in the output (None if the task rewrote it, so it is not there)."""
+    tokens = call.logprobs
+    if not tokens:
+        return None
+    if alone:
+        return sum(token["logprob"] for token in tokens)
+    written = "".join(token["token"] for token in tokens)
+    wanted = text.strip()
+    start = written.find(wanted) if wanted else -1
+    if start < 0:
+        return None
+    end, at, total = start + len(wanted), 0, 0.0
+    for token in tokens:
+        if at < end and at + len(token["token"]) > start:
+            total += token["logprob"]
+        at += len(token["token"])
+    return total
 
 
 def _child(

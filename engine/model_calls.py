@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -39,6 +40,23 @@ def storable(text: str) -> tuple[str, int]:
     from a server) and NUL characters become U+FFFD, and the count is kept."""
     cleaned, count = _UNSTORABLE.subn("\ufffd", text)
     return cleaned, count
+
+
+def storable_logprobs(logprobs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Token texts cleaned like outputs: a token can be half of a character."""
+    if logprobs is None:
+        return None
+    return [
+        {
+            "token": storable(entry["token"])[0],
+            "logprob": entry["logprob"],
+            "top": [
+                {"token": storable(top["token"])[0], "logprob": top["logprob"]}
+                for top in entry.get("top", [])
+            ],
+        }
+        for entry in logprobs
+    ]
 
 
 class ModelCaller:
@@ -163,6 +181,7 @@ class ModelCaller:
             row.cached_prompt_tokens = completion.cached_prompt_tokens
             row.latency_seconds = completion.latency_seconds
             row.extra = completion.extra | ({"replaced_characters": replaced} if replaced else {})
+            row.logprobs = storable_logprobs(completion.logprobs)
             # One commit per call, so no output is lost; the run's totals follow in
             # the same commit (a trigger, storage/migrations.py m005).
             with self.engine.begin() as connection:

@@ -68,6 +68,7 @@ def tree_graph(nodes: list[Node]) -> nx.DiGraph:
             origin=node.origin,
             branch=node.branch,
             score=float("nan") if node.score is None else node.score,
+            logprob=float("nan") if node.logprob is None else node.logprob,
             visits=node.visits,
             pinned=node.pinned,
             answer=xml_safe(str(node.state.get("answer", ""))),

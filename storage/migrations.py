@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from sqlalchemy import JSON, Column, Connection, Integer, String, inspect, text
+from sqlalchemy import JSON, Column, Connection, Float, Integer, String, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -170,6 +170,13 @@ def _pruned_by_from_reason(reason: str) -> str:
         if reason.startswith(start):
             return by
     return "beam cutoff"
+
+
+@migration
+def m010_model_call_logprobs(conn: Connection) -> None:
+    """Per-token log-probabilities on model calls, and a candidate's own on its node."""
+    add_column(conn, "modelcall", Column("logprobs", JSON))
+    add_column(conn, "node", Column("logprob", Float))
 
 
 @migration

@@ -84,6 +84,9 @@ class Node(SQLModel, table=True):
     value: float = 0.0
     pinned: bool = False
     model_call_id: int | None = Field(default=None, foreign_key="modelcall.id")
+    # The candidate's log-probability, the sum over its tokens (engine/expansion.py),
+    # where the backend gave per-token log-probabilities.
+    logprob: float | None = None
     # The run's revision when this node was last written (storage/revisions.py):
     # lets the runner re-read only what changed since its last look.
     rev: int = Field(default=0, index=True)
@@ -141,6 +144,9 @@ class ModelCall(SQLModel, table=True):
     cached_prompt_tokens: int = 0  # prompt prefix reused from the previous call
     latency_seconds: float = 0.0
     extra: dict[str, Any] = _json(dict)  # backend details, e.g. Ollama's durations
+    # Per output token {"token", "logprob", "top": [{"token", "logprob"}]}, where the
+    # backend gives them; None where it does not.
+    logprobs: list[dict[str, Any]] | None = _json()
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

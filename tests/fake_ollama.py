@@ -1,10 +1,11 @@
 """A fake Ollama server speaking the documented HTTP API, for tests.
 
 It runs on pytest-httpserver (the official Python client's own test tool) and
-answers /api/tags, /api/generate (streamed NDJSON or one JSON object) and
-/api/pull (streamed progress), with the documented error shapes. Faults are
-switched on per test: a missing model (404), a full queue (503), an error
-line in the middle of a stream, a hang, and a server that dies mid-response.
+answers /api/tags, /api/generate (streamed NDJSON or one JSON object, with
+log-probabilities when asked) and /api/pull (streamed progress), with the
+documented error shapes. Faults are switched on per test: a missing model
+(404), a full queue (503), an error line in the middle of a stream, a hang,
+and a server that dies mid-response.
 """
 
 from __future__ import annotations
@@ -96,9 +97,10 @@ class FakeOllama:
             "eval_duration": 2_000_000,
         }
         if not body.get("stream", True):
-            return Response(
-                json.dumps({**final, "response": text}), content_type="application/json"
-            )
+            whole = {**final, "response": text}
+            if body.get("logprobs"):
+                whole["logprobs"] = [_logprob(t, body.get("top_logprobs", 0)) for t in tokens]
+            return Response(json.dumps(whole), content_type="application/json")
         return Response(self._chunks(body, text, final), content_type="application/x-ndjson")
 
     def _chunks(
@@ -107,17 +109,15 @@ class FakeOllama:
         words = text.split(" ")
         for index, word in enumerate(words):
             piece = word if index == 0 else " " + word
-            yield (
-                json.dumps(
-                    {
-                        "model": body["model"],
-                        "created_at": CREATED,
-                        "response": piece,
-                        "done": False,
-                    }
-                )
-                + "\n"
-            )
+            chunk = {
+                "model": body["model"],
+                "created_at": CREATED,
+                "response": piece,
+                "done": False,
+            }
+            if body.get("logprobs"):  # a piece is one token here
+                chunk["logprobs"] = [_logprob(piece, body.get("top_logprobs", 0))]
+            yield json.dumps(chunk) + "\n"
             if index == 0 and self.fault == "error_mid_stream":
                 yield (
                     json.dumps(
@@ -155,6 +155,20 @@ class FakeOllama:
             self.models.append(name)
 
         return Response(progress(), content_type="application/x-ndjson")
+
+
+def _logprob(token: str, top: int) -> dict[str, Any]:
+    """Ollama's shape: the token, its log-probability, its bytes, the runners-up."""
+    first = -round(0.05 + (len(token.strip()) % 4) * 0.3, 4)
+    alternatives = [(token, first), *((f"alt{m}", first - 1 - m) for m in range(top - 1))][:top]
+    return {
+        "token": token,
+        "logprob": first,
+        "bytes": list(token.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alternatives
+        ],
+    }
 
 
 def _error(status: int, message: str) -> Response:

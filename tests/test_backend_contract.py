@@ -94,8 +94,10 @@ def test_the_same_seed_gives_the_same_output(backend) -> None:  # type: ignore[n
 
 def test_token_counts_are_reported(backend) -> None:  # type: ignore[no-untyped-def]
     generator, _ = backend
-    for completion in generator.complete(requests_for(2)):
-        assert completion.prompt_tokens > 0
+    completions = generator.complete(requests_for(2))
+    # Samples of one prompt served by one request (OpenAI's `n`) read the prompt once.
+    assert completions[0].prompt_tokens > 0 and completions[1].prompt_tokens >= 0
+    for completion in completions:
         assert 0 < completion.completion_tokens <= 12
         assert completion.latency_seconds >= 0
 
@@ -113,3 +115,11 @@ def test_failures_are_model_errors_with_advice(backend) -> None:  # type: ignore
         generator.complete(failing())
     message = str(caught.value)
     assert len(message) > 30 and message[0].isupper()
+
+
+def test_log_probabilities_have_one_shape(backend) -> None:  # type: ignore[no-untyped-def]
+    generator, _ = backend
+    for completion in generator.complete(requests_for(2)):
+        for entry in completion.logprobs or []:
+            assert isinstance(entry["token"], str) and entry["logprob"] <= 0
+            assert all({"token", "logprob"} == set(top) for top in entry["top"])

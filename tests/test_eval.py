@@ -229,9 +229,10 @@ def threaded_server() -> Iterator[HTTPServer]:
         server.stop()
 
 
-def math_reply(body: dict) -> str:
-    # Deterministic in the request, so a run done twice is the same run.
-    return "Answer: 17" if int(body.get("seed") or 0) % 3 == 0 else "12 + 5 = 17"
+def math_reply(body: dict, index: int) -> str:
+    # Deterministic in the request (and the choice, under `n`), so a run done twice
+    # is the same run.
+    return "Answer: 17" if (int(body.get("seed") or 0) + index) % 3 == 0 else "12 + 5 = 17"
 
 
 def test_an_eval_paused_by_a_refused_key_resumes_where_it_was(
@@ -370,7 +371,8 @@ def test_one_worker_works_several_runs_at_once(
     assert fake.most_at_once >= 2  # requests from different runs overlapped at the server
     rows = evals.results(engine, evaluation.id)
     assert {r.status for r in rows} == {"done"}
-    assert len(fake.requests) - before == sum(r.model_calls for r in rows)
+    # Each request with `n` made n calls.
+    assert sum(r.get("n", 1) for r in fake.requests[before:]) == sum(r.model_calls for r in rows)
     for row in rows:
         check_tree_invariants(engine, row.run_id)
 

@@ -73,6 +73,21 @@ def test_streamed_generation_passes_every_option_and_records_tokens(fake: FakeOl
     }
 
 
+def test_log_probabilities_are_asked_for_and_read(fake: FakeOllama) -> None:
+    generator = OllamaGenerator("tiny:1b", host=fake.url, logprobs=3)
+    [completion] = generator.complete([CompletionRequest("Input: 4 9 10 13", seed=5)])
+    sent = fake.requests[-1]
+    assert (sent["logprobs"], sent["top_logprobs"]) == (True, 3)
+    logprobs = completion.logprobs
+    assert logprobs is not None and "".join(t["token"] for t in logprobs) == completion.text
+    assert [t["token"] for t in logprobs[0]["top"]] == ["4", "alt0", "alt1"]
+    assert logprobs[0]["logprob"] == logprobs[0]["top"][0]["logprob"] < 0
+    [free] = OllamaGenerator("tiny:1b", host=fake.url, logprobs=0).complete(
+        [CompletionRequest("Input: 4 9 10 13", seed=5)]
+    )
+    assert free.logprobs is None and "logprobs" not in fake.requests[-1]
+
+
 def test_chat_prompts_use_the_template_and_judges_get_a_json_schema(fake: FakeOllama) -> None:
     generator = OllamaGenerator("tiny:1b", host=fake.url)
     schema = {"type": "object", "properties": {"verdict": {"enum": ["sure"]}}}

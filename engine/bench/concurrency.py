@@ -40,21 +40,24 @@ def _handler(delay: float) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 (the http.server spelling)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             time.sleep(delay)
-            # Deterministic in the request: a step, then (by seed) the answer.
-            text = "Answer: 17" if int(body.get("seed") or 0) % 3 == 0 else "12 + 5 = 17"
-            chat = self.path.endswith("/chat/completions")
-            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-            choice.update(
-                {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
-            )
-            usage = {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45}
+            # Deterministic in the request: a step, then (by seed and choice) the answer.
+            seed, chat = int(body.get("seed") or 0), self.path.endswith("/chat/completions")
+            n = int(body.get("n") or 1)  # the k samples of a prompt, in one request
+            choices = []
+            for i in range(n):
+                text = "Answer: 17" if (seed + i) % 3 == 0 else "12 + 5 = 17"
+                said = (
+                    {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
+                )
+                choices.append({"index": i, "finish_reason": "stop", **said})
+            usage = {"prompt_tokens": 40, "completion_tokens": 5 * n, "total_tokens": 40 + 5 * n}
             payload = json.dumps(
                 {
                     "id": "x",
                     "object": "x",
                     "created": 0,
                     "model": body["model"],
-                    "choices": [choice],
+                    "choices": choices,
                     "usage": usage,
                 }
             ).encode()

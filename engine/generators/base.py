@@ -65,6 +65,9 @@ class Completion:
     latency_seconds: float
     cached_prompt_tokens: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Per output token, where the backend gives them: {"token", "logprob", "top":
+    # [{"token", "logprob"}, ...]} (the likeliest alternatives at that position).
+    logprobs: list[dict[str, Any]] | None = None
 
 
 @runtime_checkable
@@ -99,7 +102,9 @@ class Generator(ABC):
     backend: ClassVar[str]  # the name runs store and `--backend` takes
     label: ClassVar[str] = ""  # how the New run page names it
     supports_schema: ClassVar[bool] = False
-    supports_grammar: ClassVar[bool] = False  # applies CompletionRequest.grammar
+    # Applies CompletionRequest.grammar; not a ClassVar: a backend may decide it per
+    # instance, from its options (the openai backend's `grammar_field=none`).
+    supports_grammar: bool = False
     supports_choices: ClassVar[bool] = False  # reads CompletionRequest.choices' probabilities
     Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 

@@ -7,6 +7,9 @@
 - Responses are streamed (NDJSON), so an error line in the middle of a stream,
   or a server that dies mid-response, is caught and named.
 - A full queue (503) is retried with backoff, then reported.
+- Log-probabilities with the top alternatives (`logprobs`, 5 by default) are
+  asked for (`logprobs`, `top_logprobs`: client 0.6.1 and up, server 0.12.11 and
+  up; an older server ignores the fields, and its calls keep none).
 - Every fault becomes a ModelError whose message says what to do; the runner
   pauses the run with it, and `resume` continues once the fault is fixed.
 """
@@ -76,6 +79,13 @@ class OllamaGenerator(Generator):
         num_ctx: int | None = Field(
             None, ge=256, le=1_048_576, description="context window (default: the model's)"
         )
+        logprobs: int = Field(
+            5,
+            ge=0,
+            le=20,
+            description="top alternatives kept per output token, with the tokens' "
+            "log-probabilities (0: do not ask for log-probabilities)",
+        )
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> OllamaGenerator:
@@ -90,6 +100,7 @@ class OllamaGenerator(Generator):
             timeout=float(spec.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
             keep_alive=spec.get("keep_alive", DEFAULT_KEEP_ALIVE),
             num_ctx=spec.get("num_ctx"),
+            logprobs=int(spec.get("logprobs", 5)),
         )
 
     # The ModelCatalog capability: the New run page lists and pulls models with it.
@@ -108,6 +119,7 @@ class OllamaGenerator(Generator):
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         keep_alive: str | float = DEFAULT_KEEP_ALIVE,
         num_ctx: int | None = None,
+        logprobs: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         import ollama
@@ -117,6 +129,7 @@ class OllamaGenerator(Generator):
         self.timeout = float(timeout)
         self.keep_alive = keep_alive
         self.num_ctx = num_ctx
+        self.top_logprobs = logprobs
         self.sleep = sleep
         self.client = ollama.Client(host=self.host, timeout=self.timeout)
 
@@ -158,6 +171,7 @@ class OllamaGenerator(Generator):
 
         started = time.perf_counter()
         text: list[str] = []
+        logprobs: list[dict[str, Any]] = []
         final: Any = None
         try:
             stream: Iterator[Any] = self.client.generate(
@@ -168,9 +182,12 @@ class OllamaGenerator(Generator):
                 format=request.json_schema,
                 keep_alive=self.keep_alive,
                 stream=True,
+                logprobs=bool(self.top_logprobs) or None,
+                top_logprobs=self.top_logprobs or None,
             )
             for part in stream:
                 text.append(part.response or "")
+                logprobs += [_logprob(entry) for entry in part.logprobs or []]
                 if part.done:
                     final = part
         except (ConnectionError, httpx.ConnectError):
@@ -209,6 +226,7 @@ class OllamaGenerator(Generator):
             latency_seconds=time.perf_counter() - started,
             extra={k: v for k, v in durations.items() if v is not None}
             | {"done_reason": getattr(final, "done_reason", None)},
+            logprobs=logprobs or None,
         )
 
     def _explain(self, error: Any) -> ModelError:
@@ -229,6 +247,16 @@ class OllamaGenerator(Generator):
                 f"{error.error}. Resume to retry."
             )
         return ModelError(f"Ollama at {self.host} answered {error.status_code}: {error.error}")
+
+
+def _logprob(entry: Any) -> dict[str, Any]:
+    return {
+        "token": entry.token,
+        "logprob": float(entry.logprob),
+        "top": [
+            {"token": top.token, "logprob": float(top.logprob)} for top in entry.top_logprobs or []
+        ],
+    }
 
 
 def list_models(host: str | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
