@@ -84,7 +84,7 @@ NODE_POSITION_JS = """
 (el, id) => {
   const tree = el.__treelight;
   tree.touched = true;  // keep the view still while we click
-  const ids = tree.nodes.getIds();
+  const ids = tree.nodes.getIds().filter((i) => typeof i === "number");  // not a fold
   const target = id === null ? ids[ids.length - 1] : id;
   tree.network.focus(target, {scale: 1.0});
   const p = tree.network.canvasToDOM(tree.network.getPosition(target));
