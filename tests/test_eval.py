@@ -20,6 +20,7 @@ from sqlmodel import Session
 from tests.conftest import DATABASES, engine_on_each_database
 from tests.fake_openai import KEY, FakeOpenAI
 from tests.invariants import check_tree_invariants, tree_signature
+from tests.test_shared_workers import lease_pids
 from treelight.engine import evals
 from treelight.engine.cli import main
 from treelight.engine.datasets import load_items
@@ -263,16 +264,6 @@ def test_an_eval_paused_by_a_refused_key_resumes_where_it_was(
 @pytest.fixture(params=DATABASES)
 def shared_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
     return engine_on_each_database(request, tmp_path)
-
-
-def lease_pids(engine: Engine, run_ids: list[int]) -> dict[int, int]:
-    with Session(engine) as session:
-        runs = [queries.get_run(session, r) for r in run_ids]
-    return {
-        run.id or 0: int(run.lease_owner.split(":")[1])
-        for run in runs
-        if run is not None and run.status == "running" and run.lease_owner
-    }
 
 
 def test_two_workers_share_an_eval_and_a_killed_one_loses_nothing(
