@@ -22,7 +22,7 @@ def run_charts(run_id: int) -> None:
     with left:
         st.caption("Scores of judged nodes by step (depth in the tree), in the tree's colours")
         if scored:
-            st.altair_chart(_score_chart(scored), use_container_width=True)
+            st.altair_chart(_score_chart(scored), width="stretch")
         else:
             st.text("No node judged yet.")
     with right:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 
 import streamlit as st
 from sqlmodel import Session
@@ -17,11 +18,13 @@ from treelight.app.tree_component import live_tree
 from treelight.engine import commands
 from treelight.engine.errors import TreelightError
 from treelight.engine.graph_view import (
+    FOCUS_LIMIT,
     answer_tally,
     best_node,
     best_path,
-    fold_siblings,
+    fold_for_view,
     legend,
+    neighbourhood,
     standalone_html,
     vis_elements,
 )
@@ -34,6 +37,10 @@ from treelight.storage.models import Run
 from treelight.storage.vocabulary import NodeStatus, RunStatus
 
 LIVE = ("queued", "running")
+WHOLE_PAGE_SHOWN = "explorer_whole_page_shown"
+# With the tree sent alone, how long to wait for the browser to say it drew it
+# before sending the rest anyway (a browser that never says so still gets a page).
+TREE_FIRST_WAIT = 3.0
 # Streamlit's own Material icons: they render without an emoji font, and the
 # status is also written out in words on the status line.
 STATUS_ICON = {
@@ -82,18 +89,29 @@ def page() -> None:
         left, right = st.columns([3, 1.3], gap="medium") if side else (st.container(), None)
     else:
         left, right = st.columns([3, 2], gap="medium")
+    tree_first = not st.session_state.get(WHOLE_PAGE_SHOWN)
     with left:
         method_note(run)
-        tree_panel(run.id, live)
+        tree_panel(run.id, live, tree_first)
+    if tree_first:
+        # A browser session's first explorer page sends the tree alone: the
+        # browser draws nothing until every element of a page is ready, and the
+        # inspector, charts and log (code blocks, a chart, a table) would hold the
+        # tree back by a second or more. The rest follows once the tree is drawn.
+        st.session_state[WHOLE_PAGE_SHOWN] = True
+        return
     if right is not None:
         with right:
             inspector(run.id, live)
     st.divider()
-    charts, log = st.tabs(["Charts", "Event log"])
-    with charts:
-        run_charts(run.id)
-    with log:
-        event_log(run.id)
+    # Only the open tab is computed (switching tabs reruns the page).
+    charts, log = st.tabs(["Charts", "Event log"], key="run_tabs", on_change="rerun")
+    if charts.open:
+        with charts:
+            run_charts(run.id)
+    if log.open:
+        with log:
+            event_log(run.id)
 
 
 def following(run: Run, busy: bool) -> bool:
@@ -138,7 +156,7 @@ def event_log(run_id: int) -> None:
         for e in reversed(events)
         if e.actor in actors
     ]
-    st.dataframe(rows, hide_index=True, use_container_width=True, height=320)
+    st.dataframe(rows, hide_index=True, width="stretch", height=320)
 
 
 def controls(run: Run) -> None:
@@ -159,7 +177,7 @@ def controls(run: Run) -> None:
         on_click=act,
         args=("pause",),
         disabled=run.status not in LIVE or bool(run.requested),
-        use_container_width=True,
+        width="stretch",
         help="Pause after the action in flight; its candidates are checked first",
     )
     columns[1].button(
@@ -168,7 +186,7 @@ def controls(run: Run) -> None:
         on_click=act,
         args=("resume",),
         disabled=run.status not in (RunStatus.PAUSED, RunStatus.STOPPED),
-        use_container_width=True,
+        width="stretch",
     )
     columns[2].button(
         "Step",
@@ -176,7 +194,7 @@ def controls(run: Run) -> None:
         on_click=act,
         args=("step",),
         disabled=finished or run.status in LIVE,
-        use_container_width=True,
+        width="stretch",
         help="Do exactly one action (expand, judge, prune, back up, critique or finish), "
         "then pause again",
     )
@@ -186,7 +204,7 @@ def controls(run: Run) -> None:
         on_click=act,
         args=("stop",),
         disabled=finished or run.status == RunStatus.STOPPED or run.requested == "stop",
-        use_container_width=True,
+        width="stretch",
         help="End the run after the action in flight (Resume can continue it)",
     )
     exports = [
@@ -230,13 +248,22 @@ def _export_html(run_id: int) -> str:
         )
 
 
-def tree_panel(run_id: int, live: bool) -> None:
-    hide, layout = st.columns([1, 1])
+def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
+    """The tree and its status line. With `tree_first`, the rest of the page is
+    not sent yet: the tree reports when it is drawn, and then the page reruns."""
+    hide, whole, layout = st.columns([1.1, 1, 1])
     hide_invalid = hide.toggle(
         "Hide invalid candidates",
         key="hide_invalid",
         help="Small models propose many unusable steps; they stay in "
         "the database and the exports either way.",
+    )
+    whole_tree = whole.toggle(
+        "Whole tree",
+        key="whole_tree",
+        help=f"Past {FOCUS_LIMIT} nodes the tree is drawn around the best path and the "
+        "selected node, the rest folded into '+N more' boxes (click one to open it). "
+        "On: every node, with labels shown only where they are big enough to read.",
     )
     direction = layout.segmented_control(
         "Layout",
@@ -246,7 +273,11 @@ def tree_panel(run_id: int, live: bool) -> None:
         label_visibility="collapsed",
     )
 
-    @st.fragment(run_every=1.0 if live else None)
+    if tree_first:
+        st.session_state["tree_first_at"] = time.monotonic()
+        st.session_state.pop("tree_drawn", None)
+
+    @st.fragment(run_every=1.0 if live or tree_first else None)
     def draw() -> None:
         with Session(get_engine()) as session:
             run = queries.get_run(session, run_id)
@@ -261,13 +292,23 @@ def tree_panel(run_id: int, live: bool) -> None:
         path = best_path(nodes, run)
         if st.session_state.get("unfolded_run") != run_id:  # folds are per run
             st.session_state["unfolded"], st.session_state["unfolded_run"] = set(), run_id
-        shown, folds = fold_siblings(
-            shown, st.session_state["unfolded"], st.session_state.get("selected_node")
+            st.session_state["opened"] = set()
+        selected = st.session_state.get("selected_node")
+        focus = path | ({selected} if selected is not None else set())
+        shown, folds, subtrees, below = fold_for_view(
+            shown,
+            focus,
+            st.session_state["unfolded"],
+            st.session_state["opened"],
+            keep=selected,
+            limit=None if whole_tree else FOCUS_LIMIT,
         )
-        vis_nodes, vis_edges = vis_elements(shown, priors, path, run.task, folds, notes, labels)
+        vis_nodes, vis_edges = vis_elements(
+            shown, priors, path, run.task, folds, notes, labels, subtrees, below
+        )
         # A person changed what is shown: fit the view to it again.
-        refit = st.session_state.get("tree_shown_as") not in (None, hide_invalid)
-        st.session_state["tree_shown_as"] = hide_invalid
+        refit = st.session_state.get("tree_shown_as") not in (None, (hide_invalid, whole_tree))
+        st.session_state["tree_shown_as"] = (hide_invalid, whole_tree)
         live_tree(
             run_id,
             vis_nodes,
@@ -275,11 +316,17 @@ def tree_panel(run_id: int, live: bool) -> None:
             st.session_state.get("selected_node"),
             direction="LR" if direction == "left-right" else "UD",
             best=list(path),
+            near=neighbourhood(shown, selected),
             fit=refit,
             height=760 if presenting() else 560,
             large=presenting(),
+            report_drawn=tree_first,
         )
         st.html(_legend_html())
+        waited = time.monotonic() - st.session_state.get("tree_first_at", 0.0)
+        if tree_first and (st.session_state.get("tree_drawn") or waited > TREE_FIRST_WAIT):
+            st.session_state.pop("tree_first_at", None)
+            st.rerun()  # the tree is drawn: now the rest of the page
         still_live = following(run, busy)
         selection = st.session_state.get("selected_node")
         if still_live != live or selection != st.session_state.get("inspected_node"):

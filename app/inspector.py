@@ -179,7 +179,7 @@ def compare_branches(children: list[Node]) -> None:
                     if c.branch == branch
                 ],
                 hide_index=True,
-                use_container_width=True,
+                width="stretch",
             )
 
 
@@ -207,20 +207,20 @@ def steering_panel(run_id: int) -> None:
             key="restore",
             on_click=do,
             args=("Restore", steering.restore),
-            use_container_width=True,
+            width="stretch",
             help="Make it searchable again",
         )
         b.button(
             "Restore branch",
             key="restore_branch",
-            use_container_width=True,
+            width="stretch",
             on_click=do,
             args=("Restore branch", steering.restore, True),
         )
         st.button(
             "Expand anyway (counterfactual)",
             key="counterfactual",
-            use_container_width=True,
+            width="stretch",
             on_click=do,
             args=("Counterfactual", steering.counterfactual),
             help="Show what the search dropped: the runner expands this pruned node into a "
@@ -232,7 +232,7 @@ def steering_panel(run_id: int) -> None:
             key="prune",
             on_click=do,
             args=("Prune", steering.prune, False),
-            use_container_width=True,
+            width="stretch",
             disabled=node["depth"] == 0,
         )
         b.button(
@@ -240,13 +240,13 @@ def steering_panel(run_id: int) -> None:
             key="prune_branch",
             on_click=do,
             args=("Prune branch", steering.prune, True),
-            use_container_width=True,
+            width="stretch",
             disabled=node["depth"] == 0,
         )
     c.button(
         "Unpin" if node["pinned"] else "Pin",
         key="pin",
-        use_container_width=True,
+        width="stretch",
         on_click=do,
         args=("Pin", steering.pin, not node["pinned"]),
         help="Explore this more: a pinned node goes first and is never cut",

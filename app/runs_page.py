@@ -46,7 +46,7 @@ def page() -> None:
         ],
         column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     labels: dict[int, str] = {
         r.id or 0: f"#{r.id} · {r.task} · {r.strategy} · {r.status}" for r in runs

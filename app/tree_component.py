@@ -42,9 +42,16 @@ def _forget(key: str) -> None:
 
 
 def _on_unfold(key: str) -> None:
-    parent = getattr(st.session_state.get(key), "unfold", None)
-    if parent is not None:
-        st.session_state.setdefault("unfolded", set()).add(int(parent))
+    """A click on a fold box: "f<parent>" (folded invalid siblings) or "s<node>"
+    (a subtree drawn as "+N more")."""
+    box = str(getattr(st.session_state.get(key), "unfold", None) or "")
+    if box[1:].isdigit():
+        which = "unfolded" if box[0] == "f" else "opened"
+        st.session_state.setdefault(which, set()).add(int(box[1:]))
+
+
+def _on_drawn() -> None:
+    st.session_state["tree_drawn"] = True
 
 
 def _on_selected(key: str) -> None:
@@ -109,12 +116,16 @@ def live_tree(
     key: str = "tree",
     direction: str = "UD",
     best: list[int] | None = None,
+    near: list[int] | None = None,
     fit: bool = False,
     large: bool = False,
+    report_drawn: bool = False,
 ) -> None:
     """Draw (or update in place) the tree of `run_id` under component key `key`.
-    `best`: the best path's node ids; `fit`: re-fit the view (what is shown changed);
-    `large`: projector-sized labels."""
+    `best`: the best path's node ids; `near`: the selected node's neighbourhood
+    (the default view keeps both readable); `fit`: re-fit the view (what is shown changed);
+    `large`: projector-sized labels; `report_drawn`: the browser says when it has
+    built the tree (the page is holding the rest back until then)."""
     sent = st.session_state.get(f"{key}_sent")
     drawn_as = (run_id, direction, large)
     if sent is not None and sent.get("drawn_as") != drawn_as:
@@ -123,8 +134,10 @@ def live_tree(
     payload["selected"] = selected
     payload["height"] = height
     payload["best"] = sorted(best or [])
+    payload["near"] = sorted(near or [])
     payload["fit"] = fit
     payload["drawn_as"] = ":".join(str(part) for part in drawn_as)
+    payload["report_drawn"] = report_drawn
     if not st.session_state.get("tree_lib_sent"):
         payload["lib"] = vis_library()
     _component(
@@ -134,6 +147,7 @@ def live_tree(
         on_unfold_change=lambda: _on_unfold(key),
         on_need_lib_change=_on_need_lib,
         on_need_full_change=lambda: _forget(key),
+        on_drawn_change=_on_drawn,
     )
     st.session_state["tree_lib_sent"] = True
     st.session_state[f"{key}_sent"] = {**now, "drawn_as": drawn_as}

@@ -15,10 +15,14 @@
 //   best: [id, ...],            the best path (for "Best path")
 //   fit: bool                   re-fit the view (a person changed what is shown)
 //   drawn_as: string            which tree in which layout (a reset of the same one keeps the view)
+//   report_drawn: bool          say "drawn" once built (the page sent the tree first, the rest waits)
 // }
 //
-// The view fits the tree as it grows until the person zooms, drags or selects a
-// node; from then on it never moves by itself, until they press Fit.
+// The view follows the tree as it grows until the person zooms, drags or selects
+// a node; from then on it never moves by itself, until they press Fit. The view
+// it follows is readable: the whole tree when its labels come out at 12 px or
+// more, else the selected node's neighbourhood and the best path at that size
+// (vis-network leaves out any label smaller than 11 px on screen).
 //
 // Model text arrives only in `label` (drawn on a canvas) and `title` (a
 // string, which vis-network shows as text). Nothing here sets innerHTML.
@@ -28,11 +32,14 @@ export default function (component) {
   const { parentElement, data, setStateValue } = component;
   const host = parentElement;
 
+  const entered = performance.now();
   if (!window.vis && data.lib) {
     // The UMD bundle defines `vis` on the global object; an indirect eval
     // runs it in global scope.
     (0, eval)(data.lib);
+    window.__treelightLibMs = Math.round(performance.now() - entered);
   }
+  if (window.__treelightFirstCall === undefined) window.__treelightFirstCall = Math.round(entered);
   if (!window.vis) {
     setStateValue("need_lib", Date.now());
     return;
@@ -78,16 +85,21 @@ export default function (component) {
         const id = params.nodes[0];
         tree.touched = true;
         if (typeof id === "number") setStateValue("selected", id);
-        else if (String(id).startsWith("f")) setStateValue("unfold", Number(String(id).slice(1)));
+        else setStateValue("unfold", String(id)); // a fold box: "f<parent>" or "s<node>"
       }
     });
     treelightDrawLabels(network, nodes); // assets/label_badges.js, put in front of this file
     network.on("zoom", () => { tree.touched = true; });
     network.on("dragStart", () => { tree.touched = true; });
     addViewButtons(tree);
+    tree.fontSize = (data.options && data.options.nodes && data.options.nodes.font.size) || 12;
+    tree.best = data.best || [];
+    tree.near = data.near || [];
     if (kept) network.moveTo(kept);
-    else network.fit();
+    else readableView(tree);
     container.dataset.buildMs = String(Math.round(performance.now() - started));
+    // The page may be holding the rest back until the tree is drawn.
+    if (data.report_drawn) setStateValue("drawn", Date.now());
   } else {
     if (data.remove_edges.length) tree.edges.remove(data.remove_edges);
     if (data.remove_nodes.length) tree.nodes.remove(data.remove_nodes);
@@ -95,19 +107,24 @@ export default function (component) {
     if (data.edges.length) tree.edges.update(data.edges);
     tree.version = data.version;
     tree.container.dataset.applyMs = String(Math.round(performance.now() - started));
+    tree.container.dataset.appliedAt = String(Math.round(performance.now()));
     const grew = data.nodes.length > 0 || data.remove_nodes.length > 0;
     if (data.fit) tree.touched = false;
-    if ((grew || data.fit) && !tree.touched) tree.network.fit();
+    tree.best = data.best || [];
+    tree.near = data.near || [];
+    if ((grew || data.fit) && !tree.touched) readableView(tree);
   }
   tree.best = data.best || [];
+  tree.near = data.near || [];
   tree.selected = data.selected;
 
   // Read by the browser tests: how many nodes are drawn, and how often the
   // network was built from scratch (once, while the tree grows).
   tree.container.dataset.nodes = String(tree.nodes.length);
-  // The tree's own nodes, folded ones included (a "+8 invalid" box stands for 8).
+  // The tree's own nodes, folded ones included (a "+8 invalid" box stands for 8,
+  // a node marked "+5 below" for itself and 5).
   let represented = 0;
-  tree.nodes.forEach((n) => { represented += typeof n.id === "number" ? 1 : n.folded || 0; });
+  tree.nodes.forEach((n) => { represented += (typeof n.id === "number" ? 1 : 0) + (n.folded || 0); });
   tree.container.dataset.treeNodes = String(represented);
   tree.container.dataset.version = String(tree.version);
   tree.container.dataset.mounts = String(host.__treelightMounts);
@@ -128,8 +145,13 @@ function addViewButtons(tree) {
     tree.network.moveTo({ scale: tree.network.getScale() * factor, animation });
   };
   const buttons = [
-    ["Fit", "Show the whole tree (and follow it as it grows)", () => {
+    ["Fit", "The whole tree if its labels can be read, else the best path and the " +
+      "selected node; and follow the tree as it grows", () => {
       tree.touched = false;
+      readableView(tree, animation);
+    }],
+    ["Whole tree", "Every node at once (labels too small to read are left out)", () => {
+      tree.touched = true;
       tree.network.fit({ animation });
     }],
     ["+", "Zoom in", () => zoom(1.4)],
@@ -157,4 +179,61 @@ function addViewButtons(tree) {
     bar.appendChild(button);
   }
   tree.container.appendChild(bar);
+}
+
+// The default view: the whole tree if its labels can be read; else the best path
+// and the selected node's neighbourhood at a readable size; else as much of them
+// as fits, the deepest part first (where the search is).
+const READABLE_PX = 12;
+const MOST_ZOOM = 1.3;
+
+function readableView(tree, animation) {
+  const network = tree.network;
+  const readable = READABLE_PX / tree.fontSize;
+  network.fit({ animation: false });
+  if (network.getScale() >= readable) {
+    if (network.getScale() > MOST_ZOOM) network.moveTo({ scale: MOST_ZOOM });
+    return;
+  }
+  const present = (ids) => ids.filter((id) => tree.nodes.get(id));
+  const near = present(tree.near);
+  const best = present(tree.best);
+  // With a selection, its neighbourhood comes first; the best path if it fits too.
+  const tries = (near.length ? [near.concat(best), near] : [best]).filter((ids) => ids.length);
+  if (!tries.length) tries.push(present(tree.nodes.getIds()).slice(0, 1)); // the root
+  for (const ids of tries) {
+    if (fits(network, ids, readable)) return centreOn(tree, ids, readable, animation);
+  }
+  // Too long for the screen: drop the shallowest nodes until the rest fits.
+  const ids = tries[tries.length - 1].slice().sort(
+    (a, b) => (tree.nodes.get(b).level || 0) - (tree.nodes.get(a).level || 0));
+  while (ids.length > 1 && !fits(network, ids, readable)) ids.pop();
+  centreOn(tree, ids, readable, animation);
+}
+
+function bounds(network, ids) {
+  const positions = network.getPositions(ids);
+  const xs = ids.map((id) => positions[id].x);
+  const ys = ids.map((id) => positions[id].y);
+  return { left: Math.min(...xs), right: Math.max(...xs), top: Math.min(...ys), bottom: Math.max(...ys) };
+}
+
+function fits(network, ids, scale) {
+  const box = bounds(network, ids);
+  const canvas = network.canvas.frame.canvas;
+  const width = canvas.clientWidth / scale;
+  const height = canvas.clientHeight / scale;
+  // Room for a node's label below it and half a label's width to each side.
+  return box.right - box.left + 160 <= width && box.bottom - box.top + 110 <= height;
+}
+
+function centreOn(tree, ids, readable, animation) {
+  const box = bounds(tree.network, ids);
+  const position = { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 + 25 };
+  let scale = readable;
+  if (ids.length > 1 || tree.nodes.length === 1) {
+    tree.network.fit({ nodes: ids, animation: false });
+    scale = Math.min(MOST_ZOOM, Math.max(readable, tree.network.getScale()));
+  }
+  tree.network.moveTo(animation ? { position, scale, animation } : { position, scale });
 }

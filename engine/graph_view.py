@@ -169,6 +169,8 @@ def vis_elements(
     folds: dict[int, list[Node]] | None = None,
     notes: Iterable[Event] = (),
     labels: Mapping[int, Label] | None = None,
+    subtrees: dict[int, list[Node]] | None = None,
+    below: dict[int, list[Node]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Nodes and edges for vis-network. Every item carries every visual field it can
     have (colour, width, dashes, label, ...): the live tree updates items by merging
@@ -178,7 +180,10 @@ def vis_elements(
     `folds` (from fold_siblings) are drawn as one node per parent; `notes` (note
     events) are marked on their node and shown in full on hover; `labels` (a
     person's good/bad, storage/queries.py: run_labels) get a line, a hover line and
-    `labelled`, which assets/label_badges.js draws as a badge."""
+    `labelled`, which assets/label_badges.js draws as a badge. `subtrees` (focus_fold's
+    boxes) are drawn as one "+N more" node under their node; `below` as a line
+    "+N below" on the node (and counted in its `folded`)."""
+    below = below or {}
     labels = labels or {}
     noted: dict[int, list[str]] = {}
     for note in notes:
@@ -210,6 +215,9 @@ def vis_elements(
             lines.append(
                 f"hint: {_short(mine[-1], 18)}" + (f" (+{len(mine) - 1})" if len(mine) > 1 else "")
             )
+        hidden = len(below.get(node.id, ()))
+        if hidden:
+            lines.append(f"+{hidden} below")
         border = colour if node.score is not None or node.parent_id is None else UNSCORED_BORDER
         if on_path:
             border = BEST_PATH_COLOUR
@@ -238,6 +246,7 @@ def vis_elements(
             shapeProperties={"borderDashes": [5, 3] if node.pinned else False},
             visits=node.visits,
             labelled=label.verdict if label is not None else "",
+            folded=hidden,  # tree nodes below this one that are not drawn
         )
         if node.parent_id is not None:
             edge = {"dashes": False, "color": {"color": EDGE_COLOUR}, "width": 1}
@@ -252,15 +261,24 @@ def vis_elements(
             elif on_path:
                 edge = {"dashes": False, "color": {"color": BEST_PATH_COLOUR}, "width": 4}
             net.add_edge(node.parent_id, node.id, id=f"e{node.id}", **edge)
-    for parent_id, folded in (folds or {}).items():
-        reasons = sorted({_short(n.status_reason, 60) for n in folded if n.status_reason})
+    boxes = [("f", parent, group) for parent, group in (folds or {}).items()]
+    boxes += [("s", parent, group) for parent, group in (subtrees or {}).items()]
+    for kind, parent_id, folded in boxes:
+        if kind == "f":
+            reasons = sorted({_short(n.status_reason, 60) for n in folded if n.status_reason})
+            text = f"+{len(folded)} {_fold_kind(folded)}"
+            lines = [f"{len(folded)} candidates folded; click to show them", "", *reasons[:12]]
+        else:
+            text = f"+{len(folded)} more"
+            lines = [
+                f"{len(folded)} nodes below this one (not on the best path or near the "
+                "selected node); click to show its children"
+            ]
         net.add_node(
-            f"f{parent_id}",
-            label=f"+{len(folded)} {_fold_kind(folded)}",
-            title="\n".join(
-                [f"{len(folded)} candidates folded; click to show them", "", *reasons[:12]]
-            ),
-            level=folded[0].depth,
+            f"{kind}{parent_id}",
+            label=text,
+            title="\n".join(lines),
+            level=min(n.depth for n in folded),
             shape="box",
             size=7,
             color={
@@ -278,8 +296,8 @@ def vis_elements(
         )
         net.add_edge(
             parent_id,
-            f"f{parent_id}",
-            id=f"ef{parent_id}",
+            f"{kind}{parent_id}",
+            id=f"e{kind}{parent_id}",
             dashes=True,
             color={"color": "#bbbbbb"},
             width=1,
@@ -297,13 +315,18 @@ def is_foldable(node: Node) -> bool:
 
 
 def fold_siblings(
-    nodes: list[Node], unfolded: Iterable[int] = (), keep: int | None = None
+    nodes: list[Node],
+    unfolded: Iterable[int] = (),
+    keep: int | None = None,
+    more_below: Iterable[int] = (),
 ) -> tuple[list[Node], dict[int, list[Node]]]:
     """The nodes to draw, and per parent the invalid and duplicate children drawn as
     one "+8 invalid" node instead (leaves only: one a person expanded anyway stays).
-    Parents in `unfolded` show theirs; `keep` (the selected node) is never folded."""
+    Parents in `unfolded` show theirs; `keep` (the selected node) is never folded,
+    nor one in `more_below` (its children are folded into a box of their own)."""
     opened = set(unfolded)
-    parents = {n.parent_id for n in nodes}  # a node with children (a counterfactual) stays
+    # A node with children (a counterfactual) stays.
+    parents = {n.parent_id for n in nodes} | set(more_below)
     groups: dict[int, list[Node]] = {}
     for node in nodes:
         if (
@@ -320,6 +343,129 @@ def fold_siblings(
     }
     hidden = {n.id for group in folds.values() for n in group}
     return [n for n in nodes if n.id not in hidden], folds
+
+
+# A tree with more nodes than this (after folding invalid siblings) is drawn
+# around its focus: at a readable size (12 px labels, 120 px apart) the tree's
+# half of a laptop screen holds about five nodes across and five levels down.
+FOCUS_LIMIT = 12
+
+
+CHILDREN_IN_FOCUS = 5  # a node on the way to the focus shows this many children
+
+
+def focus_fold(
+    nodes: list[Node], focus: Iterable[int], opened: Iterable[int] = (), limit: int = FOCUS_LIMIT
+) -> tuple[list[Node], dict[int, list[Node]], dict[int, list[Node]]]:
+    """The nodes to draw around a focus (the best path, the selected node), and
+    what is left out: `boxes` (per node on the way to the focus, its other children
+    and all below them, drawn as one "+N more" box) and `below` (per other node,
+    all below it, written on the node as "+N below": selecting it opens it).
+
+    A node on the way to a focus node, or a focus node, shows the next focus node
+    and its best scored children, up to CHILDREN_IN_FOCUS (invalid and duplicate
+    leaves are folded by fold_siblings anyway), the next focus node in the middle so
+    the path runs straight down; a node a person `opened` shows all its children.
+    Side branches get no boxes of their own: they would widen every level and push
+    the path off the screen. Small trees (`limit` nodes or fewer) are drawn whole."""
+    if len(nodes) <= limit:
+        return nodes, {}, {}
+    by_id = {n.id: n for n in nodes}
+    children: dict[int, list[Node]] = {}
+    for node in nodes:
+        if node.parent_id is not None and node.parent_id in by_id:
+            children.setdefault(node.parent_id, []).append(node)
+    on_way: set[int] = set()
+    for node_id in focus:
+        step = by_id.get(node_id)
+        while step is not None and step.id not in on_way:
+            on_way.add(step.id or 0)
+            step = by_id.get(step.parent_id) if step.parent_id else None
+    all_shown = set(opened)
+    drawn: list[Node] = []
+    boxes: dict[int, list[Node]] = {}
+    below: dict[int, list[Node]] = {}
+    level = [n for n in nodes if n.parent_id not in by_id]  # the root(s)
+    while level:
+        drawn.extend(level)
+        next_level: list[Node] = []
+        for node in level:
+            kids = children.get(node.id or 0, [])
+            if node.id in all_shown:
+                next_level.extend(kids)
+                continue
+            shown = _in_focus(kids, on_way, children) if node.id in on_way else []
+            next_level.extend(shown)
+            hidden = [k for k in kids if k not in shown]
+            if hidden:
+                left_out = boxes if node.id in on_way else below
+                left_out[node.id or 0] = _subtree(hidden, children)
+        level = next_level
+    return drawn, boxes, below
+
+
+def _folded_anyway(node: Node, children: dict[int, list[Node]]) -> bool:
+    return node.id not in children and is_foldable(node)
+
+
+def _in_focus(kids: list[Node], on_way: set[int], children: dict[int, list[Node]]) -> list[Node]:
+    """A focus node's children to draw: the invalid and duplicate leaves (folded
+    later into one box), the next focus nodes in the middle, and the best scored
+    others around them."""
+    anyway = [k for k in kids if _folded_anyway(k, children)]
+    ahead = [k for k in kids if k.id in on_way]
+    rest = sorted(
+        (k for k in kids if k.id not in on_way and k not in anyway),
+        key=lambda k: -(k.score if k.score is not None else -1.0),
+    )[: max(0, CHILDREN_IN_FOCUS - len(ahead))]
+    rest.sort(key=lambda k: k.id or 0)
+    half = len(rest) // 2
+    return rest[:half] + ahead + rest[half:] + anyway
+
+
+def fold_for_view(
+    nodes: list[Node],
+    focus: Iterable[int],
+    unfolded: Iterable[int] = (),
+    opened: Iterable[int] = (),
+    keep: int | None = None,
+    limit: int | None = FOCUS_LIMIT,
+) -> tuple[list[Node], dict[int, list[Node]], dict[int, list[Node]], dict[int, list[Node]]]:
+    """What the live tree draws: invalid and duplicate siblings folded (opened per
+    parent in `unfolded`), and when more than `limit` nodes are left, the tree
+    around its focus (focus_fold; `opened` subtrees shown). `limit=None` draws the
+    whole tree. Returns the nodes, the sibling folds, and focus_fold's boxes and
+    below (all empty but the first two for a small tree)."""
+    drawn, folds = fold_siblings(nodes, unfolded, keep)
+    if limit is None or len(drawn) <= limit:
+        return drawn, folds, {}, {}
+    focused, boxes, below = focus_fold(nodes, focus, opened, limit=0)
+    drawn, folds = fold_siblings(focused, unfolded, keep, more_below=[*boxes, *below])
+    return drawn, folds, boxes, below
+
+
+def neighbourhood(nodes: list[Node], selected: int | None) -> list[int]:
+    """The selected node with its parent and children (those drawn): what the
+    default view keeps readable around a selection."""
+    if selected is None:
+        return []
+    by_id = {n.id: n for n in nodes}
+    node = by_id.get(selected)
+    if node is None:
+        return []
+    near = [selected] + [n.id or 0 for n in nodes if n.parent_id == selected]
+    if node.parent_id is not None and node.parent_id in by_id:
+        near.append(node.parent_id)
+    return sorted(near)
+
+
+def _subtree(kids: list[Node], children: dict[int, list[Node]]) -> list[Node]:
+    found, stack = [], list(kids)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(children.get(node.id or 0, []))
+    return found
 
 
 def _fold_kind(nodes: list[Node]) -> str:
@@ -362,10 +508,11 @@ def vis_options(direction: str = "UD", large: bool = False) -> dict[str, Any]:
     }
     options["nodes"] = {
         "font": {"size": 20 if large else 12, "face": "sans-serif"},
-        # Level of detail: a label that would be drawn smaller than about 8 px on
-        # screen is not drawn at all (dots and colours carry the overview; zoom in
-        # or hover to read), and zooming in never blows one up past 30 px.
-        "scaling": {"label": {"drawThreshold": 9, "maxVisible": 30}},
+        # Level of detail: vis-network leaves out a label that would be drawn
+        # smaller than drawThreshold - 1 = 11 px on screen (fading it in up to 12 px;
+        # dots and colours carry the overview; zoom in or hover to read), and
+        # zooming in never blows one up past 30 px.
+        "scaling": {"label": {"drawThreshold": 12, "maxVisible": 30}},
     }
     options["interaction"] = {
         "hover": True,

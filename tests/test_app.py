@@ -23,9 +23,11 @@ from treelight.storage.models import ModelCall
 
 
 def explorer(run_id: int) -> AppTest:
+    """The explorer as a browser sees it once the tree is drawn: a session's first
+    explorer page sends the tree alone, the rest on the next run."""
     at = new_app()
     at.query_params["run"] = str(run_id)
-    return at.run()
+    return at.run().run()
 
 
 def events(engine: Engine, run_id: int) -> list[tuple[str, str, int | None]]:
@@ -129,6 +131,7 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
     assert ("rerun", "engine", child.id) in events(app_engine, run_id)
     at = explorer(run_id)
     at.session_state["selected_node"] = child.id
+    at.session_state["run_tabs"] = "Event log"  # only the open tab is computed
     at.run()
     assert "Children by branch: the original expansion beside each re-run" in [
         c.value for c in at.caption
@@ -170,6 +173,33 @@ def test_a_paused_run_shows_its_reason_and_what_to_do(app_engine: Engine) -> Non
     assert not at.exception
     assert "The script has 1 outputs" in at.error[0].value
     assert "Resume" in at.error[0].value
+
+
+def test_a_sessions_first_explorer_page_sends_the_tree_alone_then_the_rest(
+    app_engine: Engine,
+) -> None:
+    """The browser draws nothing until every element of a page is ready, so the
+    first page holds the inspector, charts and log back until the tree is drawn
+    (the browser test sees the rest arrive); a later run sends the whole page."""
+    from treelight.engine.runner import create_run
+
+    run = create_run(
+        app_engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        generator={"backend": "scripted", "outputs": []},
+        status="done",
+    )
+    at = new_app()
+    at.query_params["run"] = str(run.id)
+    at.run()
+    assert not at.exception
+    assert "Run #" in at.markdown[0].value and len(at.get("bidi_component")) == 1
+    assert not at.tabs and not [m for m in at.markdown if m.value.startswith("#### Node")]
+    at.run()
+    assert [t.label for t in at.tabs] == ["Charts", "Event log"]
+    assert [m for m in at.markdown if m.value.startswith("#### Node")]
 
 
 def test_new_run_page_reports_bad_input(app_engine: Engine) -> None:
@@ -488,7 +518,7 @@ def test_the_inspector_shows_each_verdict_in_full_with_the_judges_own_calls(
     at = new_app()
     at.query_params["run"] = str(run.id)
     at.session_state["selected_node"] = judged.node_id
-    at.run()
+    at.run().run()  # the tree first; the inspector follows on the next run
     assert not at.exception
     assert judged.rationale in [t.value for t in at.text]  # whole, not cut off
     assert "The judge's model calls (2)" in [e.label for e in at.expander]

@@ -82,4 +82,7 @@ def test_ui(capsys: pytest.CaptureFixture[str]) -> None:
     [draw] = data["draws"]
     assert draw["nodes"] == 50 and draw["seconds"] > 0
     assert data["update"]["added"] == 10 and data["update"]["bytes"] > 0
+    # The delta message was found and timed in the browser's clock.
+    assert 0 < data["update"]["arrival_to_drawn_ms"] <= data["update"]["end_to_end_ms"]
+    assert data["first_visit"]["nodes"] == 50 and data["first_visit"]["seconds"] > 0
     assert data["page_baseline_seconds"] > 0

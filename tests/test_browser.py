@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, sync_playwright
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from treelight.engine.bench.browser import (
@@ -407,3 +409,110 @@ def test_good_and_bad_from_the_inspector_are_drawn_as_badges_on_the_tree(
     assert colour[3] == "good" and near(tuple(colour[:3]), GOOD_RGB), colour
     assert page.get_by_text(f"#{good_id}: labelled good by person: {note}").count() == 1
     assert_nothing_ran(page)
+
+
+# Every text vis-network draws on the tree's canvas, with its size on screen (the
+# font's size times the canvas transform) and where it lands in the canvas.
+RECORD_LABELS_JS = """
+(el) => {
+  const tree = el.__treelight;
+  const canvas = tree.network.canvas.frame.canvas;
+  const drawn = [];
+  const proto = CanvasRenderingContext2D.prototype;
+  const native = proto.fillText;
+  proto.fillText = function (text, x, y, ...rest) {
+    if (this.canvas === canvas) {
+      const m = this.getTransform();
+      const ratio = window.devicePixelRatio || 1;
+      drawn.push({
+        text: String(text),
+        px: (parseFloat(this.font) * m.a) / ratio,
+        x: (m.a * x + m.e) / ratio,
+        y: (m.d * y + m.f) / ratio,
+      });
+    }
+    return native.call(this, text, x, y, ...rest);
+  };
+  tree.network.redraw();
+  proto.fillText = native;
+  return { drawn, width: canvas.clientWidth, height: canvas.clientHeight };
+}
+"""
+
+
+def wait_until(check: Callable[[], object], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def labelled_nodes(tree: Locator) -> tuple[set[int], list[float]]:
+    """The ids whose label is drawn inside the canvas, and every drawn text's size."""
+    seen = tree.evaluate(RECORD_LABELS_JS)
+    ids = {
+        int(match.group(1))
+        for text in seen["drawn"]
+        if (match := re.match(r"#(\d+)", text["text"]))
+        and 0 <= text["x"] <= seen["width"]
+        and 0 <= text["y"] <= seen["height"]
+    }
+    return ids, [text["px"] for text in seen["drawn"]]
+
+
+def test_labels_are_readable_at_the_default_view_of_30_300_and_1000_nodes(
+    tmp_path: Path,
+) -> None:
+    """At the view a page opens with, no label is drawn below 11 px on screen, the
+    best path is labelled, and after a click on a node (then Fit) so is the clicked
+    node with its children, at every size."""
+    from treelight.engine.bench.ui import beam_run
+
+    home = tmp_path / "home"
+    home.mkdir()
+    runs = {size: beam_run(home, size, seed=size) for size in (30, 300, 1000)}
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    with served_app(home, worker=False) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for size, run_id in runs.items():
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            check_readable_tree(page, f"{url}/?run={run_id}", engine, run_id, size)
+            page.close()
+        browser.close()
+
+
+def check_readable_tree(page: Page, url: str, engine: Engine, run_id: int, size: int) -> None:
+    from treelight.engine.graph_view import best_path
+
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+    assert run is not None and len(nodes) >= size
+    path = best_path(nodes, run)
+    assert len(path) == 4  # the problem and three steps
+    page.goto(url)
+    wait_until(lambda: tree_nodes(page) == len(nodes), 60)
+    settle(page)
+    tree = page.locator(".treelight-tree").first
+    labelled, sizes = labelled_nodes(tree)
+    assert sizes and min(sizes) >= 11, (size, sorted(sizes)[:5])
+    assert path <= labelled, (size, path - labelled)
+
+    # A node off the best path, with children: click it, then Fit.
+    parents = {n.parent_id for n in nodes}
+    drawn = set(tree.evaluate("el => el.__treelight.nodes.getIds()"))
+    side = next(n for n in nodes if n.id in drawn and n.id not in path and n.id in parents)
+    click_node(page, side.id)
+    focused = f"el => el.__treelight.selected === {side.id} && el.__treelight.near.length > 1"
+    wait_until(lambda: tree.evaluate(focused), 30)
+    settle(page)
+    page.locator("button[data-action='Fit']").click()
+    time.sleep(0.5)
+    near = set(tree.evaluate("el => el.__treelight.near"))
+    children = {n.id for n in nodes if n.parent_id == side.id} & near
+    assert side.id in near and side.parent_id in near and children
+    page.screenshot(path=str(ARTIFACTS / f"readable-{size}.png"))
+    labelled, sizes = labelled_nodes(tree)
+    assert min(sizes) >= 11, (size, sorted(sizes)[:5])
+    # The node and its children; its parent too where the screen has room.
+    assert {side.id} | children <= labelled, (size, ({side.id} | children) - labelled)

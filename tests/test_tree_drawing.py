@@ -201,3 +201,62 @@ def test_a_folded_kind_of_node_with_children_stays_drawn() -> None:
     shown, folds = fold_siblings(nodes)
     assert [n.id for n in folds[1]] == [2, 3]
     assert {n.id for n in shown} == {1, 4, 5}
+
+
+def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path: Any) -> None:
+    """Past FOCUS_LIMIT nodes: the best path is drawn with up to CHILDREN_IN_FOCUS
+    children per node (the next path node in the middle), the selected node shows
+    its children, every other node is counted (in a box or on its node), and an
+    opened node shows all its children."""
+    from treelight.engine.bench.ui import beam_run
+    from treelight.engine.graph_view import (
+        CHILDREN_IN_FOCUS,
+        fold_for_view,
+        is_foldable,
+        neighbourhood,
+    )
+    from treelight.storage.database import make_engine
+
+    run_id = beam_run(tmp_path, 300, seed=3)
+    engine = make_engine(f"sqlite:///{tmp_path / 'treelight.db'}")
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+    assert run is not None
+    path = best_path(nodes, run)
+    drawn, folds, boxes, below = fold_for_view(nodes, path)
+    ids = [n.id for n in drawn]
+    assert path <= set(ids) and len(drawn) < len(nodes) // 5
+    by_parent: dict[int, list[int]] = {}
+    for node in drawn:
+        by_parent.setdefault(node.parent_id or 0, []).append(node.id or 0)
+    for step in path:
+        kids = by_parent.get(step, [])
+        assert len(kids) <= CHILDREN_IN_FOCUS
+        on_path = [k for k in kids if k in path]
+        if on_path:  # the next path node sits in the middle of its drawn siblings
+            assert abs(kids.index(on_path[0]) - (len(kids) - 1) / 2) <= 0.5, kids
+    assert set(boxes) <= path and not set(below) & path
+    # Nothing lost: each node drawn, or in exactly one fold, box or "+N below".
+    counted = [
+        *ids,
+        *(n.id for group in (*folds.values(), *boxes.values(), *below.values()) for n in group),
+    ]
+    assert sorted(counted) == sorted(n.id for n in nodes)
+    vis_nodes, _ = vis_elements(drawn, [], path, run.task, folds, (), None, boxes, below)
+    labels = {n["id"]: n["label"] for n in vis_nodes}
+    for parent, group in below.items():
+        assert labels[parent].endswith(f"+{len(group)} below")
+    assert all(labels[f"s{parent}"] == f"+{len(group)} more" for parent, group in boxes.items())
+
+    side = next(n for n in drawn if n.id in below)  # a side branch: select it
+    drawn, _, _, below_now = fold_for_view(nodes, path | {side.id or 0}, keep=side.id)
+    kids = [n.id for n in drawn if n.parent_id == side.id]
+    assert kids and side.id not in below_now
+    assert set(kids) <= set(neighbourhood(drawn, side.id))
+    root = next(n for n in nodes if n.parent_id is None)
+    everything, _, opened_boxes, _ = fold_for_view(nodes, path, opened={root.id or 0})
+    assert root.id not in opened_boxes
+    useful = {n.id for n in nodes if n.parent_id == root.id and not is_foldable(n)}
+    assert len(useful) > CHILDREN_IN_FOCUS and useful <= {n.id for n in everything}
+    assert fold_for_view(nodes, path, limit=None)[2:] == ({}, {})  # "Whole tree"

@@ -180,14 +180,18 @@ def bench_ui(args: argparse.Namespace) -> int:
         f"{row['nodes']:>5}  {row['seconds']:>29}  {row['vis_build_ms']:>32}"
         for row in result["draws"]
     ]
+    first = result["first_visit"]
     lines.append(
-        f"(the same page with no tree, for comparison: {result['page_baseline_seconds']} s)"
+        f"(in a browser that has opened the explorer before; the same page with no tree: "
+        f"{result['page_baseline_seconds']} s; a first visit with an empty browser cache, "
+        f"{first['nodes']} nodes: {first['seconds']} s)"
     )
     update = result["update"]
     lines.append(
         f"update: +{update['added']} nodes to {update['base']}: drawn "
-        f"{update['apply_ms']} ms after its data arrived ({update['bytes']:,} bytes; "
-        f"{update['end_to_end_ms']} ms from the database write, polling included)"
+        f"{update['arrival_to_drawn_ms']} ms after its data arrived (applied in place in "
+        f"{update['apply_ms']} ms; {update['bytes']:,} bytes; {update['end_to_end_ms']} ms "
+        "from the database write, the once-a-second polling included)"
     )
     return _emit(args, result, "\n".join(lines))
 

@@ -64,6 +64,76 @@ def add_nodes(engine: Any, run_id: int, count: int, seed: int) -> None:
             existing.append(child)
 
 
+def beam_run(home: Path, nodes: int, seed: int = 1, beam: int = 5, steps: int = 3) -> int:
+    """A tree shaped like a Game of 24 beam search (bfs) of at least `nodes` nodes:
+    the problem, `steps` levels, the `beam` best of each level expanded, most
+    candidates invalid or duplicates (as a small model's are), one path solved.
+    Wide and shallow: the shape that made whole-tree views unreadable."""
+    per_parent = 1
+    while len(plan := _beam_plan(per_parent, seed, beam, steps)) < nodes:
+        per_parent += 1
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 9 10 13",
+        strategy="bfs",
+        generator={"backend": "scripted", "outputs": []},
+        status="done",
+    )
+    assert run.id is not None
+    with unit_of_work(engine) as session:
+        from sqlmodel import select
+
+        root = session.exec(select(Node).where(Node.run_id == run.id)).one()
+        root.state, root.status = plan[0]["state"], plan[0]["status"]
+        ids: dict[str, int | None] = {"b": root.id}
+        for row in plan[1:]:
+            node = Node(run_id=run.id, parent_id=ids.get(row.pop("parent")), **row)
+            session.add(node)
+            session.flush()
+            ids[node.key] = node.id
+    engine.dispose()
+    return run.id
+
+
+def _beam_plan(per_parent: int, seed: int, beam: int, steps: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    root: dict[str, Any] = {"key": "b", "parent": "", "depth": 0, "text": "4 9 10 13"}
+    root.update(status="expanded", state={"left": ["4", "9", "10", "13"]})
+    rows, level = [root], [root]
+    for depth in range(1, steps + 1):
+        made: list[dict[str, Any]] = []
+        for parent in level:
+            for i in range(per_parent):
+                a, b = rng.randint(1, 13), rng.randint(1, 13)
+                roll = rng.random()
+                status = "invalid" if roll < 0.55 else "pruned" if roll < 0.65 else "open"
+                made.append(
+                    {
+                        "key": f"{parent['key']}/{i}",
+                        "parent": parent["key"],
+                        "depth": depth,
+                        "text": f"{a} + {b} = {a + b}",
+                        "status": status,
+                        "score": round(rng.random(), 2) if status == "open" else None,
+                        "pruned_by": "duplicate" if status == "pruned" else "none",
+                        "state": {"left": [str(a + b)] + [str(rng.randint(1, 13))] * (3 - depth)},
+                        "status_reason": "synthetic",
+                    }
+                )
+        scored = sorted((n for n in made if n["score"] is not None), key=lambda n: -n["score"])
+        for n in scored[beam:]:
+            n["status"], n["pruned_by"] = "pruned", "cutoff"
+        for n in scored[:beam]:
+            n["status"] = "terminal" if depth == steps else "expanded"
+        if depth == steps and scored:
+            scored[0]["status"] = "solved"
+        rows += made
+        level = scored[:beam]
+    return rows
+
+
 def _wait_for_nodes(page: Any, count: int, timeout: float = 180.0) -> float:
     started = time.perf_counter()
     tree = page.locator(".treelight-tree")
@@ -75,6 +145,9 @@ def _wait_for_nodes(page: Any, count: int, timeout: float = 180.0) -> float:
 
 
 def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
+    """Page load to drawn tree for each size, in a browser that has opened the
+    explorer before (its HTTP cache holds Streamlit's scripts, as a returning
+    person's does), and once for the largest size in a fresh browser profile."""
     from playwright.sync_api import sync_playwright
 
     draws = []
@@ -83,32 +156,43 @@ def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
         runs = {n: synthetic_run(home, n) for n in sizes}
         live = synthetic_run(home, update_base, status="running")
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        returning = browser.new_context(viewport={"width": 1500, "height": 1000})
         with served_app(home, worker=False) as url:
-            warm = browser.new_page()
+            warm = returning.new_page()
             warm.goto(f"{url}/?run={runs[sizes[0]]}")  # the first load compiles Streamlit's
-            _wait_for_nodes(warm, sizes[0])  # JS caches: not what a user waits for
+            _wait_for_nodes(warm, sizes[0])  # JS and fills the cache
             warm.close()
-            baseline = _page_baseline(browser, url)
+            baseline = _page_baseline(returning, url)
             for n in sizes:
-                page = browser.new_page(viewport={"width": 1500, "height": 1000})
-                started = time.perf_counter()
-                page.goto(f"{url}/?run={runs[n]}")
-                _wait_for_nodes(page, n)
-                seconds = time.perf_counter() - started
-                build = page.locator(".treelight-tree").first.get_attribute("data-build-ms")
-                draws.append(
-                    {"nodes": n, "seconds": round(seconds, 2), "vis_build_ms": int(build or 0)}
-                )
-                page.close()
-            update = _measure_update(browser, url, home, live, update_base)
+                draws.append(_draw(returning, url, runs[n], n))
+            fresh = browser.new_context(viewport={"width": 1500, "height": 1000})
+            first_visit = _draw(fresh, url, runs[sizes[-1]], sizes[-1])
+            fresh.close()
+            update = _measure_update(returning, url, home, live, update_base)
         browser.close()
-    return {"draws": draws, "update": update, "page_baseline_seconds": baseline}
+    return {
+        "draws": draws,
+        "first_visit": first_visit,
+        "update": update,
+        "page_baseline_seconds": baseline,
+    }
 
 
-def _page_baseline(browser: Any, url: str) -> float:
+def _draw(context: Any, url: str, run_id: int, n: int) -> dict[str, Any]:
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(f"{url}/?run={run_id}")
+    _wait_for_nodes(page, n)
+    seconds = time.perf_counter() - started
+    build = page.locator(".treelight-tree").first.get_attribute("data-build-ms")
+    page.close()
+    return {"nodes": n, "seconds": round(seconds, 2), "vis_build_ms": int(build or 0)}
+
+
+def _page_baseline(context: Any, url: str) -> float:
     """Page load to the first words of the explorer, with no tree: what Streamlit
     itself takes, for comparison with the draws."""
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
     started = time.perf_counter()
     page.goto(f"{url}/?run=999999")
     page.get_by_text("There is no run #999999").first.wait_for(timeout=60_000)
@@ -117,37 +201,57 @@ def _page_baseline(browser: Any, url: str) -> float:
     return round(seconds, 2)
 
 
-def _measure_update(browser: Any, url: str, home: Path, run_id: int, base: int) -> dict[str, Any]:
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    frames: list[tuple[float, int]] = []
+# Timestamps in the browser's own clock: each websocket message as it arrives
+# (and whether it carries a tree delta), so "arrival to drawn" is not blurred by
+# the test driver's event loop.
+MESSAGE_CLOCK_JS = """
+window.__messages = [];
+const Native = window.WebSocket;
+window.WebSocket = class extends Native {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (event) => {
+      const at = performance.now();
+      const bytes = event.data.byteLength || event.data.size || event.data.length || 0;
+      let tree = false;
+      if (event.data instanceof ArrayBuffer) {
+        tree = new TextDecoder().decode(event.data).includes("remove_nodes");
+      }
+      window.__messages.push({ at, bytes, tree });
+    });
+  }
+};
+"""
 
-    def on_socket(socket: Any) -> None:
-        socket.on(
-            "framereceived",
-            lambda payload: frames.append((time.perf_counter(), len(payload) if payload else 0)),
-        )
 
-    page.on("websocket", on_socket)
+def _measure_update(context: Any, url: str, home: Path, run_id: int, base: int) -> dict[str, Any]:
+    page = context.new_page()
+    page.add_init_script(MESSAGE_CLOCK_JS)
     page.goto(f"{url}/?run={run_id}")
     _wait_for_nodes(page, base)
     time.sleep(2.5)  # let the live view settle into its once-a-second polling
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
-    written = time.perf_counter()
+    written = float(page.evaluate("performance.now()"))
     add_nodes(engine, run_id, 10, seed=99)
     _wait_for_nodes(page, base + 10, timeout=60)
-    drawn = time.perf_counter()
     with unit_of_work(engine) as session:
         run = session.get(Run, run_id)
         assert run is not None
         run.status = "done"
     engine.dispose()
-    received = sum(size for at, size in frames if written <= at <= drawn)
-    apply_ms = page.locator(".treelight-tree").first.get_attribute("data-apply-ms")
+    tree = page.locator(".treelight-tree").first
+    applied = float(tree.get_attribute("data-applied-at") or 0)
+    apply_ms = int(tree.get_attribute("data-apply-ms") or 0)
+    messages = page.evaluate("window.__messages")
+    during = [m for m in messages if written <= m["at"] <= applied]
+    # The message that carried the tree's delta (the last one before it was drawn).
+    carried = [m["at"] for m in during if m["tree"]]
     page.close()
     return {
         "base": base,
         "added": 10,
-        "bytes": received,
-        "apply_ms": int(apply_ms or 0),
-        "end_to_end_ms": round(1000 * (drawn - written)),
+        "bytes": sum(m["bytes"] for m in during),
+        "apply_ms": apply_ms,
+        "arrival_to_drawn_ms": round(applied - carried[-1]) if carried else None,
+        "end_to_end_ms": round(applied - written),
     }
