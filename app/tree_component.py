@@ -60,6 +60,12 @@ def _on_selected(key: str) -> None:
         st.session_state["selected_node"] = int(selected)
 
 
+# How many versions back a browser may be and still catch up without a reset.
+# A rerun superseded by the next one may never be drawn, so the browser can miss a
+# payload; each payload carries every change of the last HISTORY versions.
+HISTORY = 4
+
+
 def delta(
     sent: dict[str, Any] | None,
     nodes: list[dict[str, Any]],
@@ -69,16 +75,21 @@ def delta(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What to send this rerun, and what the client will then have.
 
-    `sent` is {"version", "nodes": {id: json}, "edges": {id: json}} from the last
-    rerun, or None for a fresh client.
+    `sent` is {"version", "nodes": {id: json}, "edges": {id: json}, "history"} from
+    the last rerun, or None for a fresh client. `history` lists, per recent version,
+    the node and edge ids it changed. The payload holds the current form of every
+    item changed in those versions (or its removal): items carry all their fields,
+    so re-applying one is harmless, and a browser at any version from `base_min` to
+    `base` ends at `version`.
     """
     node_json = {str(n["id"]): json.dumps(n, sort_keys=True) for n in nodes}
     edge_json = {str(e["id"]): json.dumps(e, sort_keys=True) for e in edges}
     if sent is None:
-        now = {"version": 1, "nodes": node_json, "edges": edge_json}
+        now = {"version": 1, "nodes": node_json, "edges": edge_json, "history": []}
         return {
             "reset": True,
             "base": 0,
+            "base_min": 0,
             "version": 1,
             "nodes": nodes,
             "edges": edges,
@@ -86,25 +97,35 @@ def delta(
             "remove_edges": [],
             "options": vis_options(direction, large),
         }, now
-    changed_nodes = [n for n in nodes if sent["nodes"].get(str(n["id"])) != node_json[str(n["id"])]]
-    changed_edges = [e for e in edges if sent["edges"].get(str(e["id"])) != edge_json[str(e["id"])]]
-    removed_nodes = [i for i in sent["nodes"] if i not in node_json]
-    removed_edges = [i for i in sent["edges"] if i not in edge_json]
-    changed = changed_nodes or changed_edges or removed_nodes or removed_edges
-    version = sent["version"] + 1 if changed else sent["version"]
-    # Node ids are ints on the client (vis keeps the type); priors are "p<id>".
+    changed_nodes = {i for i, text in node_json.items() if sent["nodes"].get(i) != text}
+    changed_nodes |= set(sent["nodes"]) - set(node_json)
+    changed_edges = {i for i, text in edge_json.items() if sent["edges"].get(i) != text}
+    changed_edges |= set(sent["edges"]) - set(edge_json)
+    history = list(sent.get("history", []))
+    version = sent["version"]
+    if changed_nodes or changed_edges:
+        version += 1
+        history.append((version, sorted(changed_nodes), sorted(changed_edges)))
+        history = history[-HISTORY:]
+    base_min = history[0][0] - 1 if history else version
+    node_ids = {i for _, ids, _ in history for i in ids}
+    edge_ids = {i for _, _, ids in history for i in ids}
+    # Node ids are ints on the client (vis keeps the type); folds are "f<id>" etc.
     by_id = {str(n["id"]): n["id"] for n in nodes}
-    by_id.update({i: (int(i) if i.isdigit() else i) for i in removed_nodes})
     payload = {
         "reset": False,
         "base": sent["version"],
+        "base_min": min(base_min, sent["version"]),
         "version": version,
-        "nodes": changed_nodes,
-        "edges": changed_edges,
-        "remove_nodes": [by_id[i] for i in removed_nodes],
-        "remove_edges": removed_edges,
+        "nodes": [n for n in nodes if str(n["id"]) in node_ids],
+        "edges": [e for e in edges if str(e["id"]) in edge_ids],
+        "remove_nodes": sorted(
+            (int(i) if i.isdigit() else i for i in node_ids if i not in by_id), key=str
+        ),
+        "remove_edges": sorted(i for i in edge_ids if i not in edge_json),
     }
-    return payload, {"version": version, "nodes": node_json, "edges": edge_json}
+    now = {"version": version, "nodes": node_json, "edges": edge_json, "history": history}
+    return payload, now
 
 
 def live_tree(

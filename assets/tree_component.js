@@ -7,7 +7,8 @@
 // data = {
 //   lib?: string,               vis-network's source, sent once per browser session
 //   reset: bool,                nodes/edges are the whole tree (else a delta on `base`)
-//   version, base: int,         delta bookkeeping; a stale copy asks for a reset
+//   version, base, base_min,    delta bookkeeping: a copy at base_min..base catches up;
+//                               an older one asks for a reset
 //   nodes, edges: [...],        added or changed items
 //   remove_nodes, remove_edges: removed ids
 //   options?: {...},            vis-network options (with a reset)
@@ -46,7 +47,9 @@ export default function (component) {
   }
 
   let tree = host.__treelight;
-  const stale = !tree || tree.version !== data.base;
+  // A delta holds every change since base_min: a browser that missed a payload (a
+  // rerun superseded before it was drawn) still catches up.
+  const stale = !tree || tree.version < data.base_min || tree.version > data.base;
   if (!data.reset && stale) {
     setStateValue("need_full", Date.now());
     return;

@@ -516,3 +516,99 @@ def check_readable_tree(page: Page, url: str, engine: Engine, run_id: int, size:
     assert min(sizes) >= 11, (size, sorted(sizes)[:5])
     # The node and its children; its parent too where the screen has room.
     assert {side.id} | children <= labelled, (size, ({side.id} | children) - labelled)
+
+
+GOLD_EDGES_JS = """
+el => el.__treelight.edges.get()
+  .filter((e) => e.color && e.color.color === "#f1b300").map((e) => e.to).sort((a, b) => a - b)
+"""
+
+
+def test_gold_edges_are_the_best_path_after_every_step_and_in_replay(tmp_path: Path) -> None:
+    """Live: a paused Game of 24 search stepped from the page, one action at a time
+    (the best path moves as judges score); after each step lands, the gold edges the
+    browser draws lead to exactly the best path's nodes, updated in place (the tree
+    is not rebuilt). Replay: the same at each event, stepping the slider back."""
+    from tests.conftest import game24_script
+    from treelight.engine.graph_view import best_path
+    from treelight.engine.judges import parse_judge_specs
+    from treelight.engine.replay import tree_at
+    from treelight.storage.models import Run
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3},
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        judges=parse_judge_specs("game24-verifier,value"),
+        budget={"max_calls": 40},
+        status="paused",
+    )
+    run_id = run.id or 0
+    paths = set()
+    with served_app(home, worker=True) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(f"{url}/?run={run_id}")
+        tree = page.locator(".treelight-tree").first
+        tree.wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Charts").wait_for(timeout=30_000)  # the whole page
+        for _ in range(14):
+            with Session(engine) as session:
+                before = queries.get_run(session, run_id)
+            assert before is not None
+            if before.status != "paused":  # done, or stopped by its budget
+                break
+            settle(page)
+            page.get_by_role("button", name="Step", exact=True).click()
+            wait_until(lambda: actions(engine, run_id) > before.actions, 60)  # noqa: B023
+            with Session(engine) as session:
+                now = queries.get_run(session, run_id)
+                nodes = queries.run_nodes(session, run_id)
+            assert now is not None
+            gold = sorted(best_path(nodes, now) - {n.id for n in nodes if n.parent_id is None})
+            paths.add(tuple(gold))
+            wait_until(lambda: tree.evaluate(GOLD_EDGES_JS) == gold, 20)  # noqa: B023
+            page.wait_for_timeout(1200)  # and it stays so through the next redraws
+            assert tree.evaluate(GOLD_EDGES_JS) == gold
+        assert len(paths) > 2, paths  # the best path really moved
+        # Drawn by updates in place: a rebuild would hide an update that left a colour.
+        assert tree.get_attribute("data-mounts") == "1"
+
+        with Session(engine) as session:
+            run_now = queries.get_run(session, run_id)
+            nodes = queries.run_nodes(session, run_id)
+            events = queries.run_events(session, run_id)
+        assert run_now is not None
+        page.goto(f"{url}/runs")
+        tab = page.get_by_role("tab", name="Replay a run")
+        tab.wait_for(timeout=30_000)
+        settle(page)
+        tab.click()
+        wait_until(lambda: tab.get_attribute("aria-selected") == "true", 10)
+        replay = page.locator(".st-key-replay_tree .treelight-tree").first
+        replay.wait_for(timeout=30_000)
+        slider = page.get_by_role("slider").first
+        for _ in range(min(12, len(events) - 1)):
+            slider.press("ArrowLeft")
+            settle(page)
+            shown_text = page.get_by_text(re.compile(rf"^\d+/{len(events)} ·")).first.inner_text()
+            step = int(shown_text.split("/")[0])
+            shown = tree_at(nodes, events, step - 1)
+            at = Run.model_validate({**run_now.model_dump(), "answer_node_id": None})
+            gold = sorted(best_path(shown, at) - {n.id for n in shown if n.parent_id is None})
+            wait_until(lambda: replay.evaluate(GOLD_EDGES_JS) == gold, 20)  # noqa: B023
+        assert replay.get_attribute("data-mounts") == "1"
+        page.screenshot(path=str(ARTIFACTS / "replay-gold-edges.png"))
+        browser.close()
+
+
+def actions(engine: Engine, run_id: int) -> int:
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        return run.actions if run is not None else 0

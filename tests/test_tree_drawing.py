@@ -45,19 +45,24 @@ class Client:
     def __init__(self) -> None:
         self.nodes: dict[Any, dict[str, Any]] = {}
         self.edges: dict[Any, dict[str, Any]] = {}
+        self.version = 0
 
     def apply(self, payload: dict[str, Any]) -> None:
+        """As assets/tree_component.js: a reset, or a delta it can catch up from."""
         if payload["reset"]:
             self.nodes = {n["id"]: copy.deepcopy(n) for n in payload["nodes"]}
             self.edges = {e["id"]: copy.deepcopy(e) for e in payload["edges"]}
+            self.version = payload["version"]
             return
+        assert payload["base_min"] <= self.version <= payload["base"], "stale: a reset"
         for key in payload["remove_nodes"]:
-            self.nodes.pop(key)
+            self.nodes.pop(key, None)  # vis-data ignores ids it does not have
         for key in payload["remove_edges"]:
-            self.edges.pop(key)
+            self.edges.pop(key, None)
         for items, kept in ((payload["nodes"], self.nodes), (payload["edges"], self.edges)):
             for item in items:
                 kept[item["id"]] = merge(kept.get(item["id"], {}), item)
+        self.version = payload["version"]
 
 
 def drawn(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> tuple[dict, dict]:
@@ -102,6 +107,43 @@ def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(
         client.apply(payload)
         assert (client.nodes, client.edges) == drawn(vis_nodes, vis_edges), f"step {step}"
     assert len(paths) > 2  # the best path really moved along the way
+
+
+def test_a_browser_that_misses_payloads_still_catches_up_without_a_reset(
+    engine: Engine,
+) -> None:
+    """A rerun superseded by the next one may never reach the browser. A client
+    that draws only every third payload of a replay still equals a fresh draw after
+    each one it draws, with no reset; one that missed more than HISTORY versions is
+    told it is stale (and asks for a reset)."""
+    from treelight.app.tree_component import HISTORY
+
+    run_id = finished_run(engine)
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+    assert run is not None
+    behind, sent = Client(), None
+    drawn_by_behind = 0
+    payloads = []
+    for step in range(len(events)):
+        shown = tree_at(nodes, events, step)
+        replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
+        drawn_nodes, folds = fold_siblings(shown)
+        vis_nodes, vis_edges = vis_elements(
+            drawn_nodes, [], best_path(shown, replay_run), run.task, folds
+        )
+        payload, sent = delta(sent, vis_nodes, vis_edges)
+        payloads.append(payload)
+        if step % 3 == 0 or payload["reset"]:
+            behind.apply(payload)
+            drawn_by_behind += 1
+            assert (behind.nodes, behind.edges) == drawn(vis_nodes, vis_edges), f"step {step}"
+    assert drawn_by_behind > 5 and sent["version"] > HISTORY + 2
+    late = Client()
+    late.apply(payloads[0])  # then misses everything up to the last payload
+    assert payloads[-1]["base_min"] > late.version
 
 
 def test_steering_drawn_as_updates_equals_a_fresh_draw(engine: Engine) -> None:
