@@ -10,7 +10,7 @@ from treelight.app.services import get_engine
 from treelight.app.teaching import guided_replay, show_notes
 from treelight.app.tree_component import live_tree
 from treelight.engine import compare
-from treelight.engine.graph_view import best_path, fold_siblings, vis_elements
+from treelight.engine.graph_view import best_path, fold_for_view, vis_elements
 from treelight.engine.replay import tree_at
 from treelight.engine.textview import format_tree
 from treelight.storage import queries
@@ -105,9 +105,10 @@ def compare_runs(first: int, second: int) -> None:
     ):
         with column:
             st.markdown(f"**#{run.id}** · {md(run.strategy)} · answer: {md(str(run.answer))}")
-            shown, folds = fold_siblings(nodes)
+            path = best_path(nodes, run)
+            shown, folds, boxes, below = fold_for_view(nodes, path)
             vis_nodes, vis_edges = vis_elements(
-                shown, priors, best_path(nodes, run), run.task, folds
+                shown, priors, path, run.task, folds, (), None, boxes, below
             )
             live_tree(run.id or 0, vis_nodes, vis_edges, None, height=420, key=key)
             with st.expander("As text"):
@@ -154,12 +155,21 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         {**run.model_dump(), "answer_node_id": None} if step < len(events) else run.model_dump()
     )
     so_far = [n for n in notes if n.created_at <= event.created_at]
+    path = best_path(shown, replay_run)
+    # Drawn as the explorer draws it: big trees around the best path and the node
+    # this event is about.
+    focus = path | ({event.node_id} if event.node_id else set())
+    drawn, folds, boxes, below = fold_for_view(shown, focus, keep=event.node_id)
     vis_nodes, vis_edges = vis_elements(
-        shown,
+        drawn,
         [p for p in priors if p.created_at <= event.created_at],
-        best_path(shown, replay_run),
+        path,
         run.task,
-        notes=so_far,
+        folds,
+        so_far,
+        None,
+        boxes,
+        below,
     )
     live_tree(run_id, vis_nodes, vis_edges, None, height=480, key="replay_tree")
     show_notes(so_far)

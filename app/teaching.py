@@ -7,7 +7,7 @@ import streamlit as st
 
 from treelight.app.safe import md
 from treelight.app.tree_component import live_tree
-from treelight.engine.graph_view import best_path, fold_siblings, vis_elements
+from treelight.engine.graph_view import best_path, fold_for_view, vis_elements
 from treelight.engine.replay import tree_at
 from treelight.engine.teaching import questions
 from treelight.storage.models import Event, Node, Prior, Run
@@ -66,50 +66,64 @@ def guided_replay(
     step = question.event_index if revealed else question.event_index - 1
     shown = tree_at(nodes, events, step)
     replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
-    drawn, folds = fold_siblings(shown, keep=question.answer if revealed else None)
+    path = best_path(shown, replay_run)
+    # Every choice stays in sight however big the tree (focus folding keeps them).
+    drawn, folds, boxes, below = fold_for_view(
+        shown,
+        path | set(question.choices),
+        keep=question.answer if revealed else None,
+    )
     moment = events[step].created_at
     so_far = [n for n in notes if n.created_at <= moment]
     vis_nodes, vis_edges = vis_elements(
         drawn,
         [p for p in priors if p.created_at <= moment],
-        best_path(shown, replay_run),
+        path,
         run.task,
         folds,
         so_far,
+        None,
+        boxes,
+        below,
     )
-    st.markdown(f"#### {question.prompt}")
-    choice = st.radio(
-        "Your prediction",
-        question.choices,
-        format_func=lambda i: f"#{i} · {by_id[i].text[:60]}" if i in by_id else f"#{i}",
-        key=f"{key}_choice_{at}",
-        horizontal=len(question.choices) <= 4,
-        disabled=revealed,
-    )
-    left, right = st.columns(2)
-    if not revealed and left.button("Reveal", key=f"{key}_reveal", type="primary"):
-        state["revealed"] = True
-        state["done"] += 1
-        state["right"] += int(choice == question.answer)
-        st.rerun()
-    if revealed:
-        verdict = "Right" if choice == question.answer else "Not this time"
-        st.success(f"{verdict}: the search picked #{question.answer}. Why: {md(question.reason)}")
-        if at + 1 < len(asked) and right.button("Next decision", key=f"{key}_next"):
-            state.update(at=at + 1, revealed=False)
+    # The question beside the tree, so both fit one projector screen.
+    ask, picture = st.columns([1, 2], gap="medium")
+    with ask:
+        st.markdown(f"#### {question.prompt}")
+        choice = st.radio(
+            "Your prediction",
+            question.choices,
+            format_func=lambda i: f"#{i} · {by_id[i].text[:60]}" if i in by_id else f"#{i}",
+            key=f"{key}_choice_{at}",
+            disabled=revealed,
+        )
+        if not revealed and st.button("Reveal", key=f"{key}_reveal", type="primary"):
+            state["revealed"] = True
+            state["done"] += 1
+            state["right"] += int(choice == question.answer)
             st.rerun()
-        elif at + 1 >= len(asked):
-            st.info(f"That was the last decision: {state['right']} of {state['done']} right.")
-    if st.button("Start again", key=f"{key}_restart"):
-        st.session_state[key] = {"at": 0, "revealed": False, "right": 0, "done": 0}
-        st.rerun()
-    live_tree(
-        run.id or 0,
-        vis_nodes,
-        vis_edges,
-        question.answer if revealed else None,
-        height=620 if presenting() else 480,
-        key="guided_tree",
-        large=presenting(),
-    )
+        if revealed:
+            verdict = "Right" if choice == question.answer else "Not this time"
+            st.success(
+                f"{verdict}: the search picked #{question.answer}. Why: {md(question.reason)}"
+            )
+            if at + 1 < len(asked) and st.button("Next decision", key=f"{key}_next"):
+                state.update(at=at + 1, revealed=False)
+                st.rerun()
+            elif at + 1 >= len(asked):
+                st.info(f"That was the last decision: {state['right']} of {state['done']} right.")
+        if st.button("Start again", key=f"{key}_restart"):
+            st.session_state[key] = {"at": 0, "revealed": False, "right": 0, "done": 0}
+            st.rerun()
+    with picture:
+        live_tree(
+            run.id or 0,
+            vis_nodes,
+            vis_edges,
+            question.answer if revealed else None,
+            height=620 if presenting() else 480,
+            key="guided_tree",
+            large=presenting(),
+            near=sorted(question.choices),  # the view keeps the choices readable
+        )
     show_notes(so_far)

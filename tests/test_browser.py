@@ -612,3 +612,62 @@ def actions(engine: Engine, run_id: int) -> int:
     with Session(engine) as session:
         run = queries.get_run(session, run_id)
         return run.actions if run is not None else 0
+
+
+def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> None:
+    """Teaching mode on a projector-sized page: the question and its choices first,
+    with the tree as it was before the decision; Reveal shows the engine's pick and
+    why, selects it on the tree, and Next moves on to the next decision."""
+    from tests.conftest import game24_script
+    from treelight.engine.judges import parse_judge_specs
+    from treelight.engine.teaching import questions
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3, "beam": 2},
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        judges=parse_judge_specs("game24-verifier,value"),
+        budget={"max_calls": 40},
+        status="running",
+    )
+    Runner(engine, run.id or 0).run_until_idle()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run.id or 0)
+        events = queries.run_events(session, run.id or 0)
+    first, second = questions(nodes, events)[:2]
+    with served_app(home, worker=False) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(f"{url}/runs")
+        tab = page.get_by_role("tab", name="Replay a run")
+        tab.wait_for(timeout=30_000)
+        settle(page)
+        tab.click()
+        page.get_by_text("Guided: ask the class").click()
+        page.get_by_text("Decision 1 of").wait_for(timeout=30_000)
+        page.get_by_text(first.prompt).first.wait_for()
+        guided = page.locator(".st-key-guided_tree .treelight-tree").first
+        guided.wait_for(timeout=30_000)
+        assert page.get_by_text("the search picked").count() == 0  # not told yet
+        assert guided.evaluate("el => el.__treelight.selected") is None
+        options = page.get_by_role("radiogroup").get_by_role("radio")
+        assert options.count() == len(first.choices)
+        page.get_by_role("radiogroup").locator("label").last.click()
+        settle(page)
+        page.get_by_role("button", name="Reveal").click()
+        revealed = page.get_by_text(f"the search picked #{first.answer}. Why:")
+        revealed.wait_for(timeout=30_000)
+        wait_until(lambda: guided.evaluate("el => el.__treelight.selected") == first.answer, 20)
+        assert page.get_by_text("of 1", exact=False).count() >= 1  # one predicted so far
+        page.screenshot(path=str(ARTIFACTS / "guided-replay.png"))
+        page.get_by_role("button", name="Next decision").click()
+        page.get_by_text("Decision 2 of").wait_for(timeout=30_000)
+        page.get_by_text(second.prompt).first.wait_for()
+        assert page.get_by_text("the search picked").count() == 0
+        browser.close()
