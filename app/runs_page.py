@@ -110,7 +110,7 @@ def compare_runs(first: int, second: int) -> None:
             vis_nodes, vis_edges = vis_elements(
                 shown, priors, path, run.task, folds, (), None, boxes, below
             )
-            live_tree(run.id or 0, vis_nodes, vis_edges, None, height=420, key=key)
+            live_tree(run.id or 0, vis_nodes, vis_edges, None, height=540, key=key, best=list(path))
             with st.expander("As text"):
                 st.code(text, language=None)
 
@@ -171,5 +171,14 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         boxes,
         below,
     )
-    live_tree(run_id, vis_nodes, vis_edges, None, height=480, key="replay_tree")
+    live_tree(
+        run_id,
+        vis_nodes,
+        vis_edges,
+        None,
+        height=480,
+        key="replay_tree",
+        best=list(path),
+        near=[event.node_id] if event.node_id else None,
+    )
     show_notes(so_far)

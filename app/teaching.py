@@ -93,7 +93,8 @@ def guided_replay(
         choice = st.radio(
             "Your prediction",
             question.choices,
-            format_func=lambda i: f"#{i} · {by_id[i].text[:60]}" if i in by_id else f"#{i}",
+            # Radio labels are Markdown: the model's text is escaped (app/safe.py).
+            format_func=lambda i: f"#{i} · {md(by_id[i].text[:60])}" if i in by_id else f"#{i}",
             key=f"{key}_choice_{at}",
             disabled=revealed,
         )
@@ -124,6 +125,7 @@ def guided_replay(
             height=620 if presenting() else 480,
             key="guided_tree",
             large=presenting(),
+            best=list(path),
             near=sorted(question.choices),  # the view keeps the choices readable
         )
     show_notes(so_far)

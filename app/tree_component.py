@@ -159,6 +159,8 @@ def live_tree(
     payload["fit"] = fit
     payload["drawn_as"] = ":".join(str(part) for part in drawn_as)
     payload["report_drawn"] = report_drawn
+    # The default view's aim: 12 px labels; on a projector, 18 px (read from afar).
+    payload["readable_px"] = 18 if large else 12
     if not st.session_state.get("tree_lib_sent"):
         payload["lib"] = vis_library()
     _component(

@@ -17,6 +17,7 @@
 //   fit: bool                   re-fit the view (a person changed what is shown)
 //   drawn_as: string            which tree in which layout (a reset of the same one keeps the view)
 //   report_drawn: bool          say "drawn" once built (the page sent the tree first, the rest waits)
+//   readable_px: number         the on-screen label size the default view aims at (18 on a projector)
 // }
 //
 // The view follows the tree as it grows until the person zooms, drags or selects
@@ -96,6 +97,7 @@ export default function (component) {
     network.on("dragStart", () => { tree.touched = true; });
     addViewButtons(tree);
     tree.fontSize = (data.options && data.options.nodes && data.options.nodes.font.size) || 12;
+    tree.readablePx = data.readable_px || READABLE_PX;
     tree.best = data.best || [];
     tree.near = data.near || [];
     if (kept) network.moveTo(kept);
@@ -192,7 +194,7 @@ const MOST_ZOOM = 1.3;
 
 function readableView(tree, animation) {
   const network = tree.network;
-  const readable = READABLE_PX / tree.fontSize;
+  const readable = (tree.readablePx || READABLE_PX) / tree.fontSize;
   network.fit({ animation: false });
   if (network.getScale() >= readable) {
     if (network.getScale() > MOST_ZOOM) network.moveTo({ scale: MOST_ZOOM });

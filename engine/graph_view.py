@@ -496,7 +496,8 @@ def vis_options(direction: str = "UD", large: bool = False) -> dict[str, Any]:
             "direction": direction,
             "sortMethod": "directed",
             "levelSeparation": 150 if large else 110,
-            "nodeSpacing": 180 if large else 120,
+            # About a label's width: 22 characters at 20 px (projector) or 12 px.
+            "nodeSpacing": 210 if large else 120,
             "edgeMinimization": False,
             "parentCentralization": True,
         }

@@ -81,6 +81,7 @@ def test_ui(capsys: pytest.CaptureFixture[str]) -> None:
     data = bench_json(capsys, "ui", "--nodes", "50", "--update-base", "80")
     [draw] = data["draws"]
     assert draw["nodes"] == 50 and draw["seconds"] > 0
+    assert 0 < draw["drawn"] <= draw["whole_drawn"] <= 50 and draw["whole_seconds"] > 0
     assert data["update"]["added"] == 10 and data["update"]["bytes"] > 0
     # The delta message was found and timed in the browser's clock.
     assert 0 < data["update"]["arrival_to_drawn_ms"] <= data["update"]["end_to_end_ms"]

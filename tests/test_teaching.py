@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.conftest import game24_script, new_app
+from treelight.app.safe import md
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.replay import tree_at
 from treelight.engine.runner import Runner, create_run
@@ -64,7 +65,13 @@ def test_a_class_predicts_reveals_and_moves_on(app_engine: Engine) -> None:
     at.toggle(key=f"guided_{run_id}").set_value(True).run()
     assert not at.exception
     assert any("Decision 1 of" in m.value for m in at.markdown)
-    assert at.radio(key=f"guide_{run_id}_choice_0").options
+    options = at.radio(key=f"guide_{run_id}_choice_0").options
+    assert options
+    with Session(app_engine) as session:  # model text in a radio label is escaped Markdown
+        texts = {n.id: n.text for n in queries.run_nodes(session, run_id)}
+    for option in options:
+        number, _, shown = option.partition(" · ")
+        assert shown == md(texts[int(number.lstrip("#"))][:60])
     at.button(key=f"guide_{run_id}_reveal").click().run()
     assert not at.exception
     [shown] = [s.value for s in at.success]

@@ -175,9 +175,13 @@ def bench_ui(args: argparse.Namespace) -> int:
 
     sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
     result = measure(sizes, args.update_base)
-    lines = ["nodes  page load to drawn tree (s)  of which vis-network build (ms)"]
+    lines = [
+        "nodes  page load to drawn tree (s)  vis build (ms)  items drawn  "
+        "| Whole tree: items  toggle to drawn (s)"
+    ]
     lines += [
-        f"{row['nodes']:>5}  {row['seconds']:>29}  {row['vis_build_ms']:>32}"
+        f"{row['nodes']:>5}  {row['seconds']:>27}  {row['vis_build_ms']:>14}  {row['drawn']:>11}  "
+        f"| {row.get('whole_drawn', '-'):>17}  {row.get('whole_seconds', '-'):>18}"
         for row in result["draws"]
     ]
     first = result["first_visit"]

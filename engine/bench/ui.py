@@ -164,7 +164,7 @@ def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
             warm.close()
             baseline = _page_baseline(returning, url)
             for n in sizes:
-                draws.append(_draw(returning, url, runs[n], n))
+                draws.append(_draw(returning, url, runs[n], n, home))
             fresh = browser.new_context(viewport={"width": 1500, "height": 1000})
             first_visit = _draw(fresh, url, runs[sizes[-1]], sizes[-1])
             fresh.close()
@@ -178,15 +178,56 @@ def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
     }
 
 
-def _draw(context: Any, url: str, run_id: int, n: int) -> dict[str, Any]:
+def _draw(context: Any, url: str, run_id: int, n: int, home: Path | None = None) -> dict[str, Any]:
+    """The default view's draw; with `home`, then the "Whole tree" toggle's: every
+    node drawn (only invalid siblings folded), from the click to the last node."""
     page = context.new_page()
     started = time.perf_counter()
     page.goto(f"{url}/?run={run_id}")
     _wait_for_nodes(page, n)
     seconds = time.perf_counter() - started
-    build = page.locator(".treelight-tree").first.get_attribute("data-build-ms")
+    tree = page.locator(".treelight-tree").first
+    build = tree.get_attribute("data-build-ms")
+    drawn = int(tree.get_attribute("data-nodes") or 0)
+    whole: dict[str, Any] = {}
+    if home is not None:
+        expected = _whole_tree_items(home, run_id)
+        page.get_by_text("Whole tree", exact=True).first.wait_for(timeout=60_000)
+        clicked = time.perf_counter()
+        page.get_by_role("switch", name="Whole tree").dispatch_event("click")
+        while tree.get_attribute("data-nodes") != str(expected):
+            if time.perf_counter() - clicked > 120:
+                raise TimeoutError(f"the whole tree of {n} nodes was not drawn within 120 s")
+            time.sleep(0.02)
+        whole = {
+            "whole_drawn": expected,
+            "whole_seconds": round(time.perf_counter() - clicked, 2),
+            "whole_apply_ms": int(tree.get_attribute("data-apply-ms") or 0),
+        }
     page.close()
-    return {"nodes": n, "seconds": round(seconds, 2), "vis_build_ms": int(build or 0)}
+    return {
+        "nodes": n,
+        "seconds": round(seconds, 2),
+        "vis_build_ms": int(build or 0),
+        "drawn": drawn,
+        **whole,
+    }
+
+
+def _whole_tree_items(home: Path, run_id: int) -> int:
+    """How many items the "Whole tree" view draws: every node but folded invalid
+    and duplicate siblings, plus one box per fold."""
+    from sqlmodel import Session
+
+    from treelight.engine.graph_view import fold_for_view
+    from treelight.storage import queries
+
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+    engine.dispose()
+    drawn, folds, _, _ = fold_for_view(nodes, set(), limit=None)
+    return len(drawn) + len(folds)
 
 
 def _page_baseline(context: Any, url: str) -> float:
