@@ -68,8 +68,8 @@ class CodeTask(Task):
         cheap=False,
     )
     description = (
-        "Write a Python function that passes the tests given with --tests FILE.py "
-        "(asserts or pytest-style test functions); the code-tests judge runs them "
+        "Write a Python function that passes the given tests (the 'tests' option: "
+        "asserts or pytest-style test functions); the code-tests judge runs them "
         "in the sandbox."
     )
     default_judges = ("code-tests",)

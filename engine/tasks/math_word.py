@@ -56,7 +56,8 @@ class MathWordProblem(Question):
     )
     description = (
         "A word problem with a numeric answer; 'Answer: N' ends a path; "
-        "--answer VALUE checks it, the calculator judge checks each step's arithmetic."
+        "the expected answer (the 'answer' option) checks it, the calculator judge "
+        "checks each step's arithmetic."
     )
     default_judges = ("calculator", "answer")
     default_depth = 4
