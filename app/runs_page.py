@@ -80,8 +80,9 @@ def compare_runs(first: int, second: int) -> None:
                 return
             nodes = queries.run_nodes(session, run_id)
             text = format_tree(run, nodes, queries.run_evaluations(session, run_id))
-            loaded.append((run, nodes, queries.run_priors(session, run_id), text))
-    (run_a, nodes_a, _, _), (run_b, nodes_b, _, _) = loaded
+            marks = (queries.run_notes(session, run_id), queries.run_labels(session, run_id))
+            loaded.append((run, nodes, queries.run_priors(session, run_id), text, marks))
+    (run_a, nodes_a, *_), (run_b, nodes_b, *_) = loaded
     left, right = st.columns(2)
     with left:
         st.caption(
@@ -100,7 +101,7 @@ def compare_runs(first: int, second: int) -> None:
             width="stretch",
         )
     columns = st.columns(2)
-    for column, (run, nodes, priors, text), key in zip(
+    for column, (run, nodes, priors, text, (notes, labels)), key in zip(
         columns, loaded, ("cmp_tree_a", "cmp_tree_b"), strict=True
     ):
         with column:
@@ -108,7 +109,7 @@ def compare_runs(first: int, second: int) -> None:
             path = best_path(nodes, run)
             shown, folds, boxes, below = fold_for_view(nodes, path)
             vis_nodes, vis_edges = vis_elements(
-                shown, priors, path, run.task, folds, (), None, boxes, below
+                shown, priors, path, run.task, folds, notes, labels, boxes, below
             )
             live_tree(run.id or 0, vis_nodes, vis_edges, None, height=540, key=key, best=list(path))
             with st.expander("As text"):
