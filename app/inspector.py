@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from treelight.app.safe import md
 from treelight.app.services import get_engine
+from treelight.app.token_view import least_sure, token_html
 from treelight.engine import steering
 from treelight.engine.errors import TreelightError
 from treelight.engine.judges import judge_classes, parse_judge_specs
@@ -91,6 +92,8 @@ def show_node(
         st.info("Counterfactual: the search pruned this branch; a person expanded it anyway.")
     st.caption("Thought")
     st.code(node.text or "(empty)", language=None, wrap_lines=True)
+    if call is not None and call.logprobs:
+        show_tokens(call.logprobs, "The output it came from")
     if node.state:
         st.caption("State (kept by the engine)")
         st.json(node.state, expanded=False)
@@ -106,7 +109,7 @@ def show_node(
         st.caption("Verdicts: none yet")
     if call is not None:
         with st.expander(f"Model call #{call.id}: {call.backend}:{call.model}"):
-            show_call(call)
+            show_call(call, tokens=False)  # shown under the thought
     st.session_state["inspected"] = {
         "id": node.id,
         "status": node.status,
@@ -143,8 +146,9 @@ def show_verdict(evaluation: Evaluation, calls: dict[int, ModelCall]) -> None:
                 show_call(call)
 
 
-def show_call(call: ModelCall) -> None:
-    """A model call as it was made: settings, tokens, prompt and raw output (as text)."""
+def show_call(call: ModelCall, tokens: bool = True) -> None:
+    """A model call as it was made: settings, tokens, prompt and raw output (as text),
+    and with `tokens`, the output shaded by the model's confidence where known."""
     st.text(
         f"temperature {call.params.get('temperature')} · seed "
         f"{call.params.get('seed')} · {call.prompt_tokens} prompt tokens "
@@ -158,6 +162,18 @@ def show_call(call: ModelCall) -> None:
     st.code(call.prompt, language=None, wrap_lines=True)
     st.caption("Raw output")
     st.code(call.output or "(empty)", language=None, wrap_lines=True)
+    if tokens and call.logprobs:
+        show_tokens(call.logprobs, "The output")
+
+
+def show_tokens(logprobs: list[dict[str, Any]], what: str) -> None:
+    """A model's output token by token, shaded by confidence (app/token_view.py)."""
+    hesitant = " · ".join(f"{token!r} {p:.2f}" for token, p in least_sure(logprobs))
+    st.caption(
+        f"{what}, token by token: the more orange, the less sure the model was (hover a "
+        f"token for its probability and the likeliest alternatives). Least sure: {md(hesitant)}"
+    )
+    st.html(token_html(logprobs))  # every token HTML-escaped
 
 
 def compare_branches(children: list[Node]) -> None:

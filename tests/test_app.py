@@ -583,3 +583,72 @@ def test_good_and_bad_from_the_inspector_with_a_note_shown_as_text(app_engine: E
     at.session_state["selected_node"] = nodes[0].id  # the problem itself takes no label
     at.run()
     assert at.button(key="label_good").disabled and at.button(key="label_bad").disabled
+
+
+def test_a_thoughts_tokens_are_shaded_by_confidence_and_stay_plain_text(
+    app_engine: Engine,
+) -> None:
+    """Where a backend gave log-probabilities, the inspector draws the output token
+    by token with each one's probability and alternatives on hover; hostile tokens
+    are escaped, never markup."""
+    import html as html_module
+    import math
+    from html.parser import HTMLParser
+
+    from treelight.app.token_view import token_html
+    from treelight.engine.runner import Runner, create_run
+
+    run = create_run(
+        app_engine,
+        task="question",
+        problem="What is 2+2?",
+        strategy="bfs",
+        strategy_params={"steps": 1},
+        judges=[],
+        generator={"backend": "scripted", "outputs": ["Four."] * 4},
+        status="running",
+    )
+    Runner(app_engine, run.id or 0).run_until_idle()
+    hostile = '<img src=x onerror="alert(1)">'
+    logprobs = [
+        {"token": "Four", "logprob": math.log(0.9), "top": [{"token": "Two", "logprob": -3.0}]},
+        {"token": hostile, "logprob": math.log(0.2), "top": [{"token": '"><b>', "logprob": -1}]},
+    ]
+    with Session(app_engine) as session:
+        node = next(n for n in queries.run_nodes(session, run.id or 0) if n.parent_id)
+        call = session.get(ModelCall, node.model_call_id)
+        assert call is not None
+        call.logprobs = logprobs
+        session.add(call)
+        session.commit()
+        node_id = node.id
+    at = explorer(run.id or 0)
+    at.session_state["selected_node"] = node_id
+    at.run()
+    assert not at.exception
+    [shaded] = [h.proto.body for h in at.get("html") if "rgba(253, 141, 60" in h.proto.body]
+    assert shaded == token_html(logprobs)
+    assert any("Least sure: " in c.value and "0\\.20" in c.value for c in at.caption)
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.text = ""
+            self.titles: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            self.titles += [value or "" for name, value in attrs if name == "title"]
+
+        def handle_data(self, data: str) -> None:
+            self.text += data
+
+    parsed = Tags()
+    parsed.feed(shaded)
+    assert set(parsed.tags) == {"div", "span"}  # the model's <img> and <b> are text
+    assert parsed.text == "Four" + hostile
+    assert parsed.titles[0] == "p = 0.90 · likeliest: Two 0.05"
+    assert html_module.escape(hostile) in shaded and hostile not in shaded
+    # The less sure, the stronger the shade.
+    assert "rgba(253, 141, 60, 0.085)" in shaded and "rgba(253, 141, 60, 0.68)" in shaded
