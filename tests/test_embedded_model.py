@@ -30,6 +30,36 @@ def test_same_seed_same_output_and_the_prefix_is_reused(generator: EmbeddedGener
     assert second.cached_prompt_tokens == second.prompt_tokens - 1
 
 
+def test_each_generated_token_has_its_log_probability_and_alternatives(
+    generator: EmbeddedGenerator,
+) -> None:
+    """Greedy decoding picks the likeliest token at every step, so each recorded
+    token must be the top alternative of its own row: that pins the alignment of
+    tokens and rows. The tokens spell the text, probabilities are proper, and with
+    a grammar the output still gets its tokens (the model's own probabilities)."""
+    import math
+
+    request = CompletionRequest(
+        prompt="List three colours:\n1.", seed=5, max_tokens=16, temperature=0.0
+    )
+    [greedy] = generator.complete([request])
+    assert greedy.logprobs and greedy.completion_tokens > 3
+    assert "".join(t["token"] for t in greedy.logprobs) == greedy.text
+    for token in greedy.logprobs:
+        assert token["logprob"] <= 0 and len(token["top"]) == 5
+        shares = [math.exp(alt["logprob"]) for alt in token["top"]]
+        assert shares == sorted(shares, reverse=True) and sum(shares) <= 1 + 1e-6
+        assert token["token"] == token["top"][0]["token"]
+        assert token["logprob"] == pytest.approx(token["top"][0]["logprob"])
+
+    step = 'root ::= ("4" | "9" | "10" | "13") " " ("+" | "-" | "*" | "/") " " ("4" | "9")'
+    constrained = CompletionRequest(
+        prompt="Use 4 9 10 13 to make 24. Next step:", seed=2, max_tokens=12, grammar=step
+    )
+    [made] = generator.complete([constrained])
+    assert made.logprobs and "".join(t["token"] for t in made.logprobs) == made.text
+
+
 def test_small_search_writes_nodes_verdicts_and_model_calls(
     engine: Engine, generator: EmbeddedGenerator
 ) -> None:
@@ -58,6 +88,9 @@ def test_small_search_writes_nodes_verdicts_and_model_calls(
         assert call.backend == "embedded" and call.model == "smollm2-135m"
         assert call.prompt_tokens > 0 and call.latency_seconds > 0 and call.error is None
     assert outcome.run.prompt_tokens == sum(c.prompt_tokens for c in calls)
+    # Every candidate the model wrote carries the log-probability of its tokens.
+    written = [n for n in nodes if n.parent_id is not None and n.model_call_id]
+    assert written and all(n.logprob is not None and n.logprob <= 0 for n in written)
 
     children = [n for n in nodes if n.parent_id is not None]
     assert children, "the model's proposals must become nodes"
