@@ -91,6 +91,14 @@ def test_small_search_writes_nodes_verdicts_and_model_calls(
     # Every candidate the model wrote carries the log-probability of its tokens.
     written = [n for n in nodes if n.parent_id is not None and n.model_call_id]
     assert written and all(n.logprob is not None and n.logprob <= 0 for n in written)
+    from treelight.storage.export import run_to_dict
+
+    with Session(engine) as session:
+        exported = run_to_dict(session, run.id)["model_calls"]
+    proposals = [c for c in exported if c["id"] in {n.model_call_id for n in written}]
+    assert proposals and all(
+        "".join(t["token"] for t in c["logprobs"]) == c["output"] for c in proposals
+    )
 
     children = [n for n in nodes if n.parent_id is not None]
     assert children, "the model's proposals must become nodes"
