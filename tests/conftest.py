@@ -100,6 +100,29 @@ def game24_script(seed: int, count: int = 400) -> list[str]:
     return Game24.example.script(seed, count)
 
 
+def game24_search(engine: Engine, status: str = "queued", **strategy_params: Any) -> int:
+    """A scripted Game of 24 beam search on 4 4 4 4 whose best path moves as the
+    value judge scores (the drawing, teaching and browser tests use it); `status`
+    "running" runs it to its end here."""
+    from treelight.engine.judges import parse_judge_specs
+    from treelight.engine.runner import Runner, create_run
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 3, **strategy_params},
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        judges=parse_judge_specs("game24-verifier,value"),
+        budget={"max_calls": 40},
+        status=status,
+    )
+    if status == "running":
+        Runner(engine, run.id or 0).run_until_idle()
+    return run.id or 0
+
+
 def question_script(seed: int, count: int = 400) -> list[str]:
     return Question.example.script(seed, count)
 

@@ -529,27 +529,15 @@ def test_gold_edges_are_the_best_path_after_every_step_and_in_replay(tmp_path: P
     (the best path moves as judges score); after each step lands, the gold edges the
     browser draws lead to exactly the best path's nodes, updated in place (the tree
     is not rebuilt). Replay: the same at each event, stepping the slider back."""
-    from tests.conftest import game24_script
+    from tests.conftest import game24_search
     from treelight.engine.graph_view import best_path
-    from treelight.engine.judges import parse_judge_specs
     from treelight.engine.replay import tree_at
     from treelight.storage.models import Run
 
     home = tmp_path / "home"
     home.mkdir()
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3},
-        generator={"backend": "scripted", "outputs": game24_script(2)},
-        judges=parse_judge_specs("game24-verifier,value"),
-        budget={"max_calls": 40},
-        status="paused",
-    )
-    run_id = run.id or 0
+    run_id = game24_search(engine, status="paused")
     paths = set()
     with served_app(home, worker=True) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -618,28 +606,16 @@ def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> N
     """Teaching mode on a projector-sized page: the question and its choices first,
     with the tree as it was before the decision; Reveal shows the engine's pick and
     why, selects it on the tree, and Next moves on to the next decision."""
-    from tests.conftest import game24_script
-    from treelight.engine.judges import parse_judge_specs
+    from tests.conftest import game24_search
     from treelight.engine.teaching import questions
 
     home = tmp_path / "home"
     home.mkdir()
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3, "beam": 2},
-        generator={"backend": "scripted", "outputs": game24_script(2)},
-        judges=parse_judge_specs("game24-verifier,value"),
-        budget={"max_calls": 40},
-        status="running",
-    )
-    Runner(engine, run.id or 0).run_until_idle()
+    run_id = game24_search(engine, status="running", beam=2)
     with Session(engine) as session:
-        nodes = queries.run_nodes(session, run.id or 0)
-        events = queries.run_events(session, run.id or 0)
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
     first, second = questions(nodes, events)[:2]
     with served_app(home, worker=False) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -6,29 +6,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import game24_script, new_app
+from tests.conftest import game24_search, new_app
 from treelight.app.safe import md
-from treelight.engine.judges import parse_judge_specs
 from treelight.engine.replay import tree_at
-from treelight.engine.runner import Runner, create_run
 from treelight.engine.teaching import questions
 from treelight.storage import queries
 
 
 def finished_bfs(engine: Engine) -> int:
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3, "beam": 2},
-        generator={"backend": "scripted", "outputs": game24_script(2)},
-        judges=parse_judge_specs("game24-verifier,value"),
-        budget={"max_calls": 40},
-        status="running",
-    )
-    Runner(engine, run.id or 0).run_until_idle()
-    return run.id or 0
+    return game24_search(engine, status="running", beam=2)
 
 
 def test_each_question_is_a_real_decision_with_the_engines_pick_among_the_choices(

@@ -17,13 +17,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import game24_script
+from tests.conftest import game24_search
 from treelight.app.tree_component import delta
 from treelight.engine import steering
 from treelight.engine.graph_view import FOLD_AT, best_path, fold_siblings, vis_elements
-from treelight.engine.judges import parse_judge_specs
 from treelight.engine.replay import tree_at
-from treelight.engine.runner import Runner, create_run
 from treelight.storage import queries
 from treelight.storage.models import Run
 
@@ -70,19 +68,7 @@ def drawn(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> tuple[dic
 
 
 def finished_run(engine: Engine) -> int:
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3},
-        generator={"backend": "scripted", "outputs": game24_script(2)},
-        judges=parse_judge_specs("game24-verifier,value"),
-        budget={"max_calls": 40},
-    )
-    assert run.id is not None
-    Runner(engine, run.id).run_until_idle()
-    return run.id
+    return game24_search(engine, status="running")
 
 
 def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(

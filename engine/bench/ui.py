@@ -23,6 +23,14 @@ STATUSES = ("open", "expanded", "pruned", "invalid", "terminal")
 
 
 def synthetic_run(home: Path, nodes: int, status: str = "done", seed: int = 1) -> int:
+    engine, run_id = _bare_run(home, status)
+    add_nodes(engine, run_id, nodes - 1, seed)
+    engine.dispose()
+    return run_id
+
+
+def _bare_run(home: Path, status: str) -> tuple[Any, int]:
+    """A run with only its root (4 9 10 13), in the app's database under `home`."""
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
     run = create_run(
         engine,
@@ -33,9 +41,7 @@ def synthetic_run(home: Path, nodes: int, status: str = "done", seed: int = 1) -
         status=status,
     )
     assert run.id is not None
-    add_nodes(engine, run.id, nodes - 1, seed)
-    engine.dispose()
-    return run.id
+    return engine, run.id
 
 
 def add_nodes(engine: Any, run_id: int, count: int, seed: int) -> None:
@@ -72,29 +78,20 @@ def beam_run(home: Path, nodes: int, seed: int = 1, beam: int = 5, steps: int = 
     per_parent = 1
     while len(plan := _beam_plan(per_parent, seed, beam, steps)) < nodes:
         per_parent += 1
-    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 9 10 13",
-        strategy="bfs",
-        generator={"backend": "scripted", "outputs": []},
-        status="done",
-    )
-    assert run.id is not None
+    engine, run_id = _bare_run(home, "done")
     with unit_of_work(engine) as session:
         from sqlmodel import select
 
-        root = session.exec(select(Node).where(Node.run_id == run.id)).one()
+        root = session.exec(select(Node).where(Node.run_id == run_id)).one()
         root.state, root.status = plan[0]["state"], plan[0]["status"]
         ids: dict[str, int | None] = {"b": root.id}
         for row in plan[1:]:
-            node = Node(run_id=run.id, parent_id=ids.get(row.pop("parent")), **row)
+            node = Node(run_id=run_id, parent_id=ids.get(row.pop("parent")), **row)
             session.add(node)
             session.flush()
             ids[node.key] = node.id
     engine.dispose()
-    return run.id
+    return run_id
 
 
 def _beam_plan(per_parent: int, seed: int, beam: int, steps: int) -> list[dict[str, Any]]:
