@@ -12,6 +12,7 @@ update it must equal a fresh draw.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -71,24 +72,30 @@ def finished_run(engine: Engine) -> int:
     return game24_search(engine, status="running")
 
 
-def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(
-    engine: Engine,
-) -> None:
+def replayed_draws(engine: Engine) -> Iterator[tuple[set[int], list[Any], list[Any]]]:
+    """A finished run replayed event by event: per step, the best path and the
+    nodes and edges a fresh draw of the tree at that step has."""
     run_id = finished_run(engine)
     with Session(engine) as session:
         run = queries.get_run(session, run_id)
         nodes = queries.run_nodes(session, run_id)
         events = queries.run_events(session, run_id)
     assert run is not None
-    client, sent = Client(), None
-    paths = set()
+    replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
     for step in range(len(events)):
         shown = tree_at(nodes, events, step)
-        replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
         path = best_path(shown, replay_run)
-        paths.add(frozenset(path))
         drawn_nodes, folds = fold_siblings(shown)
-        vis_nodes, vis_edges = vis_elements(drawn_nodes, [], path, run.task, folds)
+        yield path, *vis_elements(drawn_nodes, [], path, run.task, folds)
+
+
+def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(
+    engine: Engine,
+) -> None:
+    client, sent = Client(), None
+    paths = set()
+    for step, (path, vis_nodes, vis_edges) in enumerate(replayed_draws(engine)):
+        paths.add(frozenset(path))
         payload, sent = delta(sent, vis_nodes, vis_edges)
         client.apply(payload)
         assert (client.nodes, client.edges) == drawn(vis_nodes, vis_edges), f"step {step}"
@@ -104,29 +111,17 @@ def test_a_browser_that_misses_payloads_still_catches_up_without_a_reset(
     told it is stale (and asks for a reset)."""
     from treelight.app.tree_component import HISTORY
 
-    run_id = finished_run(engine)
-    with Session(engine) as session:
-        run = queries.get_run(session, run_id)
-        nodes = queries.run_nodes(session, run_id)
-        events = queries.run_events(session, run_id)
-    assert run is not None
     behind, sent = Client(), None
     drawn_by_behind = 0
     payloads = []
-    for step in range(len(events)):
-        shown = tree_at(nodes, events, step)
-        replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
-        drawn_nodes, folds = fold_siblings(shown)
-        vis_nodes, vis_edges = vis_elements(
-            drawn_nodes, [], best_path(shown, replay_run), run.task, folds
-        )
+    for step, (_, vis_nodes, vis_edges) in enumerate(replayed_draws(engine)):
         payload, sent = delta(sent, vis_nodes, vis_edges)
         payloads.append(payload)
         if step % 3 == 0 or payload["reset"]:
             behind.apply(payload)
             drawn_by_behind += 1
             assert (behind.nodes, behind.edges) == drawn(vis_nodes, vis_edges), f"step {step}"
-    assert drawn_by_behind > 5 and sent["version"] > HISTORY + 2
+    assert sent is not None and drawn_by_behind > 5 and sent["version"] > HISTORY + 2
     late = Client()
     late.apply(payloads[0])  # then misses everything up to the last payload
     assert payloads[-1]["base_min"] > late.version
