@@ -107,11 +107,12 @@ def propose(
     said = feedback(runner, node.id) if mode in ("critique", "mutate") else ""
     generator = generator or runner.generator
     shape = _shape(runner, generator, tree, node, mode, priors)
+    prompt, max_tokens = runner.task.prompt(mode, tree.path(node.id), priors, said)
+    grammar = None
     if shape is not None:
-        prompt, max_tokens, grammar = shape.prompt, shape.max_tokens, shape.grammar
-    else:
-        prompt, max_tokens = runner.task.prompt(mode, tree.path(node.id), priors, said)
-        grammar = None
+        grammar = shape.grammar
+        prompt = prompt if shape.prompt is None else shape.prompt
+        max_tokens = max_tokens if shape.max_tokens is None else shape.max_tokens
     requests = [
         runner.request(prompt, node.key, purpose, i, max_tokens, seed, temperature, grammar=grammar)
         for i in range(first, first + samples)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections import Counter
 from fractions import Fraction
 
@@ -72,8 +73,33 @@ def test_the_grammar_only_lists_numbers_that_are_left() -> None:
     path[-1] = NodeView(**{**path[-1].__dict__, "state": state})
     shape = task.shape("step", path, [])
     assert shape is not None and '"4"' not in shape.grammar
-    assert shape.prompt.rstrip().endswith("Possible next steps:")
-    assert task.shape("solution", path, []) is None  # whole answers are not constrained yet
+    assert shape.prompt is not None and shape.prompt.rstrip().endswith("Possible next steps:")
+
+
+@pytest.mark.parametrize("prompt", ["cot", "io"])
+def test_chance_writes_whole_answers_over_the_four_numbers_each_once(prompt: str) -> None:
+    """A whole answer's grammar fixes its form (the numbers each used once, any order,
+    bracketing and operators), not its value: chance still almost never makes 24."""
+    task = Game24("4 9 10 13", {"prompt": prompt})
+    shape = task.shape("solution", [root(task)], [])
+    assert shape is not None and shape.prompt is None  # the usual prompt, feedback and all
+    rules = parse_grammar(shape.grammar)
+    rng = random.Random(0)
+    values: Counter[str] = Counter()
+    shapes = set()
+    for _ in range(3000):
+        output = sample(rules, rng)
+        assert (output.count("\n") > 0) == (prompt == "cot" and not output.startswith("Answer"))
+        transition = task.apply(task.initial_state(), output, "solution")
+        assert transition.answer is not None
+        check = task.check_answer(transition.answer)
+        assert check is not None
+        wrong_value = check.reason.endswith("not 24") or check.reason.startswith("divides by")
+        assert check.passed or wrong_value, check.reason  # never a number missing or extra
+        values["24" if check.passed else "other"] += 1
+        shapes.add(re.sub(r"\d+", "n", re.sub(r" [-+*/] ", "o", transition.answer)))
+    assert len(shapes) == 6  # every bracketing, the flat one included
+    assert values["24"] < 0.01 * sum(values.values())  # 4 9 10 13 is a hard one
 
 
 def chance_run(
@@ -81,13 +107,15 @@ def chance_run(
     judges: str = "game24-verifier",
     constrain: str = "auto",
     strategy: str = "bfs",
+    task: str = "game24",
+    problem: str = "4 9 10 13",
 ) -> int:
     from treelight.engine.judges import parse_judge_specs
 
     run = create_run(
         engine,
-        task="game24",
-        problem="4 9 10 13",
+        task=task,
+        problem=problem,
         strategy=strategy,
         strategy_params={"beam": 5} if strategy == "bfs" else {},
         generator={"backend": "random", "constrain": constrain},
@@ -125,7 +153,9 @@ def test_chance_judges_by_chance_where_a_judge_has_a_grammar(engine: Engine) -> 
 
 
 def test_chance_cannot_write_what_has_no_grammar_and_says_what_to_do(engine: Engine) -> None:
-    run_id = chance_run(engine, strategy="best-of-n")  # whole answers: not constrained yet
+    run_id = chance_run(  # a math word problem's answers have no grammar yet
+        engine, judges="calculator", strategy="best-of-n", task="math", problem="What is 2 + 3?"
+    )
     outcome = Runner(engine, run_id).run_until_idle()
     assert outcome.run.status == "paused"
     assert "it can only write what a task's grammar allows" in outcome.run.status_reason
@@ -223,3 +253,35 @@ def test_the_vote_judge_reads_how_likely_each_sibling_is_named(engine: Engine) -
         assert call.prompt.endswith("The best choice is ") and call.completion_tokens == 1
         assert sum(scores) == pytest.approx(1.0, abs=0.002)  # the siblings share one vote
         assert len(scores) == len(call.extra["choices"])
+
+
+@pytest.mark.model
+def test_the_embedded_model_writes_whole_answers_over_the_four_numbers(engine: Engine) -> None:
+    """Self-consistency under the answer grammar: every sample is "Answer: <expression>"
+    over 4 9 10 13, each number once; the verifier then rejects it only for its value."""
+    from treelight.engine.judges import parse_judge_specs
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 9 10 13",
+        strategy="self-consistency",
+        strategy_params={"n": 3},
+        generator={"backend": "embedded"},
+        judges=parse_judge_specs("game24-verifier"),
+        status="running",
+    )
+    assert run.id is not None
+    outcome = Runner(engine, run.id).run_until_idle()
+    assert outcome.error is None, outcome.error
+    with Session(engine) as session:
+        answers = queries.run_nodes(session, run.id)[1:]
+        verdicts = queries.run_evaluations(session, run.id)
+        calls = queries.run_model_calls(session, run.id)
+    assert len(calls) == 3 and all('"Answer: " expr' in c.params["grammar"] for c in calls)
+    assert answers and all("Answer: " in n.text for n in answers)
+    reasons = [e.rationale for e in verdicts if e.judge == "game24-verifier"]
+    assert reasons and all(
+        r.endswith(("not 24", "using each of the numbers once")) or r.startswith("divides by")
+        for r in reasons
+    ), reasons

@@ -20,13 +20,21 @@ def add_parser(sub: Any) -> None:
     game24 = which.add_parser("game24", help="Treelight's methods beside the reference ToT")
     game24.add_argument("--start", type=int, default=900, help="first puzzle index (0-based)")
     game24.add_argument("--end", type=int, default=1000, help="one past the last index")
-    game24.add_argument("--methods", default="io,cot,cot-sc,bfs,random,dfs,reference")
+    game24.add_argument(
+        "--methods",
+        default="io,cot,cot-sc,bfs,random,dfs,reference",
+        help="comma-separated; options as a judge's, e.g. bfs:beam=10,random:beam=10,"
+        "bfs:constrain=off,cot-sc:n=5",
+    )
     game24.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M)")
     game24.add_argument("--data", help="the puzzles CSV (default: the reference's copy)")
     game24.add_argument("--max-calls", type=int, help="per method and puzzle (default: none)")
     game24.add_argument("--sc-samples", type=int, default=10, help="samples for cot-sc")
     game24.add_argument("--seed", type=int, default=0)
     game24.add_argument("--plot", default="bench-game24.png", help="where to save the plot")
+    game24.add_argument(
+        "--fresh", action="store_true", help="run everything again instead of reusing results"
+    )
     game24.add_argument("--json", action="store_true")
 
     overhead = which.add_parser("overhead", help="engine cost per node vs plain sqlite3")
@@ -88,24 +96,41 @@ def bench_game24(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from treelight.engine.bench import game24
+    from treelight.engine.datasets import game24_file
+    from treelight.engine.eval_methods import split_methods
     from treelight.engine.generators.embedded import EmbeddedGenerator
     from treelight.storage.database import make_engine
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = split_methods(args.methods)
     puzzles = game24.load_puzzles(args.data)
     chosen = list(enumerate(puzzles))[args.start : args.end]
+    for method in methods:  # a typo fails now, not after the model has loaded
+        game24.method_settings(method, args.sc_samples)
     generator = EmbeddedGenerator(args.model)
     # Runs go to their own database, so they can be opened in the explorer
     # (DATABASE_URL=sqlite:///$TREELIGHT_HOME/bench.db treelight app) without
-    # crowding the runs list.
-    engine = make_engine(f"sqlite:///{treelight_home() / 'bench.db'}")
+    # crowding the runs list. The same command run again reuses what is stored.
+    home = treelight_home()
+    engine = make_engine(f"sqlite:///{home / 'bench.db'}")
+    bench = game24.stored_bench(
+        engine,
+        data=str(game24_file(args.data).resolve()),
+        generator={"backend": generator.backend, "model": generator.model},
+        max_calls=args.max_calls,
+        seed=args.seed,
+        fresh=args.fresh,
+    )
+    reference_store = home / f"bench-reference-{bench.id}.jsonl"
     bar = tqdm(
         total=len(chosen) * len(methods), desc="game24", unit="run", file=sys.stderr, disable=None
     )
+    reused = 0
 
     def progress(result: game24.PuzzleResult) -> None:
+        nonlocal reused
+        reused += result.reused
         bar.update(1)
-        bar.set_postfix(method=result.method, puzzle=result.index)
+        bar.set_postfix(method=result.method, puzzle=result.index, stored=reused)
 
     try:
         results = game24.run_bench(
@@ -117,9 +142,17 @@ def bench_game24(args: argparse.Namespace) -> int:
             sc_samples=args.sc_samples,
             seed=args.seed,
             progress=progress,
+            bench=bench,
+            reference_store=reference_store,
         )
     finally:
         bar.close()
+    print(
+        f"Stored as bench #{bench.id} in {home / 'bench.db'}: {reused} of {len(results)} "
+        "results were there already (the same command again runs only what is missing; "
+        "--fresh runs all again).",
+        file=sys.stderr,
+    )
     summaries = game24.summarize(results)
     title = (
         f"Game of 24, puzzles {args.start}-{args.end - 1}, {generator.model}"

@@ -18,12 +18,25 @@ Methods:
               proposal a uniform random legal move (engine/generators/chance.py)
 - `dfs`       Treelight's depth-first search with backtracking
 - `reference` the reference implementation's BFS with the paper's settings
+- any installed strategy by name (`mcts`, `refine`, ...)
+
+A method takes options as a judge does: `bfs:beam=10`, `random:beam=10`,
+`bfs:constrain=off`, `cot-sc:n=5` (`constrain` is the backend's, the rest the
+strategy's). Under `constrain=auto` (the default) a whole answer is written under
+Game of 24's answer grammar too (the four numbers, each once).
+
+Stored and resumable: every puzzle × method is a run in `$TREELIGHT_HOME/bench.db`,
+filed under a stored bench for these settings (model, budget, seed, puzzle file);
+the reference's results go to a JSON-lines file beside it. The same command
+again reuses what is there, continues what a killed process left, and runs only
+what is missing, so the full set 900–999 can be built up over several sittings.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import sys
 import time
 import types
@@ -33,14 +46,23 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from treelight.engine import commands
 from treelight.engine.datasets import game24_file
 from treelight.engine.errors import BadArguments
 from treelight.engine.generators.base import CompletionRequest, Generator
 from treelight.engine.generators.chance import ChanceGenerator
+from treelight.engine.judges import parse_judge_specs
 from treelight.engine.model_calls import derive_seed
+from treelight.engine.options import validate
 from treelight.engine.runner import Runner, create_run
+from treelight.engine.strategies import strategy_classes
 from treelight.engine.tasks.game24 import check_expression, parse_problem
+from treelight.storage import queries
+from treelight.storage.database import unit_of_work
+from treelight.storage.models import DatasetEval, EvalItem, Run
+from treelight.storage.vocabulary import ENDED, RunStatus
 
 METHODS = (
     "io",
@@ -71,6 +93,7 @@ class PuzzleResult:
     seconds: float
     run_id: int | None = None
     note: str = ""
+    reused: bool = False  # stored by an earlier run of the same command, not run now
 
     @property
     def tokens(self) -> int:
@@ -123,6 +146,68 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+def method_settings(written: str, sc_samples: int = 10) -> dict[str, Any]:
+    """The settings of a method as written: a name from METHODS or any installed
+    strategy, with options as a judge's are written (`bfs:beam=10`,
+    `bfs:constrain=off`, `random:beam=10`, `cot-sc:n=5`). `constrain` goes to the
+    backend; every other option is the strategy's, checked before anything runs."""
+    name, _, options = written.partition(":")
+    name = name.strip()
+    if name == "reference":
+        if options:
+            raise BadArguments("The method reference takes no options: it runs the paper's.")
+        return {"reference": True}
+    if name in SETTINGS:
+        settings = dict(SETTINGS[name])
+    elif name in strategy_classes():
+        settings = {"strategy": name, "judges": None}
+    else:
+        raise BadArguments(
+            f"Unknown method {name!r}; choose from {', '.join(METHODS)} or a strategy "
+            f"({', '.join(strategy_classes())}), with options as in bfs:beam=10."
+        )
+    spec: dict[str, Any] = {}
+    if options:
+        [spec] = parse_judge_specs(f"x:{options}")
+        spec.pop("name")
+    if "constrain" in spec:
+        settings["generator"] = {
+            **settings.get("generator", {}),
+            "constrain": spec.pop("constrain"),
+        }
+    params = {**settings.get("strategy_params", {}), **spec}
+    if name == "cot-sc":
+        params.setdefault("n", sc_samples)
+    strategy = strategy_classes()[settings["strategy"]]
+    validate(strategy.Options, params, f"method {written!r}: strategy {strategy.name!r}")
+    settings["strategy_params"] = params
+    return settings
+
+
+def stored_bench(
+    engine: Engine,
+    *,
+    data: str,
+    generator: dict[str, Any],
+    max_calls: int | None,
+    seed: int,
+    fresh: bool = False,
+) -> DatasetEval:
+    """The stored benchmark these settings belong to, made on first use: every
+    puzzle × method is a run in it, so running the same command again (with more
+    puzzles or more methods) reuses what is done and only runs what is not."""
+    settings = {"bench": "game24", "generator": generator, "max_calls": max_calls, "seed": seed}
+    with Session(engine) as session:
+        for stored in reversed(queries.list_evals(session)):  # the newest, after a --fresh
+            same = stored.task == "game24" and stored.dataset == data
+            if same and stored.settings == settings and not fresh:
+                return stored
+    with unit_of_work(engine) as session:
+        created = DatasetEval(task="game24", dataset=data, methods=[], settings=settings)
+        session.add(created)
+    return created
+
+
 def run_treelight(
     engine: Engine,
     generator: Generator,
@@ -133,30 +218,38 @@ def run_treelight(
     max_calls: int | None,
     sc_samples: int,
     seed: int,
+    bench: DatasetEval | None = None,
 ) -> PuzzleResult:
-    settings = dict(SETTINGS[method])
+    """One puzzle under one method: its stored run when `bench` has it (continued if
+    a killed process left it unfinished), else a new run, stored in `bench`."""
+    settings = method_settings(method, sc_samples)
     used = ChanceGenerator() if settings.get("chance") else generator
-    params = dict(settings.get("strategy_params", {}))
-    if method == "cot-sc":
-        params["n"] = sc_samples
-    run = create_run(
-        engine,
-        task="game24",
-        problem=puzzle,
-        strategy=settings["strategy"],
-        strategy_params=params,
-        task_params=settings.get("task_params"),
-        judges=settings["judges"],
-        generator={"backend": used.backend, "model": used.model, **settings.get("generator", {})},
-        budget={"max_calls": max_calls},
-        seed=seed + index,  # each puzzle its own draws (as the reference's seed + index)
-        status="running",
-    )
-    assert run.id is not None
-    started = time.perf_counter()
-    outcome = Runner(engine, run.id, generator=used).run_until_idle()
-    seconds = time.perf_counter() - started
-    done = outcome.run
+    run_id = _stored_run(engine, bench, method, index) if bench is not None else None
+    reused = run_id is not None
+    if run_id is None:
+        run = create_run(
+            engine,
+            task="game24",
+            problem=puzzle,
+            strategy=settings["strategy"],
+            strategy_params=settings["strategy_params"],
+            task_params=settings.get("task_params"),
+            judges=settings["judges"],
+            generator={
+                "backend": used.backend,
+                "model": used.model,
+                **settings.get("generator", {}),
+            },
+            budget={"max_calls": max_calls},
+            seed=seed + index,  # each puzzle its own draws (as the reference's seed + index)
+            status="running",
+        )
+        assert run.id is not None
+        run_id = run.id
+        if bench is not None:
+            _store_item(engine, bench, method, index, run_id)
+    done, ran = _finish(engine, run_id, used)
+    reused = reused and not ran
     note = "" if done.status == "done" else f"{done.status}: {done.status_reason}"
     return PuzzleResult(
         method=method,
@@ -167,10 +260,41 @@ def run_treelight(
         model_calls=done.model_calls,
         prompt_tokens=done.prompt_tokens,
         completion_tokens=done.completion_tokens,
-        seconds=round(seconds, 2),
-        run_id=run.id,
+        seconds=round(done.elapsed_seconds, 2),
+        run_id=run_id,
         note=note,
+        reused=reused,
     )
+
+
+def _finish(engine: Engine, run_id: int, generator: Generator) -> tuple[Run, bool]:
+    """The run worked until it rests, and whether it was worked now (a run already
+    ended is left as it is; one a fault or a killed process left is resumed once)."""
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+    if run.status in ENDED:
+        return run, False
+    if run.status == RunStatus.PAUSED:
+        commands.resume(engine, run_id)
+    return Runner(engine, run_id, generator=generator).run_until_idle().run, True
+
+
+def _stored_run(engine: Engine, bench: DatasetEval, method: str, index: int) -> int | None:
+    with Session(engine) as session:
+        for item, run in queries.eval_runs(session, bench.id or 0):
+            if item.method == method and item.item == index:
+                return run.id
+    return None
+
+
+def _store_item(engine: Engine, bench: DatasetEval, method: str, index: int, run_id: int) -> None:
+    with unit_of_work(engine) as session:
+        stored = session.get(DatasetEval, bench.id)
+        assert stored is not None
+        if method not in stored.methods:
+            stored.methods = [*stored.methods, method]
+        session.add(EvalItem(eval_id=stored.id or 0, item=index, method=method, run_id=run_id))
 
 
 # --- the reference ------------------------------------------------------------------------
@@ -293,15 +417,23 @@ def run_bench(
     sc_samples: int = 10,
     seed: int = 0,
     progress: Callable[[PuzzleResult], None] | None = None,
+    bench: DatasetEval | None = None,
+    reference_store: Path | None = None,
 ) -> list[PuzzleResult]:
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise BadArguments(f"Unknown method(s) {sorted(unknown)}; choose from {METHODS}.")
+    """Every method on every puzzle, puzzle by puzzle (so a run cut short compares
+    its methods on the same puzzles). With `bench` (and `reference_store` for the
+    reference, which makes no Treelight run), what is stored there is reused."""
+    if len(set(methods)) < len(methods):
+        raise BadArguments(f"--methods names a method twice: {','.join(methods)}.")
+    for method in methods:  # every method checked before anything runs
+        method_settings(method, sc_samples)
     results = []
-    for index, puzzle in puzzles:  # puzzle by puzzle, so a cut-short run compares fairly
+    for index, puzzle in puzzles:
         for method in methods:
             if method == "reference":
-                result = run_reference(generator, index, puzzle, max_calls=max_calls, seed=seed)
+                result = _stored_reference(
+                    reference_store, generator, index, puzzle, max_calls, seed
+                )
             else:
                 result = run_treelight(
                     engine,
@@ -312,11 +444,38 @@ def run_bench(
                     max_calls=max_calls,
                     sc_samples=sc_samples,
                     seed=seed,
+                    bench=bench,
                 )
             results.append(result)
             if progress:
                 progress(result)
     return results
+
+
+def _stored_reference(
+    store: Path | None,
+    generator: Generator,
+    index: int,
+    puzzle: str,
+    max_calls: int | None,
+    seed: int,
+) -> PuzzleResult:
+    """The reference's result for this puzzle and these settings: read from `store`
+    (one JSON line per result) when an earlier run left it there, else run now and
+    appended."""
+    key = {"index": index, "puzzle": puzzle, "model": generator.model}
+    key |= {"max_calls": max_calls, "seed": seed}
+    if store is not None and store.exists():
+        for line in store.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("key") == key:
+                return PuzzleResult(**{**row["result"], "reused": True})
+    result = run_reference(generator, index, puzzle, max_calls=max_calls, seed=seed)
+    if store is not None:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        with store.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"key": key, "result": asdict(result)}) + "\n")
+    return result
 
 
 def summarize(results: list[PuzzleResult]) -> list[MethodSummary]:

@@ -32,12 +32,14 @@ class Transition:
 @dataclass(frozen=True)
 class Shape:
     """What the model may write in one expansion mode, as a GBNF grammar, with the
-    prompt that asks for exactly that. A shape makes output well formed; it never
-    ranks or filters moves by whether they lead to a solution."""
+    prompt that asks for exactly that (None: the mode's usual prompt and token cap,
+    as for a whole answer, whose prompt may carry the judges' feedback). A shape
+    makes output well formed; it never ranks or filters moves by whether they lead
+    to a solution."""
 
     grammar: str
-    prompt: str
-    max_tokens: int
+    prompt: str | None = None
+    max_tokens: int | None = None
 
 
 def gbnf_literal(text: str) -> str:

@@ -14,11 +14,13 @@ import ast
 import re
 from collections import Counter
 from fractions import Fraction
+from itertools import permutations
 from typing import Any, Literal
 
 from treelight.engine.errors import BadArguments
 from treelight.engine.options import Field
 from treelight.engine.tasks.base import (
+    WHOLE_ANSWER_MODES,
     AnswerCheck,
     Example,
     Shape,
@@ -217,6 +219,53 @@ def check_expression(expression: str, numbers: list[Fraction]) -> AnswerCheck:
 
 OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
+# The ways to bracket four numbers a b c d (o: an operator), plus the flat form the
+# few-shot examples also use ("5 + 5 + 5 + 9"): every binary tree over four leaves.
+EXPRESSION_SHAPES = (
+    "a o b o c o d",
+    "( ( a o b ) o c ) o d",
+    "( a o ( b o c ) ) o d",
+    "( a o b ) o ( c o d )",
+    "a o ( ( b o c ) o d )",
+    "a o ( b o ( c o d ) )",
+)
+
+
+def answer_grammar(numbers: list[Fraction], *, steps: bool) -> str:
+    """GBNF for a whole answer: optional step lines ("a op b = c (left: ...)", their
+    numbers free, unchecked: only the answer counts), then "Answer: " and an
+    expression that uses each of the puzzle's numbers exactly once, in any order and
+    any bracketing, with any of the four operators.
+
+    It fixes the form only: every order × bracketing × operator is allowed, whether
+    or not it makes 24 (for 4 9 10 13, 24 orders × 6 shapes × 4³ operator choices)."""
+    orders = sorted(set(permutations(show(n) for n in numbers)))
+    alternatives = []
+    for order in orders:
+        for written in EXPRESSION_SHAPES:
+            leaves = iter(order)
+            parts = []
+            for symbol in written.split():
+                if symbol in "abcd":
+                    parts.append(gbnf_literal(next(leaves)))
+                elif symbol == "o":
+                    parts.append("op")
+                else:
+                    parts.append(gbnf_literal(symbol))
+            alternatives.append(" ".join(parts))
+    rules = [
+        'root ::= step{0,3} "Answer: " expr' if steps else 'root ::= "Answer: " expr',
+        "expr ::= " + " | ".join(alternatives),
+        'op ::= " + " | " - " | " * " | " / "',
+    ]
+    if steps:
+        rules += [
+            'step ::= num op num " = " num " (left: " num (" " num){0,2} ")\\n"',
+            "num ::= digit{1,3}",
+            "digit ::= " + " | ".join(f'"{d}"' for d in range(10)),
+        ]
+    return "\n".join(rules)
+
 
 class Game24(Task):
     name = "game24"
@@ -283,8 +332,11 @@ class Game24(Task):
     def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
         """A step is a move "a op b" over two of the numbers left, one per line: the
         grammar lists the ordered pairs of the numbers there are (so a move never
-        uses a number that is not there) and the four operators. Whole answers
-        are not constrained yet."""
+        uses a number that is not there) and the four operators. A whole answer is
+        "Answer: <expression>" over the four numbers, each used once, after
+        up to three step lines when the prompt asks for steps (answer_grammar)."""
+        if mode in WHOLE_ANSWER_MODES:
+            return Shape(grammar=answer_grammar(self.numbers, steps=self.params["prompt"] != "io"))
         left = path[-1].state.get("left", [])
         if mode != "step" or len(left) < 2:
             return None
