@@ -68,23 +68,25 @@ def parse_method(written: str, task: str) -> Method:
     spec.pop("name")
     # `constrain` is the backend's, not the strategy's: `bfs:constrain=off` runs free.
     writing = {"constrain": spec.pop("constrain")} if "constrain" in spec else {}
+    # An option the task declares is the task's (e.g. game24's moves=distinct).
+    own = {k: spec.pop(k) for k in list(spec) if k in task_classes()[task].Options.model_fields}
     free_judges = [
         {"name": j} for j in task_classes()[task].default_judges if judge_classes()[j].free
     ]
     if name == "cot":
-        return Method(written, "best-of-n", {"n": 1, **spec}, judges=[])
+        return Method(written, "best-of-n", {"n": 1, **spec}, judges=[], task_params=own)
     if name == "io":
         if "prompt" not in task_classes()[task].Options.model_fields:
             raise BadArguments(
                 f"The method io needs a task with a `prompt` option; {task} has none."
             )
         return Method(
-            written, "best-of-n", {"n": 1, **spec}, judges=[], task_params={"prompt": "io"}
+            written, "best-of-n", {"n": 1, **spec}, judges=[], task_params={**own, "prompt": "io"}
         )
     if name == "cot-sc":
-        return Method(written, "self-consistency", spec, judges=[])
+        return Method(written, "self-consistency", spec, judges=[], task_params=own)
     if name == "bfs-free":
-        return Method(written, "bfs", spec, generator={"constrain": "off"})
+        return Method(written, "bfs", spec, generator={"constrain": "off"}, task_params=own)
     if name == "random":
         if not has_grammar(task):
             raise BadArguments(
@@ -93,9 +95,16 @@ def parse_method(written: str, task: str) -> Method:
             )
         # Equal scores from the verifiers alone: the beam keeps the first of its
         # random proposals, which is a random choice.
-        return Method(written, "bfs", spec, judges=free_judges, generator={"backend": "random"})
+        return Method(
+            written,
+            "bfs",
+            spec,
+            judges=free_judges,
+            generator={"backend": "random"},
+            task_params=own,
+        )
     if name in strategy_classes():
-        return Method(written, name, spec, generator=writing)
+        return Method(written, name, spec, generator=writing, task_params=own)
     raise BadArguments(
         f"Unknown method {name!r}: choose from the presets {', '.join(PRESETS)} or a "
         f"strategy ({', '.join(strategy_classes())})."

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted
 from treelight.engine.generators import Generator
+from treelight.engine.generators.base import repeated_lines_grammar
 from treelight.engine.run_state import RunState
 from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Shape, Transition
 from treelight.engine.types import Critique, Expand, NodeView, TreeView
@@ -108,13 +109,25 @@ def propose(
     generator = generator or runner.generator
     shape = _shape(runner, generator, tree, node, mode, priors)
     prompt, max_tokens = runner.task.prompt(mode, tree.path(node.id), priors, said)
-    grammar = None
+    grammar, distinct = None, 0
     if shape is not None:
-        grammar = shape.grammar
+        grammar, distinct = shape.grammar, shape.distinct_lines
         prompt = prompt if shape.prompt is None else shape.prompt
         max_tokens = max_tokens if shape.max_tokens is None else shape.max_tokens
+        if distinct and not generator.supports_distinct_lines:
+            grammar, distinct = repeated_lines_grammar(grammar, distinct), 0
     requests = [
-        runner.request(prompt, node.key, purpose, i, max_tokens, seed, temperature, grammar=grammar)
+        runner.request(
+            prompt,
+            node.key,
+            purpose,
+            i,
+            max_tokens,
+            seed,
+            temperature,
+            grammar=grammar,
+            distinct_lines=distinct,
+        )
         for i in range(first, first + samples)
     ]
     return runner.calls.call(generator, node.id, requests, purpose)

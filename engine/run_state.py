@@ -123,6 +123,7 @@ class RunState:
         json_schema: dict[str, Any] | None = None,
         grammar: str | None = None,
         choices: tuple[str, ...] | None = None,
+        distinct_lines: int = 0,
     ) -> CompletionRequest:
         spec = self.run.generator
         return CompletionRequest(
@@ -136,6 +137,7 @@ class RunState:
             json_schema=json_schema if self.generator.supports_schema else None,
             grammar=grammar,
             choices=choices,
+            distinct_lines=distinct_lines,
         )
 
     def reload(self) -> Run:

@@ -38,6 +38,7 @@ def _view(node: Node, verdicts: frozenset[str], evaluated: bool, rejected: bool)
         evaluated=evaluated,
         verdicts=verdicts,
         rejected=rejected,
+        logprob=node.logprob,
     )
 
 

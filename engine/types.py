@@ -65,6 +65,9 @@ class NodeView:
     # the tree (engine/api.py). The search never reads a label: an opinion, not a steer.
     label: str = ""
     label_note: str = ""
+    # The model's log-probability of this thought (None: not written by a model that
+    # gives probabilities); MCTS with priors=logprob reads it.
+    logprob: float | None = None
 
 
 @dataclass

@@ -20,7 +20,14 @@ from sqlmodel import Session
 from tests.conftest import node_view
 from tests.invariants import check_tree_invariants
 from treelight.engine.errors import ModelError
-from treelight.engine.generators.chance import parse_grammar, sample
+from treelight.engine.generators.base import CompletionRequest, repeated_lines_grammar
+from treelight.engine.generators.chance import (
+    ChanceGenerator,
+    language,
+    parse_grammar,
+    remaining_lines_grammar,
+    sample,
+)
 from treelight.engine.runner import Runner, create_run
 from treelight.engine.tasks.game24 import Game24
 from treelight.engine.types import NodeView
@@ -34,7 +41,7 @@ def root(task: Game24) -> NodeView:
 
 
 def test_chance_writes_every_legal_move_and_nothing_else() -> None:
-    task = Game24("4 9 10 13")
+    task = Game24("4 9 10 13", {"moves": "lines"})
     shape = task.shape("step", [root(task)], [])
     assert shape is not None
     rules = parse_grammar(shape.grammar)
@@ -153,8 +160,12 @@ def test_chance_judges_by_chance_where_a_judge_has_a_grammar(engine: Engine) -> 
 
 
 def test_chance_cannot_write_what_has_no_grammar_and_says_what_to_do(engine: Engine) -> None:
-    run_id = chance_run(  # a math word problem's answers have no grammar yet
-        engine, judges="calculator", strategy="best-of-n", task="math", problem="What is 2 + 3?"
+    run_id = chance_run(  # an open question's answers have no grammar
+        engine,
+        judges="value",
+        strategy="best-of-n",
+        task="question",
+        problem="Why is the sky blue?",
     )
     outcome = Runner(engine, run_id).run_until_idle()
     assert outcome.run.status == "paused"
@@ -285,3 +296,115 @@ def test_the_embedded_model_writes_whole_answers_over_the_four_numbers(engine: E
         r.endswith(("not 24", "using each of the numbers once")) or r.startswith("divides by")
         for r in reasons
     ), reasons
+
+
+def test_distinct_moves_are_drawn_without_replacement_from_what_is_left() -> None:
+    """moves=distinct: each line is drawn from the legal moves not yet written, so
+    one output holds up to 8 different moves; chance follows the same rule."""
+    task = Game24("4 9 10 13", {"moves": "distinct"})
+    shape = task.shape("step", [root(task)], [])
+    assert shape is not None and shape.distinct_lines == 8
+    legal = language(parse_grammar(shape.grammar))
+    assert legal is not None and len(legal) == 48  # one move per line: the 48 legal ones
+    left = remaining_lines_grammar(shape.grammar, ["4 + 9", "13 - 10"])
+    assert left is not None and set(language(parse_grammar(left)) or []) == set(legal) - {
+        "4 + 9",
+        "13 - 10",
+    }
+    assert remaining_lines_grammar(shape.grammar, legal) is None  # nothing left to write
+    chance = ChanceGenerator()
+    seen: Counter[str] = Counter()
+    for seed in range(200):
+        [done] = chance.complete(
+            [CompletionRequest(prompt="", seed=seed, grammar=shape.grammar, distinct_lines=8)]
+        )
+        lines = done.text.split("\n")
+        assert len(lines) == 8 == len(set(lines)) and set(lines) <= set(legal)
+        assert done.completion_tokens == sum(len(line.split()) for line in lines)
+        seen.update(lines)
+    assert set(seen) == set(legal)  # every legal move still possible
+
+
+def test_a_backend_that_cannot_draw_distinct_lines_gets_the_lines_grammar() -> None:
+    task = Game24("4 9 10 13", {"moves": "distinct"})
+    shape = task.shape("step", [root(task)], [])
+    assert shape is not None
+    rules = parse_grammar(repeated_lines_grammar(shape.grammar, 8))
+    outputs = [sample(rules, random.Random(seed)).split("\n") for seed in range(300)]
+    assert max(len(lines) for lines in outputs) == 8 and min(len(lines) for lines in outputs) == 1
+    assert any(len(set(lines)) < len(lines) for lines in outputs)  # repeats are possible
+    assert all(task.apply(task.initial_state(), m, "step").invalid is None for m in outputs[0])
+
+
+@pytest.mark.model
+def test_the_embedded_model_writes_distinct_moves_a_line_at_a_time(engine: Engine) -> None:
+    """moves=distinct on the real model: one call per expansion, its lines all
+    different legal moves, the prompt counted once, every token's probability kept
+    (the line breaks are the engine's, marked so), each candidate's log-probability
+    the sum over its own tokens."""
+    from treelight.engine.judges import parse_judge_specs
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="1 1 4 6",
+        task_params={"moves": "distinct"},
+        strategy="bfs",
+        strategy_params={"beam": 2, "steps": 2},
+        generator={"backend": "embedded"},
+        judges=parse_judge_specs("game24-verifier"),
+        status="running",
+    )
+    assert run.id is not None
+    outcome = Runner(engine, run.id).run_until_idle()
+    assert outcome.error is None, outcome.error
+    check_tree_invariants(engine, run.id)
+    with Session(engine) as session:
+        calls = queries.run_model_calls(session, run.id)
+        nodes = queries.run_nodes(session, run.id)[1:]
+    assert len(calls) == 3  # the problem, then the two kept
+    for call in calls:
+        lines = call.output.split("\n")
+        assert len(lines) == len(set(lines)) >= 4, lines
+        assert call.params["distinct_lines"] == 8 and call.params["grammar"].startswith("root ::=")
+        assert "".join(t["token"] for t in call.logprobs) == call.output
+        breaks = [t for t in call.logprobs if t.get("by") == "engine"]
+        assert len(breaks) == len(lines) - 1 and all(t["token"] == "\n" for t in breaks)
+        assert call.prompt_tokens < 400  # the prompt once, not once per line
+    assert nodes and all(n.status != "invalid" for n in nodes)
+    assert all(n.logprob is not None and n.logprob <= 0 for n in nodes if n.origin == "model")
+
+
+def test_math_steps_are_calculations_or_the_answer_and_chance_guesses_numbers(
+    engine: Engine,
+) -> None:
+    """Math under its grammar: a step is "a op b = c" or "Answer: N" (the last step
+    the answer only), a whole answer up to four calculations and "Answer: N". Chance
+    in that shell writes well-formed guesses the calculator and the checker reject."""
+    from treelight.engine.tasks.math_word import MathWordProblem
+
+    task = MathWordProblem("Anna has 12 pencils and gets 5 more. How many?", {"answer": "17"})
+    start = node_view(id=1, key="0", parent_id=None, depth=0, text=task.problem)
+    step = task.shape("step", [start], [])
+    last = task.shape("step", [start] * 4, [])
+    whole = task.shape("solution", [start], [])
+    assert step is not None and last is not None and whole is not None
+    rng = random.Random(0)
+    for _ in range(300):
+        written = sample(parse_grammar(step.grammar), rng)
+        assert re.fullmatch(r"-?[\d.]+ [-+*/] -?[\d.]+ = -?[\d.]+|Answer: -?[\d.]+", written)
+        assert sample(parse_grammar(last.grammar), rng).startswith("Answer: ")
+        lines = sample(parse_grammar(whole.grammar), rng).split("\n")
+        assert len(lines) <= 5 and lines[-1].startswith("Answer: ")
+    run_id = chance_run(
+        engine,
+        judges="calculator",
+        task="math",
+        problem="Anna has 12 pencils and gets 5 more. How many?",
+    )
+    outcome = Runner(engine, run_id).run_until_idle()
+    assert outcome.error is None and outcome.run.prompt_tokens == 0
+    check_tree_invariants(engine, run_id)
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)[1:]
+    assert nodes and [n for n in nodes if n.status == "invalid"] == []

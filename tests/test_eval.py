@@ -114,8 +114,9 @@ def test_methods_are_checked_before_anything_is_stored(
     base = ["eval", "--dataset", str(math_file), "--task", "math", "--backend", "scripted"]
     assert main([*base, "--script", str(script), "--methods", "cot,beam-me-up"]) == 2
     assert "Unknown method 'beam-me-up'" in capsys.readouterr().err
-    assert main([*base, "--script", str(script), "--methods", "random"]) == 2
-    assert "math declares none yet" in capsys.readouterr().err
+    question = ["eval", "--dataset", str(math_file), "--task", "question", "--backend", "scripted"]
+    assert main([*question, "--script", str(script), "--methods", "random"]) == 2
+    assert "question declares none yet" in capsys.readouterr().err
     assert main(["eval", "--list"]) == 0
     assert "No evals yet" in capsys.readouterr().out
 

@@ -101,6 +101,34 @@ def test_mcts_selection_prefers_the_branch_with_the_better_reward(engine: Engine
     assert good.visits == 3 and bad.visits == 1
 
 
+def test_mcts_with_logprob_priors_explores_what_the_model_found_likelier() -> None:
+    """PUCT: with equal rewards and visits, the sibling the model gave more
+    probability gets the bigger exploration bonus; plain UCT cannot tell them apart
+    (the older wins the tie), and a child with no probability gets an equal share."""
+    import math
+
+    from tests.conftest import node_view
+    from treelight.engine.strategies.mcts import MonteCarlo, sibling_priors
+    from treelight.engine.tasks.game24 import Game24
+
+    parent = node_view(id=1, parent_id=None, depth=0, visits=4, value=2.0)
+    older = node_view(id=2, visits=2, value=1.0, logprob=math.log(0.2))
+    likelier = node_view(id=3, visits=2, value=1.0, logprob=math.log(0.6))
+    person = node_view(id=4, visits=2, value=1.0, logprob=None, origin="person")
+    shares = sibling_priors([older, likelier])
+    assert shares == pytest.approx({2: 0.25, 3: 0.75})
+    assert sum(sibling_priors([older, likelier, person]).values()) == pytest.approx(1.0)
+    assert sibling_priors([person]) == {4: 1.0}
+    task = Game24("4 9 10 13")
+    puct = MonteCarlo(task, {"priors": "logprob"})
+    uct = MonteCarlo(task, {})
+    pick = max([older, likelier], key=lambda k: puct._uct(k, parent, shares))
+    assert pick.id == 3
+    assert max([older, likelier], key=lambda k: uct._uct(k, parent)).id == 2
+    with pytest.raises(BadArguments, match="priors"):
+        MonteCarlo(task, {"priors": "likelihood"})
+
+
 def test_refine_writes_verifier_feedback_as_a_critique_and_revises(engine: Engine) -> None:
     wrong = "```python\ndef add(a, b):\n    return a - b\n```"
     right = "```python\ndef add(a, b):\n    return a + b\n```"

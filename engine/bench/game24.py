@@ -21,9 +21,10 @@ Methods:
 - any installed strategy by name (`mcts`, `refine`, ...)
 
 A method takes options as a judge does: `bfs:beam=10`, `random:beam=10`,
-`bfs:constrain=off`, `cot-sc:n=5` (`constrain` is the backend's, the rest the
-strategy's). Under `constrain=auto` (the default) a whole answer is written under
-Game of 24's answer grammar too (the four numbers, each once).
+`bfs:constrain=off`, `cot-sc:n=5`, `bfs:moves=distinct` (`constrain` is the
+backend's, an option the task declares is the task's, the rest the
+strategy's). Under `constrain=auto` (the default) a whole answer is written
+under Game of 24's answer grammar too (the four numbers, each once).
 
 Stored and resumable: every puzzle × method is a run in `$TREELIGHT_HOME/bench.db`,
 filed under a stored bench for these settings (model, budget, seed, puzzle file);
@@ -58,7 +59,7 @@ from treelight.engine.model_calls import derive_seed
 from treelight.engine.options import validate
 from treelight.engine.runner import Runner, create_run
 from treelight.engine.strategies import strategy_classes
-from treelight.engine.tasks.game24 import check_expression, parse_problem
+from treelight.engine.tasks.game24 import Game24, check_expression, parse_problem
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import DatasetEval, EvalItem, Run
@@ -175,6 +176,10 @@ def method_settings(written: str, sc_samples: int = 10) -> dict[str, Any]:
             **settings.get("generator", {}),
             "constrain": spec.pop("constrain"),
         }
+    task_options = {k: spec.pop(k) for k in list(spec) if k in Game24.Options.model_fields}
+    if task_options:  # e.g. moves=distinct: the task's, checked by the task
+        settings["task_params"] = {**settings.get("task_params", {}), **task_options}
+        validate(Game24.Options, settings["task_params"], f"method {written!r}: task 'game24'")
     params = {**settings.get("strategy_params", {}), **spec}
     if name == "cot-sc":
         params.setdefault("n", sc_samples)
@@ -501,13 +506,15 @@ def summarize(results: list[PuzzleResult]) -> list[MethodSummary]:
 
 
 def table(summaries: list[MethodSummary]) -> str:
+    width = max([len("method"), *(len(s.method) for s in summaries)])
     lines = [
-        "method      puzzles  solved  success  calls/puzzle  tokens/puzzle  tokens/solved  s/puzzle"
+        f"{'method':<{width}} puzzles  solved  success  calls/puzzle  tokens/puzzle  "
+        "tokens/solved  s/puzzle"
     ]
     for s in summaries:
         per_solved = f"{s.tokens_per_solved:,}" if s.tokens_per_solved is not None else "-"
         lines.append(
-            f"{s.method:<11} {s.puzzles:>7} {s.solved:>7} {s.success_rate:>8.1%} "
+            f"{s.method:<{width}} {s.puzzles:>7} {s.solved:>7} {s.success_rate:>8.1%} "
             f"{s.calls_per_puzzle:>13} {s.tokens_per_puzzle:>14,} {per_solved:>14} "
             f"{s.seconds_per_puzzle:>9}"
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -42,6 +43,12 @@ class CompletionRequest:
     # verdict judge's one short call. The completion's `extra["choices"]` holds the
     # probabilities (normalized over the words); its text is the likeliest word.
     choices: tuple[str, ...] | None = None
+    # Up to this many lines, each matching `grammar` on its own and none repeating an
+    # earlier one: sampling without replacement from the model's own distribution
+    # (a line already written is drawn again, with the next seed, at most
+    # DISTINCT_TRIES times per line). For backends that can (supports_distinct_lines);
+    # the others get `grammar` repeated over lines instead (repeated_lines_grammar).
+    distinct_lines: int = 0
 
     def params(self) -> dict[str, Any]:
         """What the call ran with, as its ModelCall row records it."""
@@ -52,6 +59,8 @@ class CompletionRequest:
         for name in ("grammar", "choices"):
             if params[name] is None:
                 del params[name]
+        if not self.distinct_lines:
+            del params["distinct_lines"]
         if self.choices is not None:
             params["choices"] = list(self.choices)
         return params
@@ -105,6 +114,8 @@ class Generator(ABC):
     # Applies CompletionRequest.grammar; not a ClassVar: a backend may decide it per
     # instance, from its options (the openai backend's `grammar_field=none`).
     supports_grammar: bool = False
+    # Writes CompletionRequest.distinct_lines itself (one line at a time, no repeats).
+    supports_distinct_lines: ClassVar[bool] = False
     supports_choices: ClassVar[bool] = False  # reads CompletionRequest.choices' probabilities
     Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 
@@ -137,3 +148,41 @@ class Generator(ABC):
         payload = {"backend": self.backend, "model": self.model, "prompt": request.prompt}
         payload.update(request.params())
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+DISTINCT_TRIES = 3  # draws per line of a distinct-lines request before it gives up
+
+
+def repeated_lines_grammar(line_grammar: str, lines: int) -> str:
+    """`line_grammar` (whose `root` is one line) as up to `lines` lines, repeats
+    allowed: the fallback for backends that cannot write distinct lines."""
+    renamed = re.sub(r"^root ::=", "line ::=", line_grammar, count=1, flags=re.MULTILINE)
+    return f'root ::= line ("\\n" line){{0,{lines - 1}}}\n{renamed}'
+
+
+def draw_distinct_lines(
+    request: CompletionRequest,
+    draw: Callable[[list[str], int, int], tuple[str | None, int]],
+) -> tuple[list[str], int]:
+    """The lines of a distinct-lines request. `draw(lines so far, seed, max tokens)`
+    writes one more line, excluding the lines so far where it can (None: nothing is
+    left to write), and says how many tokens it spent; a line that still repeats one
+    (or is empty) is drawn again with the next seed, at most DISTINCT_TRIES times in
+    a row before the output ends. Returns the lines and every token spent."""
+    lines: list[str] = []
+    spent = tries = draws = 0
+    while len(lines) < request.distinct_lines and spent < request.max_tokens:
+        line, used = draw(list(lines), request.seed + 7919 * draws, request.max_tokens - spent)
+        draws += 1
+        if line is None:
+            break
+        spent += used
+        line = line.strip()
+        if line and line not in lines:
+            lines.append(line)
+            tries = 0
+        else:
+            tries += 1
+            if tries >= DISTINCT_TRIES:
+                break
+    return lines, spent

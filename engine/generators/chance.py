@@ -28,6 +28,7 @@ from treelight.engine.generators.base import (
     CompletionRequest,
     Generator,
     GeneratorOptions,
+    draw_distinct_lines,
 )
 from treelight.engine.options import Field
 
@@ -158,10 +159,76 @@ def sample(rules: dict[str, Alternatives], rng: random.Random) -> str:
     return "".join(out)
 
 
+LANGUAGE_LIMIT = 5000  # a line grammar with more strings than this is not listed
+
+
+def language(rules: dict[str, Alternatives], limit: int = LANGUAGE_LIMIT) -> list[str] | None:
+    """Every string the grammar allows, in order, or None when there are more than
+    `limit` (or infinitely many: a rule that refers to itself)."""
+
+    def strings(item: Any, seen: tuple[str, ...]) -> list[str] | None:
+        if isinstance(item, Text):
+            return [item.text]
+        if isinstance(item, Ref):
+            if item.name in seen:
+                return None
+            return strings(rules[item.name], (*seen, item.name))
+        if isinstance(item, Alternatives):
+            found: list[str] = []
+            for option in item.options:
+                joined: list[str] | None = [""]
+                for part in option:
+                    tails = strings(part, seen)
+                    if tails is None or joined is None:
+                        return None
+                    joined = [head + tail for head in joined for tail in tails]
+                    if len(joined) > limit:
+                        return None
+                found += joined or []
+                if len(found) > limit:
+                    return None
+            return found
+        if isinstance(item, Repeat):
+            inner = strings(item.item, seen)
+            if inner is None:
+                return None
+            found, level = [], [""]
+            for count in range(item.high + 1):
+                if count >= item.low:
+                    found += level
+                level = [head + tail for head in level for tail in inner]
+                if len(found) + len(level) > limit:
+                    return None
+            return found
+        raise AssertionError(item)
+
+    return strings(rules["root"], ("root",))
+
+
+def remaining_lines_grammar(line_grammar: str, written: list[str]) -> str | None:
+    """The line grammar less the lines already `written`, as a flat GBNF list of the
+    strings left (sampling without replacement: the next line is drawn from the
+    model's distribution over what is left); the grammar unchanged when its strings
+    cannot be listed (then a repeat is drawn again instead); None when nothing is
+    left."""
+    strings = language(parse_grammar(line_grammar))
+    if strings is None:
+        return line_grammar
+    left = [text for text in dict.fromkeys(strings) if text not in written]
+    if not left:
+        return None
+    return "root ::= " + " | ".join(gbnf_literal(text) for text in left)
+
+
+def gbnf_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
 class ChanceGenerator(Generator):
     backend = "random"
     label = "Chance (no model: uniform over what the task's grammar allows)"
     supports_grammar = True
+    supports_distinct_lines = True
 
     class Options(GeneratorOptions):
         delay: float = Field(0.0, ge=0, le=60, description="seconds per call (to watch it grow)")
@@ -196,16 +263,37 @@ class ChanceGenerator(Generator):
             started = time.perf_counter()
             if self.delay:
                 time.sleep(self.delay)
-            rules = self._rules.get(request.grammar)
-            if rules is None:
-                rules = self._rules[request.grammar] = parse_grammar(request.grammar)
-            text = sample(rules, random.Random(request.seed))
+            rules = self._parsed(request.grammar)
+            if request.distinct_lines:  # the model's rule: redraw a repeated line
+
+                def draw(
+                    written: list[str], seed: int, _max_tokens: int, grammar: str = request.grammar
+                ) -> tuple[str | None, int]:
+                    left = remaining_lines_grammar(grammar, written)
+                    if left is None:
+                        return None, 0
+                    line = sample(self._parsed(left), random.Random(seed))
+                    return line, self.count_tokens(line)
+
+                lines, spent = draw_distinct_lines(request, draw)
+                text = "\n".join(lines)
+            else:
+                text = sample(rules, random.Random(request.seed))
+                spent = self.count_tokens(text)
             completions.append(
                 Completion(
                     text=text,
                     prompt_tokens=0,  # nothing reads the prompt
-                    completion_tokens=self.count_tokens(text),
+                    completion_tokens=spent,
                     latency_seconds=time.perf_counter() - started,
                 )
             )
         return completions
+
+    def _parsed(self, grammar: str) -> dict[str, Alternatives]:
+        rules = self._rules.get(grammar)
+        if rules is None:
+            if len(self._rules) > 512:  # remaining-lines grammars are many and short-lived
+                self._rules.clear()
+            rules = self._rules[grammar] = parse_grammar(grammar)
+        return rules

@@ -15,7 +15,7 @@ import atexit
 import os
 import threading
 import time
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from treelight.engine.generators.base import (
     CompletionRequest,
     Generator,
     GeneratorOptions,
+    draw_distinct_lines,
 )
+from treelight.engine.generators.chance import remaining_lines_grammar
 from treelight.engine.options import Field
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -137,7 +139,7 @@ def _close_models() -> None:
     _LOADED.clear()
 
 
-@cache
+@lru_cache(maxsize=256)  # remaining-lines grammars are many
 def compiled_grammar(text: str) -> Any:
     from llama_cpp import LlamaGrammar
 
@@ -151,6 +153,7 @@ class EmbeddedGenerator(Generator):
     backend = "embedded"
     supports_grammar = True
     supports_choices = True
+    supports_distinct_lines = True
     label = "Embedded (SmolLM2-135M, no server)"
 
     class Options(GeneratorOptions):
@@ -192,6 +195,8 @@ class EmbeddedGenerator(Generator):
             )
         cached = _common_prefix(list(llm.input_ids[: llm.n_tokens]), prompt_ids)
         started = time.perf_counter()
+        if request.distinct_lines and request.grammar:
+            return self._distinct_lines(request, prompt, stop, budget, len(prompt_ids), cached)
         from llama_cpp import StoppingCriteriaList
 
         recorder = TokenRecorder(llm)
@@ -218,6 +223,64 @@ class EmbeddedGenerator(Generator):
             latency_seconds=time.perf_counter() - started,
             # llama.cpp always evaluates at least the last prompt token itself.
             cached_prompt_tokens=min(cached, max(0, len(prompt_ids) - 1)),
+        )
+
+    def _distinct_lines(
+        self,
+        request: CompletionRequest,
+        prompt: str,
+        stop: list[str],
+        budget: int,
+        prompt_tokens: int,
+        cached: int,
+    ) -> Completion:
+        """One output of distinct lines, written a line at a time: each line continues
+        the prompt and the lines before it (llama.cpp reuses the cached prefix, so
+        only the new tokens are read), under the line grammar, and a line already
+        written is drawn again (base.draw_distinct_lines). The prompt is counted once,
+        as for any one call; every generated token counts, rejected draws too."""
+        from llama_cpp import StoppingCriteriaList
+
+        llm = self.loaded.llm
+        started = time.perf_counter()
+        written: dict[str, list[dict[str, Any]]] = {}
+
+        def draw(lines: list[str], seed: int, max_tokens: int) -> tuple[str | None, int]:
+            left = remaining_lines_grammar(request.grammar or "", lines)
+            if left is None:
+                return None, 0
+            grammar = compiled_grammar(left)
+            recorder = TokenRecorder(llm)
+            try:
+                result: Any = llm.create_completion(
+                    prompt=prompt + "".join(f"{line}\n" for line in lines),
+                    max_tokens=max(1, min(max_tokens, budget)),
+                    temperature=request.temperature,
+                    top_p=request.top_p,
+                    stop=[*stop, "\n"],
+                    seed=seed,
+                    grammar=grammar,
+                    stopping_criteria=StoppingCriteriaList([recorder]),
+                )
+            except Exception as error:
+                raise ModelError(f"The embedded model failed: {error}") from error
+            text = result["choices"][0]["text"]
+            written.setdefault(text.strip(), recorder.tokens(text) or [])
+            return text, int(result.get("usage", {}).get("completion_tokens", 0))
+
+        lines, spent = draw_distinct_lines(request, draw)
+        tokens: list[dict[str, Any]] = []
+        for number, line in enumerate(lines):
+            if number:  # the line break between lines is the engine's, not a sampled token
+                tokens.append({"token": "\n", "logprob": 0.0, "top": [], "by": "engine"})
+            tokens += written.get(line, [])
+        return Completion(
+            text="\n".join(lines),
+            logprobs=tokens,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=spent,
+            latency_seconds=time.perf_counter() - started,
+            cached_prompt_tokens=min(cached, max(0, prompt_tokens - 1)),
         )
 
     def _read_choices(self, request: CompletionRequest) -> Completion:

@@ -8,6 +8,7 @@ cases.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -178,6 +179,16 @@ def rank_key(node: NodeView) -> tuple[bool, float, int]:
 
 def ranked(nodes: list[NodeView]) -> list[NodeView]:
     return sorted(nodes, key=rank_key, reverse=True)
+
+
+def shuffled_ties(node: NodeView) -> tuple[bool, float, int]:
+    """Pinned first, then higher score; equal scores in an order that looks random
+    but is fixed by the node's place in the tree (a hash of its key). A beam that
+    keeps b of many equal candidates then keeps a random b of them, not the
+    children of whichever parent was expanded first — which matters most for
+    chance, whose candidates all score the same."""
+    digest = hashlib.sha256(node.key.encode()).digest()
+    return (node.pinned, node.score if node.score is not None else -1.0, int.from_bytes(digest[:8]))
 
 
 def cut_below(

@@ -1,8 +1,9 @@
 """BFS / beam search, as in Tree of Thoughts.
 
 Level by level: expand every kept node, judge all the new candidates, keep the
-best `beam` of them, prune the rest as "beam cutoff", and go one level deeper,
-up to `steps` levels. Defaults are the paper's Game of 24 settings: one
+best `beam` of them (equal scores in a fixed random-looking order, so a beam of
+equals keeps a random few), prune the rest as "beam cutoff", and go one level
+deeper, up to `steps` levels. Defaults are the paper's Game of 24 settings: one
 proposal call per node, the value judge sampled 3 times, keep 5, 4 steps.
 Unlike the paper's loop, it stops at the first checked solution (set
 `stop_at_first=false` to run all levels).
@@ -16,7 +17,7 @@ from treelight.engine.strategies.base import (
     StrategyOptions,
     cut_below,
     pending_evaluation,
-    ranked,
+    shuffled_ties,
 )
 from treelight.engine.types import Action, Expand, NodeStatus, TreeView
 
@@ -57,7 +58,7 @@ class BeamSearch(Strategy):
                 "invalid or pruned",
             )
         depth = min(n.depth for n in frontier)
-        level = ranked([n for n in frontier if n.depth == depth])
+        level = sorted((n for n in frontier if n.depth == depth), key=shuffled_ties, reverse=True)
         beam = int(self.params["beam"])
         cut = cut_below(level, beam, "beam cutoff", f" (beam {beam})")
         return cut or Expand(level[0].id, samples=int(self.params["samples"]))

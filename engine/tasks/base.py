@@ -40,6 +40,9 @@ class Shape:
     grammar: str
     prompt: str | None = None
     max_tokens: int | None = None
+    # > 0: `grammar` is one line, and the output is up to this many distinct lines
+    # (CompletionRequest.distinct_lines; repeats allowed on backends that cannot).
+    distinct_lines: int = 0
 
 
 def gbnf_literal(text: str) -> str:

@@ -316,6 +316,12 @@ class Game24(Task):
             description="whole answers (best-of-n, voting): cot = steps then the answer; "
             "io = the answer alone",
         )
+        moves: Literal["distinct", "lines"] = Field(
+            "distinct",
+            description="constrained steps: distinct = 8 different moves per state, each "
+            "drawn from the moves not yet written (sampling without replacement); lines = "
+            "up to 8 lines as the model writes them, repeats merged afterwards",
+        )
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
@@ -341,16 +347,20 @@ class Game24(Task):
         if mode != "step" or len(left) < 2:
             return None
         pairs = sorted({(a, b) for i, a in enumerate(left) for j, b in enumerate(left) if i != j})
-        grammar = "\n".join(
-            [
-                f'root ::= move ("\\n" move){{0,{MOVES_PER_OUTPUT - 1}}}',
-                "move ::= "
-                + " | ".join(f"{gbnf_literal(a)} op {gbnf_literal(b)}" for a, b in pairs),
-                'op ::= " + " | " - " | " * " | " / "',
-            ]
-        )
+        move = "move ::= " + " | ".join(f"{gbnf_literal(a)} op {gbnf_literal(b)}" for a, b in pairs)
+        op = 'op ::= " + " | " - " | " * " | " / "'
         prompt = MOVES_PROMPT.format(numbers=" ".join(left), priors=prior_lines(priors))
-        return Shape(grammar=grammar, prompt=prompt, max_tokens=self.step_max_tokens)
+        if self.params["moves"] == "distinct":
+            return Shape(
+                grammar="\n".join(["root ::= move", move, op]),
+                prompt=prompt,
+                max_tokens=self.step_max_tokens,
+                distinct_lines=MOVES_PER_OUTPUT,
+            )
+        lines = f'root ::= move ("\\n" move){{0,{MOVES_PER_OUTPUT - 1}}}'
+        return Shape(
+            grammar="\n".join([lines, move, op]), prompt=prompt, max_tokens=self.step_max_tokens
+        )
 
     def solution_prompt(self, priors: list[str]) -> str:
         template = IO_PROMPT if self.params.get("prompt") == "io" else SOLUTION_PROMPT

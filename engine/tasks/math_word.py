@@ -15,10 +15,26 @@ from typing import Any
 from treelight.engine.errors import BadArguments
 from treelight.engine.options import Field
 from treelight.engine.tasks.arithmetic import NotArithmetic, show, to_number
-from treelight.engine.tasks.base import AnswerCheck, Example, TaskOptions, Transition, prior_lines
+from treelight.engine.tasks.base import (
+    WHOLE_ANSWER_MODES,
+    AnswerCheck,
+    Example,
+    Shape,
+    TaskOptions,
+    Transition,
+    prior_lines,
+)
 from treelight.engine.tasks.question import ANSWER, Question, reasoning_so_far
 from treelight.engine.types import NodeView
 
+# The rules a constrained step or answer is written in (MathWordProblem.shape).
+CALCULATION_GRAMMAR = (
+    'calc ::= num op num " = " num',
+    'answer ::= "Answer: " num',
+    'op ::= " + " | " - " | " * " | " / "',
+    'num ::= "-"? digit{1,7} ("." digit{1,2})?',
+    "digit ::= " + " | ".join(f'"{d}"' for d in range(10)),
+)
 NUMBERS = re.compile(r"-?\$?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
 
 
@@ -126,6 +142,20 @@ class MathWordProblem(Question):
 
     def describe_path(self, path: list[NodeView]) -> str:
         return f"Problem: {self.problem}\nSteps:\n{reasoning_so_far(path)}"
+
+    def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
+        """A step is one calculation "a op b = c" (the calculator judge checks it) or
+        the line "Answer: N"; on the last step, the answer line only. A whole answer
+        is up to four calculations, then "Answer: N". Any numbers: the grammar fixes
+        the form, never which numbers are right."""
+        if mode == "step":
+            last_step = len(path) >= self.default_depth
+            root = "root ::= answer" if last_step else "root ::= calc | answer"
+        elif mode in WHOLE_ANSWER_MODES:
+            root = 'root ::= (calc "\\n"){0,4} answer'
+        else:
+            return None
+        return Shape(grammar="\n".join([root, *CALCULATION_GRAMMAR]))
 
     def check_answer(self, answer: str) -> AnswerCheck | None:
         if self.expected is None:
