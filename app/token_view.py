@@ -31,6 +31,8 @@ def token_html(logprobs: list[dict[str, Any]]) -> str:
         title = (f"p = {p:.2f}" if p is not None else "p unknown") + (
             f" · likeliest: {alternatives}" if alternatives else ""
         )
+        if entry.get("by") == "engine":  # e.g. the line break between distinct moves
+            title, p = "written by the engine, not sampled", None
         alpha = 0.0 if p is None else round(0.85 * (1.0 - p), 3)
         spans.append(
             f'<span title="{html.escape(title, quote=True)}" '
@@ -53,6 +55,6 @@ def least_sure(logprobs: list[dict[str, Any]], count: int = 3) -> list[tuple[str
     scored = [
         (str(e.get("token", "")), math.exp(e["logprob"]))
         for e in logprobs
-        if isinstance(e.get("logprob"), int | float)
+        if isinstance(e.get("logprob"), int | float) and e.get("by") != "engine"
     ]
     return sorted(scored, key=lambda item: item[1])[:count]

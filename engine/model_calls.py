@@ -54,6 +54,9 @@ def storable_logprobs(logprobs: list[dict[str, Any]] | None) -> list[dict[str, A
                 {"token": storable(top["token"])[0], "logprob": top["logprob"]}
                 for top in entry.get("top", [])
             ],
+            # "by": "engine" marks a token the engine wrote, not the model (the line
+            # break between distinct lines): its 0.0 is not a probability read.
+            **({"by": str(entry["by"])} if entry.get("by") else {}),
         }
         for entry in logprobs
     ]

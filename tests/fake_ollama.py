@@ -25,6 +25,10 @@ CREATED = "2026-11-21T12:00:00.000000Z"
 def default_reply(request: dict[str, Any]) -> str:
     """Deterministic in (prompt, seed), like a real model with a fixed seed."""
     seed = request.get("options", {}).get("seed", 0)
+    listed = (request.get("format") or {}).get("properties", {}).get("lines")
+    if listed:  # a grammar sent as a schema (Game of 24 moves): answer within it
+        moves = listed["items"]["enum"]
+        return json.dumps({"lines": [moves[(seed + i) % len(moves)] for i in range(3)]})
     if "sure/likely/impossible" in request.get("prompt", "") or request.get("format"):
         return json.dumps({"verdict": ["sure", "likely", "impossible"][seed % 3]})
     return f"4 + 9 = 13 (left: 10 13 13)\n13 - 10 = 3 (left: 3 9 13)\nseed {seed}"

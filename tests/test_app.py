@@ -612,6 +612,7 @@ def test_a_thoughts_tokens_are_shaded_by_confidence_and_stay_plain_text(
     hostile = '<img src=x onerror="alert(1)">'
     logprobs = [
         {"token": "Four", "logprob": math.log(0.9), "top": [{"token": "Two", "logprob": -3.0}]},
+        {"token": "\n", "logprob": 0.0, "top": [], "by": "engine"},  # a distinct-lines break
         {"token": hostile, "logprob": math.log(0.2), "top": [{"token": '"><b>', "logprob": -1}]},
     ]
     with Session(app_engine) as session:
@@ -647,8 +648,10 @@ def test_a_thoughts_tokens_are_shaded_by_confidence_and_stay_plain_text(
     parsed = Tags()
     parsed.feed(shaded)
     assert set(parsed.tags) == {"div", "span"}  # the model's <img> and <b> are text
-    assert parsed.text == "Four" + hostile
+    assert parsed.text == "Four\n" + hostile
     assert parsed.titles[0] == "p = 0.90 · likeliest: Two 0.05"
+    assert parsed.titles[1] == "written by the engine, not sampled"  # no probability claimed
+    assert "rgba(253, 141, 60, 0.0)" in shaded
     assert html_module.escape(hostile) in shaded and hostile not in shaded
     # The less sure, the stronger the shade.
     assert "rgba(253, 141, 60, 0.085)" in shaded and "rgba(253, 141, 60, 0.68)" in shaded

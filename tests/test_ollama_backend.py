@@ -319,3 +319,73 @@ def test_cli_with_a_missing_model_names_ollama_pull(
     )
     assert code == 1
     assert "run `ollama pull llama3.2`" in capsys.readouterr().err
+
+
+def schema_reply(request: dict) -> str:
+    """Answers the schema it is sent, as a server enforcing `format` would: three of
+    the listed moves (one twice), or a verdict."""
+    properties = (request.get("format") or {}).get("properties", {})
+    if "lines" in properties:
+        moves = properties["lines"]["items"]["enum"]
+        at = request["options"]["seed"] % len(moves)
+        picked = [moves[at], moves[(at + 1) % len(moves)], moves[at]]
+        return json.dumps({"lines": picked})
+    return json.dumps({"verdict": "likely"})
+
+
+def test_a_listable_grammar_goes_as_a_json_schema_and_the_rest_runs_free(
+    fake: FakeOllama,
+) -> None:
+    """Ollama takes JSON schemas, not GBNF: Game of 24's move grammar is sent as the
+    enum of its 48 moves (8 distinct at most), the answer read back as lines; a
+    grammar whose strings cannot be listed (math's numbers) is not sent, and the call
+    says it ran free."""
+    from fractions import Fraction
+
+    from tests.test_constrained import root
+    from treelight.engine.tasks.game24 import Game24, answer_grammar
+
+    fake.reply = lambda body: json.dumps(
+        {"lines": ["4 + 9", "4 + 9", "13 - 10", "7 * 7"]} if body.get("format") else {}
+    )
+    generator = OllamaGenerator("tiny:1b", host=fake.url)
+    task = Game24("4 9 10 13")
+    shape = task.shape("step", [root(task)], [])
+    assert shape is not None
+    request = CompletionRequest(
+        "Input: 4 9 10 13", seed=1, grammar=shape.grammar, distinct_lines=shape.distinct_lines
+    )
+    [done] = generator.complete([request])
+    sent = fake.requests[-1]["format"]["properties"]["lines"]
+    assert len(sent["items"]["enum"]) == 48 and sent["maxItems"] == 8 and sent["uniqueItems"]
+    assert done.text == "4 + 9\n13 - 10"  # the repeat and the move not listed are dropped
+    assert done.extra["constraint"] == "json schema" and "7 * 7" in done.extra["raw"]
+    expression = answer_grammar([Fraction(n) for n in (4, 9, 10, 13)], steps=False)
+    [free] = generator.complete([CompletionRequest("Input: 4 9 10 13", seed=1, grammar=expression)])
+    assert "format" not in fake.requests[-1] or fake.requests[-1]["format"] is None
+    assert free.extra["constraint"] == "none: not listable"
+
+
+def test_a_game24_search_on_ollama_writes_only_legal_moves(
+    fake: FakeOllama, engine: Engine
+) -> None:
+    fake.reply = schema_reply
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 9 10 13",
+        strategy="bfs",
+        strategy_params={"beam": 2, "steps": 2},
+        generator={"backend": "ollama", "model": "tiny:1b", "host": fake.url},
+        judges=[{"name": "game24-verifier"}, {"name": "value", "samples": 1}],
+        status="running",
+    )
+    outcome = Runner(engine, run.id or 0).run_until_idle()
+    assert outcome.error is None, outcome.error
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run.id or 0)[1:]
+        calls = queries.run_model_calls(session, run.id or 0)
+    steps = [c for c in calls if c.purpose == "expand"]
+    assert steps and all(c.extra["constraint"] == "json schema" for c in steps)
+    assert nodes and all(n.status != "invalid" for n in nodes)
+    assert all(" = " in n.text and "(left: " in n.text for n in nodes)  # the engine wrote it

@@ -30,6 +30,7 @@ from treelight.engine.generators.base import (
     Generator,
     GeneratorOptions,
 )
+from treelight.engine.generators.chance import language, parse_grammar
 from treelight.engine.options import Field
 
 DEFAULT_HOST = "http://localhost:11434"
@@ -58,10 +59,53 @@ def not_running(host: str) -> ModelUnavailable:
     )
 
 
+def grammar_as_schema(request: CompletionRequest) -> dict[str, Any] | None:
+    """Ollama takes a JSON schema (`format`), not GBNF. A grammar whose strings can
+    be listed (chance.language: a Game of 24 move over the numbers left, a verdict
+    word) goes as an enum of them — one string, or for a distinct-lines request a
+    list of up to that many; None when they cannot (digits, whole expressions): that
+    call runs free, and its record says so."""
+    if request.grammar is None:
+        return None
+    strings = language(parse_grammar(request.grammar))
+    if strings is None:
+        return None
+    item = {"type": "string", "enum": list(dict.fromkeys(strings))}
+    if request.distinct_lines:
+        lines = {"type": "array", "items": item, "minItems": 1}
+        lines |= {"maxItems": request.distinct_lines, "uniqueItems": True}
+        return {"type": "object", "properties": {"lines": lines}, "required": ["lines"]}
+    return {"type": "object", "properties": {"answer": item}, "required": ["answer"]}
+
+
+def schema_answer(raw: str, schema: dict[str, Any], distinct: bool) -> str | None:
+    """The text a grammar-as-schema answer stands for: its lines (repeats and strings
+    outside the enum dropped: an older server may not enforce `uniqueItems`), or its
+    one string; None when it is not the JSON asked for."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if distinct:
+        allowed = set(schema["properties"]["lines"]["items"]["enum"])
+        lines = data.get("lines")
+        if not isinstance(lines, list):
+            return None
+        return "\n".join(dict.fromkeys(x for x in lines if isinstance(x, str) and x in allowed))
+    answer = data.get("answer")
+    return answer if isinstance(answer, str) else None
+
+
 class OllamaGenerator(Generator):
     backend = "ollama"
     label = "Ollama server"
     supports_schema = True
+    # GBNF is not Ollama's: a grammar whose strings can be listed goes as a JSON
+    # schema (grammar_as_schema), the others run free.
+    supports_grammar = True
+    supports_distinct_lines = True
 
     class Options(GeneratorOptions):
         model: str | None = Field(None, description="a model the server has (`treelight models`)")
@@ -173,13 +217,14 @@ class OllamaGenerator(Generator):
         text: list[str] = []
         logprobs: list[dict[str, Any]] = []
         final: Any = None
+        from_grammar = None if request.json_schema else grammar_as_schema(request)
         try:
             stream: Iterator[Any] = self.client.generate(
                 model=self.model,
                 prompt=request.prompt,
                 options=self._options(request),
                 raw=not request.chat,
-                format=request.json_schema,
+                format=request.json_schema or from_grammar,
                 keep_alive=self.keep_alive,
                 stream=True,
                 logprobs=bool(self.top_logprobs) or None,
@@ -219,13 +264,21 @@ class OllamaGenerator(Generator):
             name: getattr(final, name, None)
             for name in ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
         }
+        output, extra = "".join(text), {k: v for k, v in durations.items() if v is not None}
+        extra["done_reason"] = getattr(final, "done_reason", None)
+        if request.grammar is not None and not request.json_schema:
+            # What the grammar became here: a JSON schema, or nothing (it ran free).
+            extra["constraint"] = "json schema" if from_grammar else "none: not listable"
+            if from_grammar:
+                read = schema_answer(output, from_grammar, bool(request.distinct_lines))
+                extra["raw"] = output
+                output = output if read is None else read
         return Completion(
-            text="".join(text),
+            text=output,
             prompt_tokens=int(final.prompt_eval_count or 0),
             completion_tokens=int(final.eval_count or 0),
             latency_seconds=time.perf_counter() - started,
-            extra={k: v for k, v in durations.items() if v is not None}
-            | {"done_reason": getattr(final, "done_reason", None)},
+            extra=extra,
             logprobs=logprobs or None,
         )
 
