@@ -29,9 +29,14 @@ from treelight.engine.generators.chance import (
     sample,
 )
 from treelight.engine.runner import Runner, create_run
-from treelight.engine.tasks.game24 import Game24
+from treelight.engine.tasks.game24 import Game24, check_expression, parse_problem
 from treelight.engine.types import NodeView
 from treelight.storage import queries
+
+
+def solves_24(puzzle: str, answer: str) -> bool:
+    """The strict checker, independent of the run: the four numbers, each once, = 24."""
+    return check_expression(answer, parse_problem(puzzle)).passed
 
 
 def root(task: Game24) -> NodeView:

@@ -212,3 +212,29 @@ def test_each_new_strategy_runs_from_the_cli_on_the_embedded_model(
     assert code == 0 and result["status"] in ("done", "stopped")
     assert 0 < result["model_calls"] <= 6 and result["nodes"] > 1
     check_tree_invariants(make_engine(), result["run_id"])
+
+
+@pytest.mark.parametrize("preset", ["1 1 4 6", "5 5 7 7"])
+def test_each_easy_game24_preset_is_solved_with_at_least_four_of_five_seeds(
+    engine: Engine, generator: EmbeddedGenerator, preset: str
+) -> None:
+    """The explorer's "easy" presets on the default settings (bfs, the task's judges,
+    constrained distinct moves), seeds 1-5, as a person starting them would get."""
+    from tests.test_constrained import solves_24
+
+    answers = []
+    for seed in range(1, 6):
+        run = create_run(
+            engine,
+            task="game24",
+            problem=preset,
+            strategy="bfs",
+            generator={"backend": "embedded"},
+            seed=seed,
+            status="running",
+        )
+        outcome = Runner(engine, run.id or 0, generator=generator).run_until_idle()
+        assert outcome.error is None, outcome.error
+        answers.append(outcome.run.answer)
+    solved = [a for a in answers if a is not None and solves_24(preset, a)]
+    assert len(solved) >= 4, answers

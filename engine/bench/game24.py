@@ -527,17 +527,21 @@ def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    figure, axes = plt.subplots(figsize=(7.2, 4.4), dpi=120)
     for s in summaries:
-        colour = "#808080" if s.method == "reference" else "#2b6cb0"
+        # Grey: no model of ours (the reference); orange: chance; blue: the model.
+        name = s.method.split(":")[0]
+        colour = {"reference": "#808080", "random": "#dd6b20"}.get(name, "#2b6cb0")
         axes.scatter(s.tokens_per_puzzle, 100 * s.success_rate, s=60, color=colour)
         axes.annotate(
-            s.method,
+            f"{s.method} ({s.solved}/{s.puzzles})",
             (s.tokens_per_puzzle, 100 * s.success_rate),
             textcoords="offset points",
             xytext=(6, 4),
         )
     axes.set_xscale("log")
+    low, high = axes.get_xlim()
+    axes.set_xlim(low, high * 6)  # room for the labels of the rightmost points
     axes.set_xlabel("model tokens per puzzle (prompt + completion, log scale)")
     axes.set_ylabel("puzzles solved (%)")
     axes.set_title(title, fontsize=10)
