@@ -413,3 +413,25 @@ def test_math_steps_are_calculations_or_the_answer_and_chance_guesses_numbers(
     with Session(engine) as session:
         nodes = queries.run_nodes(session, run_id)[1:]
     assert nodes and [n for n in nodes if n.status == "invalid"] == []
+
+
+def test_code_answers_are_one_fenced_block_that_llama_cpp_can_apply() -> None:
+    """The code task's shape: one ```python block opening with a definition or an
+    import, nothing around it; llama.cpp compiles it, and chance (which reads
+    character classes too) writes blocks the task reads as code — nonsense code,
+    which the tests would reject."""
+    from treelight.engine.generators.embedded import compiled_grammar
+    from treelight.engine.tasks.code import CodeTask, extract_code
+
+    task = CodeTask("Write add(a, b).", {"tests": "assert add(1, 2) == 3"})
+    start = node_view(id=1, key="0", parent_id=None, depth=0, text=task.problem)
+    shape = task.shape("solution", [start], [])
+    assert shape is not None and task.shape("step", [start], []) == shape
+    assert compiled_grammar(shape.grammar) is not None
+    rng = random.Random(0)
+    for _ in range(200):
+        written = sample(parse_grammar(shape.grammar), rng)
+        assert written.startswith("```python\n") and written.endswith("```")
+        assert written.count("`") == 6  # one block, nothing after it
+        code = extract_code(written)
+        assert code is not None and code.startswith(("def ", "import ", "from ", "class "))

@@ -10,8 +10,9 @@ call without a grammar (a mode the task does not constrain, such as a whole
 answer) has nothing to choose from, and fails with a message saying so.
 
 The grammar reader covers the GBNF the tasks write: rules `name ::= ...`,
-quoted literals, rule names, groups, alternatives `|` and repetitions `?`,
-`*`, `+`, `{n}`, `{m,n}`. It knows nothing about any task.
+quoted literals, character classes (`[a-z]`, `[^`]`: a negated one draws from
+printable ASCII and the line break), rule names, groups, alternatives `|` and
+repetitions `?`, `*`, `+`, `{n}`, `{m,n}`. It knows nothing about any task.
 """
 
 from __future__ import annotations
@@ -35,13 +36,42 @@ from treelight.engine.options import Field
 OPEN_ENDED_REPEATS = 8  # how many times `*` or `+` may repeat at most
 TOKEN = re.compile(
     r'\s*(?:(?P<lit>"(?:[^"\\]|\\.)*")|(?P<name>[A-Za-z][\w-]*)'
+    r"|(?P<cls>\[(?:[^\]\\]|\\.)*\])"
     r"|(?P<sym>::=|[|()?*+])|(?P<rep>\{\s*\d+\s*(?:,\s*\d*\s*)?\}))"
 )
+# What a negated character class ([^...]) draws from: printable ASCII and a line break.
+PRINTABLE = "".join(chr(c) for c in range(32, 127)) + "\n"
 
 
 @dataclass(frozen=True)
 class Text:
     text: str
+
+
+@dataclass(frozen=True)
+class Chars:
+    """A character class: one of `chars` (for [^...], the printable ones not named)."""
+
+    chars: str
+
+
+def _char_class(text: str) -> Chars:
+    body = text[1:-1].encode("utf-8").decode("unicode_escape")
+    negated = body.startswith("^")
+    body = body[1:] if negated else body
+    named: set[str] = set()
+    at = 0
+    while at < len(body):
+        if at + 2 < len(body) and body[at + 1] == "-":
+            named |= {chr(c) for c in range(ord(body[at]), ord(body[at + 2]) + 1)}
+            at += 3
+        else:
+            named.add(body[at])
+            at += 1
+    chars = "".join(c for c in PRINTABLE if c not in named) if negated else "".join(sorted(named))
+    if not chars:
+        raise ModelError(f"The character class {text} allows no character.")
+    return Chars(chars)
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,8 @@ def _alternatives(tokens: list[tuple[str, str]], at: int) -> tuple[Alternatives,
             at += 1
         elif kind == "name":
             item, at = Ref(value), at + 1
+        elif kind == "cls":
+            item, at = _char_class(value), at + 1
         elif (kind, value) == ("sym", "("):
             item, at = _alternatives(tokens, at + 1)
             at += 1  # the closing parenthesis
@@ -146,6 +178,8 @@ def sample(rules: dict[str, Alternatives], rng: random.Random) -> str:
             raise ModelError("The grammar recurses too deeply to sample.")
         if isinstance(item, Text):
             out.append(item.text)
+        elif isinstance(item, Chars):
+            out.append(rng.choice(item.chars))
         elif isinstance(item, Ref):
             walk(rules[item.name], depth + 1)
         elif isinstance(item, Alternatives):
@@ -169,6 +203,8 @@ def language(rules: dict[str, Alternatives], limit: int = LANGUAGE_LIMIT) -> lis
     def strings(item: Any, seen: tuple[str, ...]) -> list[str] | None:
         if isinstance(item, Text):
             return [item.text]
+        if isinstance(item, Chars):
+            return list(item.chars)
         if isinstance(item, Ref):
             if item.name in seen:
                 return None

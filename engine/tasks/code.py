@@ -18,10 +18,22 @@ from typing import Any
 
 from treelight.engine.errors import BadArguments
 from treelight.engine.options import Field
-from treelight.engine.tasks.base import Example, Task, TaskOptions, Transition, prior_lines
+from treelight.engine.tasks.base import (
+    WHOLE_ANSWER_MODES,
+    Example,
+    Shape,
+    Task,
+    TaskOptions,
+    Transition,
+    prior_lines,
+)
 from treelight.engine.types import NodeView
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(?P<code>.*?)(?:```|\Z)", re.DOTALL)
+# A fenced block that opens with a definition or an import and holds no backtick.
+CODE_GRAMMAR = (
+    'root ::= "```python\\n" start [^`]+ "```"\nstart ::= "def " | "import " | "from " | "class "'
+)
 LOOKS_LIKE_CODE = re.compile(r"^\s*(def |class |import |from \w+ import )", re.MULTILINE)
 MAX_CODE_CHARS = 20_000
 
@@ -148,3 +160,11 @@ class CodeTask(Task):
 
     def describe_path(self, path: list[NodeView]) -> str:
         return f"Task: {self.problem}\nCode:\n{path[-1].text}\n"
+
+    def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
+        """An answer is one fenced Python block and nothing else: no prose around it,
+        no second block (CODE_GRAMMAR). What the code says is the model's; the tests
+        judge it."""
+        if mode == "step" or mode in WHOLE_ANSWER_MODES:
+            return Shape(grammar=CODE_GRAMMAR)
+        return None
