@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -69,6 +70,24 @@ def click_node(page: Page, node_id: int | None = None) -> int:
     return int(spot["id"])
 
 
+def click_until_inspected(page: Page, tries: int = 4) -> int:
+    """Click the newest node until the inspector shows it. While a run grows, a live
+    update can lay the tree out again between finding a node and clicking it (eight
+    new children at once move their cousins), so a click may land beside the node:
+    as a person would, click it again where it is now. A miss each time fails with
+    what the inspector showed after each click."""
+    missed = []
+    for _ in range(tries):
+        node_id = click_node(page)
+        try:
+            page.get_by_text(f"Node #{node_id} ·").first.wait_for(timeout=8_000)
+            return node_id
+        except PlaywrightTimeout:
+            shown = page.get_by_text(re.compile(r"Node #\d+ ·")).all_inner_texts()
+            missed.append(f"clicked #{node_id}, the inspector showed {shown or 'nothing'}")
+    raise AssertionError("; ".join(missed))
+
+
 @pytest.mark.model
 def test_live_embedded_run_click_a_node_and_inspect_it(browser_page: Page, tmp_path: Path) -> None:
     page = browser_page
@@ -95,8 +114,7 @@ def test_live_embedded_run_click_a_node_and_inspect_it(browser_page: Page, tmp_p
         tree = page.locator(".treelight-tree").first
         assert tree.get_attribute("data-mounts") == "1", "the tree must update in place"
 
-        node_id = click_node(page)
-        page.get_by_text(f"Node #{node_id} ·").first.wait_for(timeout=20_000)
+        node_id = click_until_inspected(page)
         with Session(engine) as session:
             node = next(n for n in queries.run_nodes(session, run_id) if n.id == node_id)
         page.get_by_text("Decision").first.wait_for()

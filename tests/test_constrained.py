@@ -12,6 +12,7 @@ import random
 import re
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -197,6 +198,25 @@ def embedded_run(engine: Engine, constrain: str, judges: str = "game24-verifier"
     return run.id
 
 
+def finished_embedded_run(engine: Engine, **settings: Any) -> int:
+    """A Game of 24 run on the embedded model, judged by the verifier, run until it
+    rests (with no error)."""
+    from treelight.engine.judges import parse_judge_specs
+
+    run = create_run(
+        engine,
+        task="game24",
+        generator={"backend": "embedded"},
+        judges=parse_judge_specs("game24-verifier"),
+        status="running",
+        **settings,
+    )
+    assert run.id is not None
+    outcome = Runner(engine, run.id).run_until_idle()
+    assert outcome.error is None, outcome.error
+    return run.id
+
+
 @pytest.mark.model
 def test_the_embedded_model_writes_only_well_formed_steps_under_the_grammar(
     engine: Engine,
@@ -275,25 +295,14 @@ def test_the_vote_judge_reads_how_likely_each_sibling_is_named(engine: Engine) -
 def test_the_embedded_model_writes_whole_answers_over_the_four_numbers(engine: Engine) -> None:
     """Self-consistency under the answer grammar: every sample is "Answer: <expression>"
     over 4 9 10 13, each number once; the verifier then rejects it only for its value."""
-    from treelight.engine.judges import parse_judge_specs
 
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 9 10 13",
-        strategy="self-consistency",
-        strategy_params={"n": 3},
-        generator={"backend": "embedded"},
-        judges=parse_judge_specs("game24-verifier"),
-        status="running",
+    run_id = finished_embedded_run(
+        engine, problem="4 9 10 13", strategy="self-consistency", strategy_params={"n": 3}
     )
-    assert run.id is not None
-    outcome = Runner(engine, run.id).run_until_idle()
-    assert outcome.error is None, outcome.error
     with Session(engine) as session:
-        answers = queries.run_nodes(session, run.id)[1:]
-        verdicts = queries.run_evaluations(session, run.id)
-        calls = queries.run_model_calls(session, run.id)
+        answers = queries.run_nodes(session, run_id)[1:]
+        verdicts = queries.run_evaluations(session, run_id)
+        calls = queries.run_model_calls(session, run_id)
     assert len(calls) == 3 and all('"Answer: " expr' in c.params["grammar"] for c in calls)
     assert answers and all("Answer: " in n.text for n in answers)
     reasons = [e.rationale for e in verdicts if e.judge == "game24-verifier"]
@@ -347,26 +356,18 @@ def test_the_embedded_model_writes_distinct_moves_a_line_at_a_time(engine: Engin
     different legal moves, the prompt counted once, every token's probability kept
     (the line breaks are the engine's, marked so), each candidate's log-probability
     the sum over its own tokens."""
-    from treelight.engine.judges import parse_judge_specs
 
-    run = create_run(
+    run_id = finished_embedded_run(
         engine,
-        task="game24",
         problem="1 1 4 6",
         task_params={"moves": "distinct"},
         strategy="bfs",
         strategy_params={"beam": 2, "steps": 2},
-        generator={"backend": "embedded"},
-        judges=parse_judge_specs("game24-verifier"),
-        status="running",
     )
-    assert run.id is not None
-    outcome = Runner(engine, run.id).run_until_idle()
-    assert outcome.error is None, outcome.error
-    check_tree_invariants(engine, run.id)
+    check_tree_invariants(engine, run_id)
     with Session(engine) as session:
-        calls = queries.run_model_calls(session, run.id)
-        nodes = queries.run_nodes(session, run.id)[1:]
+        calls = queries.run_model_calls(session, run_id)
+        nodes = queries.run_nodes(session, run_id)[1:]
     assert len(calls) == 3  # the problem, then the two kept
     for call in calls:
         lines = call.output.split("\n")
@@ -380,12 +381,13 @@ def test_the_embedded_model_writes_distinct_moves_a_line_at_a_time(engine: Engin
     assert all(n.logprob is not None and n.logprob <= 0 for n in nodes if n.origin == "model")
 
 
-def test_math_steps_are_calculations_or_the_answer_and_chance_guesses_numbers(
+def test_math_answers_end_with_a_number_and_chance_guesses_numbers(
     engine: Engine,
 ) -> None:
-    """Math under its grammar: a step is "a op b = c" or "Answer: N" (the last step
-    the answer only), a whole answer up to four calculations and "Answer: N". Chance
-    in that shell writes well-formed guesses the calculator and the checker reject."""
+    """Math under its grammar: a step is one line or "Answer: N" (the last step the
+    answer only), a whole answer up to six lines of working and "Answer: N" — always
+    a number to check. Chance in that shell writes well-formed guesses the checker
+    rejects."""
     from treelight.engine.tasks.math_word import MathWordProblem
 
     task = MathWordProblem("Anna has 12 pencils and gets 5 more. How many?", {"answer": "17"})
@@ -397,10 +399,11 @@ def test_math_steps_are_calculations_or_the_answer_and_chance_guesses_numbers(
     rng = random.Random(0)
     for _ in range(300):
         written = sample(parse_grammar(step.grammar), rng)
-        assert re.fullmatch(r"-?[\d.]+ [-+*/] -?[\d.]+ = -?[\d.]+|Answer: -?[\d.]+", written)
-        assert sample(parse_grammar(last.grammar), rng).startswith("Answer: ")
+        assert written and "\n" not in written
+        assert re.fullmatch(r"Answer: -?\d+(\.\d+)?", sample(parse_grammar(last.grammar), rng))
         lines = sample(parse_grammar(whole.grammar), rng).split("\n")
-        assert len(lines) <= 5 and lines[-1].startswith("Answer: ")
+        assert len(lines) <= 7 and re.fullmatch(r"Answer: -?\d+(\.\d+)?", lines[-1])
+        assert task.apply({}, "\n".join(lines), "solution").answer is not None
     run_id = chance_run(
         engine,
         judges="calculator",

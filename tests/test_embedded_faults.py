@@ -55,15 +55,23 @@ def test_the_model_raising_mid_run_pauses_it_and_resume_finishes(
 ) -> None:
     llm = generator.loaded.llm
     real = llm.create_completion
-    calls = {"n": 0}
+    real_call = generator._complete_one
+    calls = {"n": 0, "armed": False}
 
-    def fails_on_the_third_call(*args: Any, **kwargs: Any) -> Any:
+    def counts_model_calls(request: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 3:  # what llama.cpp raises when decoding fails
+        calls["armed"] = calls["n"] == 3
+        return real_call(request)
+
+    def fails_inside_the_third_call(*args: Any, **kwargs: Any) -> Any:
+        # A model call may decode several times (distinct moves: a line at a time).
+        if calls["armed"]:  # what llama.cpp raises when decoding fails
+            calls["armed"] = False
             raise RuntimeError("llama_decode returned -3")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(llm, "create_completion", fails_on_the_third_call)
+    monkeypatch.setattr(generator, "_complete_one", counts_model_calls)
+    monkeypatch.setattr(llm, "create_completion", fails_inside_the_third_call)
     run_id = embedded_run(engine)
     outcome = Runner(engine, run_id, generator=generator).run_until_idle()
     assert outcome.run.status == "paused"
@@ -76,6 +84,7 @@ def test_the_model_raising_mid_run_pauses_it_and_resume_finishes(
     assert len([c for c in kept_calls if c.error is None]) == 2
 
     monkeypatch.setattr(llm, "create_completion", real)  # the fault clears
+    monkeypatch.setattr(generator, "_complete_one", real_call)
     commands.resume(engine, run_id)
     resumed = Runner(engine, run_id, generator=generator).run_until_idle()
     assert resumed.error is None and resumed.run.status in ("done", "stopped")

@@ -28,10 +28,9 @@ from treelight.engine.tasks.question import ANSWER, Question, reasoning_so_far
 from treelight.engine.types import NodeView
 
 # The rules a constrained step or answer is written in (MathWordProblem.shape).
-CALCULATION_GRAMMAR = (
-    'calc ::= num op num " = " num',
+ANSWER_GRAMMAR = (
     'answer ::= "Answer: " num',
-    'op ::= " + " | " - " | " * " | " / "',
+    "line ::= [^\\n]+",
     'num ::= "-"? digit{1,7} ("." digit{1,2})?',
     "digit ::= " + " | ".join(f'"{d}"' for d in range(10)),
 )
@@ -144,18 +143,19 @@ class MathWordProblem(Question):
         return f"Problem: {self.problem}\nSteps:\n{reasoning_so_far(path)}"
 
     def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
-        """A step is one calculation "a op b = c" (the calculator judge checks it) or
-        the line "Answer: N"; on the last step, the answer line only. A whole answer
-        is up to four calculations, then "Answer: N". Any numbers: the grammar fixes
-        the form, never which numbers are right."""
+        """A step is one line (the calculator judge checks any "a op b = c" in it), or
+        "Answer: N"; on the last step, the answer line only. A whole answer is up to
+        six lines of working, then "Answer: N" — always a number to check. The
+        working stays the model's own words: forced into bare calculations, this
+        model numbered its steps as if they were numbers ("1.15 + 5 = 16.25")."""
         if mode == "step":
             last_step = len(path) >= self.default_depth
-            root = "root ::= answer" if last_step else "root ::= calc | answer"
+            root = "root ::= answer" if last_step else "root ::= answer | line"
         elif mode in WHOLE_ANSWER_MODES:
-            root = 'root ::= (calc "\\n"){0,4} answer'
+            root = 'root ::= (line "\\n"){0,6} answer'
         else:
             return None
-        return Shape(grammar="\n".join([root, *CALCULATION_GRAMMAR]))
+        return Shape(grammar="\n".join([root, *ANSWER_GRAMMAR]))
 
     def check_answer(self, answer: str) -> AnswerCheck | None:
         if self.expected is None:
