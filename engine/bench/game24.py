@@ -528,7 +528,10 @@ def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7.2, 4.4), dpi=120)
-    for s in summaries:
+    at_level: dict[float, int] = {}  # labels already at this success rate: stagger them
+    for s in sorted(summaries, key=lambda s: s.tokens_per_puzzle):
+        nth = at_level.get(s.success_rate, 0)
+        at_level[s.success_rate] = nth + 1
         # Grey: no model of ours (the reference); orange: chance; blue: the model.
         name = s.method.split(":")[0]
         colour = {"reference": "#808080", "random": "#dd6b20"}.get(name, "#2b6cb0")
@@ -537,7 +540,8 @@ def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
             f"{s.method} ({s.solved}/{s.puzzles})",
             (s.tokens_per_puzzle, 100 * s.success_rate),
             textcoords="offset points",
-            xytext=(6, 4),
+            xytext=(6, (4, -14, 16, -26)[nth % 4]),
+            fontsize=9,
         )
     axes.set_xscale("log")
     low, high = axes.get_xlim()
@@ -545,7 +549,7 @@ def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
     axes.set_xlabel("model tokens per puzzle (prompt + completion, log scale)")
     axes.set_ylabel("puzzles solved (%)")
     axes.set_title(title, fontsize=10)
-    axes.set_ylim(-5, 105)
+    axes.set_ylim(-12, 105)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
