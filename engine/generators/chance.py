@@ -32,6 +32,7 @@ from treelight.engine.generators.base import (
     draw_distinct_lines,
 )
 from treelight.engine.options import Field
+from treelight.engine.tasks.base import gbnf_literal
 
 OPEN_ENDED_REPEATS = 8  # how many times `*` or `+` may repeat at most
 TOKEN = re.compile(
@@ -254,10 +255,6 @@ def remaining_lines_grammar(line_grammar: str, written: list[str]) -> str | None
     if not left:
         return None
     return "root ::= " + " | ".join(gbnf_literal(text) for text in left)
-
-
-def gbnf_literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 class ChanceGenerator(Generator):
