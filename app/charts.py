@@ -8,7 +8,7 @@ import streamlit as st
 from sqlmodel import Session
 
 from treelight.app.services import get_engine
-from treelight.engine.graph_view import CATEGORIES, category
+from treelight.engine.views.palette import CATEGORIES, category
 from treelight.storage import queries
 from treelight.storage.models import Node
 

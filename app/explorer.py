@@ -15,22 +15,16 @@ from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.app.teaching import presenting
 from treelight.app.tree_component import live_tree
-from treelight.engine import commands
+from treelight.engine import steering
 from treelight.engine.errors import TreelightError
-from treelight.engine.graph_view import (
-    FOCUS_LIMIT,
-    answer_tally,
-    best_node,
-    best_path,
-    fold_for_view,
-    legend,
-    neighbourhood,
-    standalone_html,
-    vis_elements,
-)
 from treelight.engine.options import describe
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
+from treelight.engine.views.best_path import answer_tally, best_node, best_path
+from treelight.engine.views.folding import FOCUS_LIMIT, fold_for_view, neighbourhood
+from treelight.engine.views.html_export import standalone_html
+from treelight.engine.views.palette import legend
+from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
@@ -167,7 +161,7 @@ def controls(run: Run) -> None:
 
     def act(name: str) -> None:
         try:
-            getattr(commands, name)(engine, run.id)
+            getattr(steering, name)(engine, run.id)
         except TreelightError as error:
             st.session_state["flash"] = str(error)
 
@@ -295,7 +289,7 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             st.session_state["opened"] = set()
         selected = st.session_state.get("selected_node")
         focus = path | ({selected} if selected is not None else set())
-        shown, folds, subtrees, below = fold_for_view(
+        drawn = fold_for_view(
             shown,
             focus,
             st.session_state["unfolded"],
@@ -304,7 +298,7 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             limit=None if whole_tree else FOCUS_LIMIT,
         )
         vis_nodes, vis_edges = vis_elements(
-            shown, priors, path, run.task, folds, notes, labels, subtrees, below
+            drawn, priors=priors, highlight=path, task=run.task, notes=notes, labels=labels
         )
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, (hide_invalid, whole_tree))
@@ -316,7 +310,7 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             st.session_state.get("selected_node"),
             direction="LR" if direction == "left-right" else "UD",
             best=list(path),
-            near=neighbourhood(shown, selected),
+            near=neighbourhood(drawn.nodes, selected),
             fit=refit,
             height=760 if presenting() else 560,
             large=presenting(),

@@ -18,7 +18,7 @@ from treelight.app.token_view import least_sure, token_html
 from treelight.engine import steering
 from treelight.engine.errors import TreelightError
 from treelight.engine.judges import judge_classes, parse_judge_specs
-from treelight.engine.textview import decision
+from treelight.engine.views.text import decision
 from treelight.storage import queries
 from treelight.storage.models import Evaluation, ModelCall, Node, Run
 from treelight.storage.queries import Label

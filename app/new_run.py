@@ -14,7 +14,7 @@ from treelight.app.services import get_engine
 from treelight.engine.errors import TreelightError
 from treelight.engine.generators import prepare_generator
 from treelight.engine.judges import judge_classes, parse_judge_specs
-from treelight.engine.runner import create_run
+from treelight.engine.run.creation import create_run
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.engine.tasks import task_classes

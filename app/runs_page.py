@@ -9,10 +9,12 @@ from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.app.teaching import guided_replay, show_notes
 from treelight.app.tree_component import live_tree
-from treelight.engine import compare
-from treelight.engine.graph_view import best_path, fold_for_view, vis_elements
-from treelight.engine.replay import tree_at
-from treelight.engine.textview import format_tree
+from treelight.engine.views import compare
+from treelight.engine.views.best_path import best_path
+from treelight.engine.views.folding import fold_for_view
+from treelight.engine.views.replay import tree_at
+from treelight.engine.views.text import format_tree
+from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.models import Run
 
@@ -107,9 +109,13 @@ def compare_runs(first: int, second: int) -> None:
         with column:
             st.markdown(f"**#{run.id}** · {md(run.strategy)} · answer: {md(str(run.answer))}")
             path = best_path(nodes, run)
-            shown, folds, boxes, below = fold_for_view(nodes, path)
             vis_nodes, vis_edges = vis_elements(
-                shown, priors, path, run.task, folds, notes, labels, boxes, below
+                fold_for_view(nodes, path),
+                priors=priors,
+                highlight=path,
+                task=run.task,
+                notes=notes,
+                labels=labels,
             )
             live_tree(run.id or 0, vis_nodes, vis_edges, None, height=540, key=key, best=list(path))
             with st.expander("As text"):
@@ -160,17 +166,12 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
     # Drawn as the explorer draws it: big trees around the best path and the node
     # this event is about.
     focus = path | ({event.node_id} if event.node_id else set())
-    drawn, folds, boxes, below = fold_for_view(shown, focus, keep=event.node_id)
     vis_nodes, vis_edges = vis_elements(
-        drawn,
-        [p for p in priors if p.created_at <= event.created_at],
-        path,
-        run.task,
-        folds,
-        so_far,
-        None,
-        boxes,
-        below,
+        fold_for_view(shown, focus, keep=event.node_id),
+        priors=[p for p in priors if p.created_at <= event.created_at],
+        highlight=path,
+        task=run.task,
+        notes=so_far,
     )
     live_tree(
         run_id,

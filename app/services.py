@@ -7,7 +7,7 @@ import os
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from treelight.engine.worker import Worker
+from treelight.engine.run.worker import Worker
 from treelight.storage.database import make_engine
 from treelight.storage.paths import database_url
 

@@ -7,9 +7,11 @@ import streamlit as st
 
 from treelight.app.safe import md
 from treelight.app.tree_component import live_tree
-from treelight.engine.graph_view import best_path, fold_for_view, vis_elements
-from treelight.engine.replay import tree_at
-from treelight.engine.teaching import questions
+from treelight.engine.views.best_path import best_path
+from treelight.engine.views.folding import fold_for_view
+from treelight.engine.views.guided_replay import questions
+from treelight.engine.views.replay import tree_at
+from treelight.engine.views.vis import vis_elements
 from treelight.storage.models import Event, Node, Prior, Run
 
 PRESENTATION_CSS = """
@@ -68,7 +70,7 @@ def guided_replay(
     replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
     path = best_path(shown, replay_run)
     # Every choice stays in sight however big the tree (focus folding keeps them).
-    drawn, folds, boxes, below = fold_for_view(
+    drawn = fold_for_view(
         shown,
         path | set(question.choices),
         keep=question.answer if revealed else None,
@@ -77,14 +79,10 @@ def guided_replay(
     so_far = [n for n in notes if n.created_at <= moment]
     vis_nodes, vis_edges = vis_elements(
         drawn,
-        [p for p in priors if p.created_at <= moment],
-        path,
-        run.task,
-        folds,
-        so_far,
-        None,
-        boxes,
-        below,
+        priors=[p for p in priors if p.created_at <= moment],
+        highlight=path,
+        task=run.task,
+        notes=so_far,
     )
     # The question beside the tree, so both fit one projector screen.
     ask, picture = st.columns([1, 2], gap="medium")

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from treelight.engine.graph_view import label_badges_js, vis_library, vis_options
+from treelight.engine.views.vis import label_badges_js, vis_library, vis_options
 
 # The badges a person's labels get are drawn by a script the HTML export shares.
 JS = label_badges_js() + files("treelight.assets").joinpath("tree_component.js").read_text(

@@ -24,16 +24,16 @@ from typing import Any, Literal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from treelight.engine import commands, steering
+from treelight.engine import steering
 from treelight.engine.errors import RunNotFound
 from treelight.engine.generators import prepare_generator
-from treelight.engine.graph_view import standalone_html
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.run_creation import create_run as store_run
-from treelight.engine.runner import Runner
-from treelight.engine.textview import format_tree
-from treelight.engine.tree import load_tree
+from treelight.engine.run.creation import create_run as store_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.run.tree_cache import load_tree
 from treelight.engine.types import NodeView
+from treelight.engine.views.html_export import standalone_html
+from treelight.engine.views.text import format_tree
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
@@ -112,21 +112,21 @@ class RunHandle:
 
     def step(self) -> Run:
         """Exactly one action (a paused or new run), then paused again."""
-        commands.step(self.engine, self.run_id)
+        steering.step(self.engine, self.run_id)
         return Runner(self.engine, self.run_id).run_until_idle().run
 
     def run(self) -> Run:
         """Run until the strategy finishes, a budget ends it, or an error pauses it
         (then `info().status_reason` says why; fix it and `run()` again)."""
         if self.info().status in (RunStatus.PAUSED, RunStatus.STOPPED, RunStatus.QUEUED):
-            commands.resume(self.engine, self.run_id)
+            steering.resume(self.engine, self.run_id)
         return Runner(self.engine, self.run_id).run_until_idle().run
 
     def pause(self) -> Run:
-        return commands.pause(self.engine, self.run_id)
+        return steering.pause(self.engine, self.run_id)
 
     def stop(self) -> Run:
-        return commands.stop(self.engine, self.run_id)
+        return steering.stop(self.engine, self.run_id)
 
     # --- reading ----------------------------------------------------------------------
 

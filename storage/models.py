@@ -84,7 +84,7 @@ class Node(SQLModel, table=True):
     value: float = 0.0
     pinned: bool = False
     model_call_id: int | None = Field(default=None, foreign_key="modelcall.id")
-    # The candidate's log-probability, the sum over its tokens (engine/expansion.py),
+    # The candidate's log-probability, the sum over its tokens (engine/run/expansion.py),
     # where the backend gave per-token log-probabilities.
     logprob: float | None = None
     # The run's revision when this node was last written (storage/revisions.py):

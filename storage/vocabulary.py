@@ -70,3 +70,58 @@ class LabelVerdict(StrEnum):
     GOOD = "good"
     BAD = "bad"
     NONE = "none"
+
+
+class EventKind(StrEnum):
+    """What an Event row records: the audit log's verbs, engine's and people's."""
+
+    # A run's life.
+    CREATE = "create"
+    START = "start"
+    FINISH = "finish"  # the strategy finished: the run is done
+    BUDGET_STOP = "budget_stop"
+    ERROR = "error"  # paused by an error (model unavailable, ...), with the reason
+    PAUSE = "pause"  # a person asked (the run keeps going until the action in flight ends)
+    RESUME = "resume"
+    STEP = "step"
+    STOP = "stop"
+    PAUSED = "paused"  # a person's pause, applied between two actions
+    STOPPED = "stopped"  # a person's stop, applied between two actions
+    UNEXPLORED = "unexplored"  # the open frontier closed when the run ended
+    REOPEN = "reopen"  # a resumed run opened what it had left unexplored
+    # The search's actions.
+    EXPAND = "expand"
+    CRITIQUE = "critique"
+    EVALUATE = "evaluate"
+    VERIFY = "verify"  # free judges settling candidates before a run rests
+    RESCORE = "rescore"  # judges re-scoring nodes after a judge swap
+    RESCORE_REPORT = "rescore_report"
+    PRUNE = "prune"
+    BACKTRACK = "backtrack"
+    BACKUP = "backup"  # MCTS: a value carried up the path
+    # A person's steering.
+    RESTORE = "restore"
+    PIN = "pin"
+    UNPIN = "unpin"
+    PRIOR = "prior"
+    NOTE = "note"
+    LABEL = "label"
+    JUDGE_SWAP = "judge_swap"
+    RERUN_REQUEST = "rerun_request"
+    RERUN = "rerun"  # the re-run branch, grown by the runner
+    COUNTERFACTUAL_REQUEST = "counterfactual_request"
+    COUNTERFACTUAL = "counterfactual"
+
+
+class CommandKind(StrEnum):
+    """A person's request that needs the runner (and maybe a model)."""
+
+    RERUN = "rerun"  # a branch again, with other settings
+    COUNTERFACTUAL = "counterfactual"  # a pruned node expanded anyway
+    RESCORE_TREE = "rescore_tree"  # the whole tree re-judged after a judge swap
+
+
+class CommandStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"

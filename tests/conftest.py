@@ -2,10 +2,18 @@
 
 Modules whose tests must also hold on PostgreSQL override `engine` with
 `engine_on_each_database` (see tests/postgres.py for the server).
+
+The suite comes in tiers (markers, registered in pyproject.toml): `model` (the
+real embedded model), `browser` (headless Chromium), `postgres` (a throwaway
+PostgreSQL server; given here to every test parametrized onto it) and `slow`.
+`bash scripts/test.sh --quick` runs every test that has none of them. A test that
+loads the embedded model without the `model` marker fails, so the quick tier
+stays quick.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +31,40 @@ from treelight.storage.database import make_engine
 from treelight.storage.paths import database_url
 
 pytest_plugins = ["tests.postgres"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgres" in callspec.params.values():
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def model_only_where_marked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Outside `model` tests, loading the embedded model is refused and fails the test."""
+    if request.node.get_closest_marker("model") is not None:
+        yield
+        return
+    from treelight.engine.errors import ModelUnavailable
+    from treelight.engine.generators import embedded
+
+    loads: list[Path] = []
+
+    def refuse(path: Path) -> embedded.LoadedModel:
+        loads.append(path)  # may run in a worker thread: failed below, in the test
+        raise ModelUnavailable("tests: this test loads the embedded model unmarked")
+
+    monkeypatch.setattr(embedded, "load_model", refuse)
+    yield
+    if loads:
+        pytest.fail(
+            f"{request.node.nodeid} loads the embedded model ({loads[0].name}): "
+            "mark it @pytest.mark.model",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +147,8 @@ def game24_search(engine: Engine, status: str = "queued", **strategy_params: Any
     value judge scores (the drawing, teaching and browser tests use it); `status`
     "running" runs it to its end here."""
     from treelight.engine.judges import parse_judge_specs
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     run = create_run(
         engine,

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import game24_script, new_app
 from tests.invariants import check_end_state
 from treelight.app.safe import md
-from treelight.engine.worker import Worker
+from treelight.engine.run.worker import Worker
 from treelight.storage import queries
 from treelight.storage.models import ModelCall
 
@@ -157,7 +157,8 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
 
 
 def test_a_paused_run_shows_its_reason_and_what_to_do(app_engine: Engine) -> None:
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     run = create_run(
         app_engine,
@@ -181,7 +182,7 @@ def test_a_sessions_first_explorer_page_sends_the_tree_alone_then_the_rest(
     """The browser draws nothing until every element of a page is ready, so the
     first page holds the inspector, charts and log back until the tree is drawn
     (the browser test sees the rest arrive); a later run sends the whole page."""
-    from treelight.engine.runner import create_run
+    from treelight.engine.run.creation import create_run
 
     run = create_run(
         app_engine,
@@ -299,7 +300,8 @@ def strategy_summary_start(strategy: str) -> str:
 def test_a_pruned_node_can_be_expanded_anyway_from_the_inspector(
     app_engine: Engine, tmp_path: Path
 ) -> None:
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     run = create_run(
         app_engine,
@@ -393,8 +395,8 @@ def test_no_budget_is_unlimited_unless_chosen_on_purpose(
 def test_a_pause_asked_for_shows_pausing_until_the_runner_applies_it(
     app_engine: Engine, tmp_path: Path
 ) -> None:
-    from treelight.engine import commands
-    from treelight.engine.runner import Runner
+    from treelight.engine import steering
+    from treelight.engine.run.loop import Runner
     from treelight.storage.database import unit_of_work
     from treelight.storage.models import Run
 
@@ -404,7 +406,7 @@ def test_a_pause_asked_for_shows_pausing_until_the_runner_applies_it(
         assert run is not None
         run.status, run.lease_owner = "running", "elsewhere:1:x"
         run.lease_until = run.updated_at.replace(year=run.updated_at.year + 1)
-    assert commands.pause(app_engine, run_id).requested == "pause"
+    assert steering.pause(app_engine, run_id).requested == "pause"
     at = explorer(run_id)
     assert not at.exception
     assert any("pausing after the current step…" in m.value for m in at.markdown)
@@ -420,7 +422,8 @@ def test_a_pause_asked_for_shows_pausing_until_the_runner_applies_it(
 
 
 def test_results_stay_in_sight_a_vote_tally_and_a_best_so_far(app_engine: Engine) -> None:
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     votes = ["Answer: 17", "Answer: 18", "Answer: 17", "Answer: 17", "Answer: 18"]
     voted = create_run(
@@ -461,7 +464,8 @@ def test_results_stay_in_sight_a_vote_tally_and_a_best_so_far(app_engine: Engine
 
 
 def test_compare_two_runs_marks_what_differs_and_draws_both_trees(app_engine: Engine) -> None:
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     made = []
     for strategy, seed in (("bfs", 1), ("dfs", 2)):
@@ -494,7 +498,8 @@ def test_the_inspector_shows_each_verdict_in_full_with_the_judges_own_calls(
     app_engine: Engine,
 ) -> None:
     from treelight.engine.judges import parse_judge_specs
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     run = create_run(
         app_engine,
@@ -530,7 +535,8 @@ def test_the_inspector_shows_each_verdict_in_full_with_the_judges_own_calls(
 
 
 def test_good_and_bad_from_the_inspector_with_a_note_shown_as_text(app_engine: Engine) -> None:
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     run = create_run(
         app_engine,
@@ -596,7 +602,8 @@ def test_a_thoughts_tokens_are_shaded_by_confidence_and_stay_plain_text(
     from html.parser import HTMLParser
 
     from treelight.app.token_view import token_html
-    from treelight.engine.runner import Runner, create_run
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
 
     run = create_run(
         app_engine,

@@ -21,8 +21,9 @@ from treelight.engine.bench.browser import (
     NODE_POSITION_JS,
     served_app,
 )
-from treelight.engine.graph_view import standalone_html
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.views.html_export import standalone_html
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 
@@ -226,9 +227,9 @@ def paused_run(home: Path, steps: int = 1) -> tuple[int, list[int]]:
     assert run.id is not None
     runner = Runner(engine, run.id)
     runner.step()
-    from treelight.engine import commands
+    from treelight.engine import steering
 
-    commands.pause(engine, run.id)
+    steering.pause(engine, run.id)
     with Session(engine) as session:
         nodes = queries.run_nodes(session, run.id)
     return run.id, [n.id or 0 for n in nodes if n.parent_id is not None]
@@ -500,7 +501,7 @@ def test_labels_are_readable_at_the_default_view_of_30_300_and_1000_nodes(
 
 
 def check_readable_tree(page: Page, url: str, engine: Engine, run_id: int, size: int) -> None:
-    from treelight.engine.graph_view import best_path
+    from treelight.engine.views.best_path import best_path
 
     with Session(engine) as session:
         run = queries.get_run(session, run_id)
@@ -548,8 +549,8 @@ def test_gold_edges_are_the_best_path_after_every_step_and_in_replay(tmp_path: P
     browser draws lead to exactly the best path's nodes, updated in place (the tree
     is not rebuilt). Replay: the same at each event, stepping the slider back."""
     from tests.conftest import game24_search
-    from treelight.engine.graph_view import best_path
-    from treelight.engine.replay import tree_at
+    from treelight.engine.views.best_path import best_path
+    from treelight.engine.views.replay import tree_at
     from treelight.storage.models import Run
 
     home = tmp_path / "home"
@@ -625,7 +626,7 @@ def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> N
     with the tree as it was before the decision; Reveal shows the engine's pick and
     why, selects it on the tree, and Next moves on to the next decision."""
     from tests.conftest import game24_search
-    from treelight.engine.teaching import questions
+    from treelight.engine.views.guided_replay import questions
 
     home = tmp_path / "home"
     home.mkdir()

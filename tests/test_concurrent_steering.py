@@ -30,7 +30,8 @@ from treelight.engine.errors import BadArguments
 from treelight.engine.generators import Completion, CompletionRequest
 from treelight.engine.generators.scripted import ScriptedGenerator
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 from treelight.storage.models import Node

@@ -29,7 +29,8 @@ from treelight.engine.generators.chance import (
     remaining_lines_grammar,
     sample,
 )
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.engine.tasks.game24 import Game24, check_expression, parse_problem
 from treelight.engine.types import NodeView
 from treelight.storage import queries

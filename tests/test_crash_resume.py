@@ -18,7 +18,8 @@ from sqlmodel import Session
 from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants, tree_signature
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.engine.strategies import strategy_classes
 from treelight.storage import queries
 from treelight.storage.database import make_engine

@@ -15,10 +15,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.invariants import check_tree_invariants
-from treelight.engine import commands
+from treelight.engine import steering
 from treelight.engine.generators.embedded import EmbeddedGenerator, default_model_path
-from treelight.engine.runner import Runner, create_run
-from treelight.engine.worker import Worker
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.run.worker import Worker
 from treelight.storage import queries
 
 pytestmark = pytest.mark.model
@@ -85,7 +86,7 @@ def test_the_model_raising_mid_run_pauses_it_and_resume_finishes(
 
     monkeypatch.setattr(llm, "create_completion", real)  # the fault clears
     monkeypatch.setattr(generator, "_complete_one", real_call)
-    commands.resume(engine, run_id)
+    steering.resume(engine, run_id)
     resumed = Runner(engine, run_id, generator=generator).run_until_idle()
     assert resumed.error is None and resumed.run.status in ("done", "stopped")
     after = snapshot(engine, run_id)
@@ -109,7 +110,7 @@ def test_a_model_file_that_cannot_load_pauses_the_run_until_it_is_fixed(
 
     model.unlink()
     model.symlink_to(default_model_path())  # the person fixes the download
-    commands.resume(engine, run_id)
+    steering.resume(engine, run_id)
     assert Worker(engine).work_once() == run_id
     with Session(engine) as session:
         run = queries.get_run(session, run_id)

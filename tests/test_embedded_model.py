@@ -12,7 +12,8 @@ from sqlmodel import Session
 from tests.invariants import check_end_state, check_tree_invariants
 from treelight.engine.generators.base import CompletionRequest
 from treelight.engine.generators.embedded import EmbeddedGenerator
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 
 pytestmark = pytest.mark.model

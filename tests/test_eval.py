@@ -21,11 +21,12 @@ from tests.conftest import DATABASES, engine_on_each_database
 from tests.fake_openai import KEY, FakeOpenAI
 from tests.invariants import check_tree_invariants, tree_signature
 from tests.test_shared_workers import lease_pids
-from treelight.engine import evals
 from treelight.engine.cli import main
-from treelight.engine.datasets import load_items
 from treelight.engine.errors import BadArguments
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.evals import eval_runs
+from treelight.engine.evals.datasets import load_items
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.engine.tasks.game24 import check_expression, parse_problem
 from treelight.storage import queries
 from treelight.storage.database import make_engine
@@ -166,7 +167,7 @@ def test_an_eval_reports_each_method_and_holds_the_expected_answer_out_of_the_se
 
     engine = make_engine()
     with Session(engine) as session:
-        for item, run in evals.eval_runs(engine, eval_id):
+        for item, run in eval_runs.eval_runs(engine, eval_id):
             assert run.status == "done" and "answer" not in run.task_params
             verdicts = [
                 e.rationale
@@ -279,7 +280,7 @@ def test_two_workers_share_an_eval_and_a_killed_one_loses_nothing(
     fake.reply = math_reply
     fake.delay = 0.05
     spec = {"backend": "openai", "model": "tiny-1b", "base_url": fake.url, "temperature": 0.7}
-    evaluation = evals.create_eval(
+    evaluation = eval_runs.create_eval(
         shared_engine,
         dataset=str(math_file),
         task="math",
@@ -288,7 +289,7 @@ def test_two_workers_share_an_eval_and_a_killed_one_loses_nothing(
         budget={"max_calls": 12},
     )
     assert evaluation.id is not None
-    run_ids = evals.eval_run_ids(shared_engine, evaluation.id)
+    run_ids = eval_runs.eval_run_ids(shared_engine, evaluation.id)
     url = shared_engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "DATABASE_URL": url}
     workers = [
@@ -324,7 +325,7 @@ def test_two_workers_share_an_eval_and_a_killed_one_loses_nothing(
     # Every item done exactly once: each run ended, and is the very run one process
     # makes alone (a run worked twice at once would show doubled calls or nodes).
     alone = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
-    for item, run in evals.eval_runs(shared_engine, evaluation.id):
+    for item, run in eval_runs.eval_runs(shared_engine, evaluation.id):
         assert run.status in ("done", "stopped"), (item.method, item.item, run.status_reason)
         check_tree_invariants(shared_engine, run.id or 0)
         reference = create_run(
@@ -352,16 +353,16 @@ def test_one_worker_works_several_runs_at_once(
     fake.delay = 0.05
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     spec = {"backend": "openai", "model": "tiny-1b", "base_url": fake.url, "temperature": 0.7}
-    evaluation = evals.create_eval(
+    evaluation = eval_runs.create_eval(
         engine, dataset=str(math_file), task="math", methods=["bfs:beam=2"], generator=spec
     )
     assert evaluation.id is not None
     before = len(fake.requests)
-    from treelight.engine.worker import work_concurrently
+    from treelight.engine.run.worker import work_concurrently
 
     work_concurrently(engine, 4, 0.05, evaluation.id)
     assert fake.most_at_once >= 2  # requests from different runs overlapped at the server
-    rows = evals.results(engine, evaluation.id)
+    rows = eval_runs.results(engine, evaluation.id)
     assert {r.status for r in rows} == {"done"}
     # Each request with `n` made n calls.
     assert sum(r.get("n", 1) for r in fake.requests[before:]) == sum(r.model_calls for r in rows)
@@ -370,7 +371,7 @@ def test_one_worker_works_several_runs_at_once(
 
 
 def test_a_method_takes_strategy_options_and_constrain() -> None:
-    from treelight.engine.eval_methods import parse_method
+    from treelight.engine.evals.methods import parse_method
 
     method = parse_method("bfs:beam=10;constrain=off", "game24")
     assert (method.strategy, method.params, method.generator) == (

@@ -12,9 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from treelight.app.safe import md
-from treelight.engine.graph_view import standalone_html, vis_elements
-from treelight.engine.runner import Runner, create_run
-from treelight.engine.textview import format_tree
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.views.folding import Folded
+from treelight.engine.views.html_export import standalone_html
+from treelight.engine.views.text import format_tree
+from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
@@ -84,7 +87,7 @@ def test_any_model_text_becomes_nodes_and_exports_safely(
     assert all(n.status == "invalid" and n.status_reason for n in children if not n.text.strip())
     assert len(exported["nodes"]) == len(nodes)
     assert text_view.startswith(f"Run #{run.id}")
-    vis_nodes, _edges = vis_elements(nodes, [], set())
+    vis_nodes, _edges = vis_elements(Folded.whole(nodes))
     assert all(isinstance(v["title"], str) and isinstance(v["label"], str) for v in vis_nodes)
     page = standalone_html(stored, nodes, [])
     data = page.split('<script type="application/json" id="data">')[1].split("</script>")[0]

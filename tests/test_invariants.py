@@ -10,9 +10,10 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import DATABASES, engine_on_each_database
 from tests.invariants import check_tree_invariants, tree_signature
-from treelight.engine import commands
+from treelight.engine import steering
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.tasks import task_classes
 
@@ -86,10 +87,10 @@ def test_pause_at_random_action_then_resume_gives_same_tree(
         if runner.reload().status != "running":
             break
         runner.step()
-    commands.pause(engine, interrupted)
+    steering.pause(engine, interrupted)
     paused = Runner(engine, interrupted).run_until_idle()
     if paused.run.status == "paused":
-        commands.resume(engine, interrupted)
+        steering.resume(engine, interrupted)
     Runner(engine, interrupted).run_until_idle()  # a fresh runner, as after a restart
 
     assert tree_signature(engine, interrupted) == expected

@@ -12,12 +12,13 @@ from sqlmodel import Session
 
 from tests.fake_ollama import FakeOllama
 from tests.invariants import check_end_state
-from treelight.engine import commands
+from treelight.engine import steering
 from treelight.engine.cli import main
 from treelight.engine.errors import ModelError, ModelUnavailable
 from treelight.engine.generators.base import CompletionRequest
 from treelight.engine.generators.ollama_backend import OllamaGenerator, list_models, pull_model
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine, unit_of_work
 
@@ -194,7 +195,7 @@ def test_each_fault_pauses_the_run_and_resume_continues_once_it_clears(
     first = Runner(engine, run.id).run_until_idle()  # one healthy expansion and judging
     assert first.run.status == "stopped" or fault == "down"
     if fault != "down":
-        commands.resume(engine, run.id)
+        steering.resume(engine, run.id)
         # Raise the budget so the run goes on, and break the server.
         with unit_of_work(engine) as session:
             stored = session.get(type(run), run.id)
@@ -224,7 +225,7 @@ def test_each_fault_pauses_the_run_and_resume_continues_once_it_clears(
         stored = session.get(type(run), run.id)
         assert stored is not None
         stored.generator = {**stored.generator, "host": fake.url}
-    commands.resume(engine, run.id)
+    steering.resume(engine, run.id)
     healed = Runner(engine, run.id).run_until_idle()
     assert healed.error is None and healed.run.status in ("done", "stopped")
     check_end_state(engine, run.id)  # and whichever it is, it is so

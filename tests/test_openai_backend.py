@@ -13,13 +13,14 @@ from sqlmodel import Session
 
 from tests.fake_openai import KEY, FakeOpenAI, token_logprob
 from tests.invariants import check_tree_invariants
-from treelight.engine import commands
+from treelight.engine import steering
 from treelight.engine.cli import main
 from treelight.engine.errors import BadArguments, ModelError, ModelUnavailable
 from treelight.engine.generators.base import CompletionRequest
 from treelight.engine.generators.openai_backend import OpenAIGenerator
 from treelight.engine.generators.openai_choices import Choice, split_tokens
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict
 
@@ -322,7 +323,7 @@ def test_each_fault_pauses_a_run_that_resumes_once_it_is_fixed(
     paused = Runner(engine, run_id).run_until_idle().run
     assert paused.status == "paused" and said in paused.status_reason, paused.status_reason
     fix()
-    commands.resume(engine, run_id)
+    steering.resume(engine, run_id)
     finished = Runner(engine, run_id).run_until_idle().run
     assert finished.status in ("done", "stopped"), finished.status_reason
     check_tree_invariants(engine, run_id)

@@ -86,7 +86,7 @@ def test_plain_names_are_not_installed(installed: Path, tmp_path: Path) -> None:
         assert "ModuleNotFoundError" in result.stderr, (name, result.stdout, result.stderr)
     result = run_outside(
         installed,
-        [str(installed), "-c", "import treelight.engine.cli as c; print(c.__file__)"],
+        [str(installed), "-c", "import treelight.engine.cli.entry as c; print(c.__file__)"],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr

@@ -22,7 +22,8 @@ from sqlmodel import Session
 from tests.conftest import new_app
 from treelight.engine import plugins
 from treelight.engine.plugins import LOAD_PLUGINS_VARIABLE, MissingPlugin, registry
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 
 PACKAGE = "treelight-example-plugin"
@@ -121,9 +122,9 @@ def test_a_run_whose_plugin_is_missing_pauses_naming_the_package(
     assert len(nodes) == 1  # nothing was made without it, and nothing lost
     outcome = Runner(engine, run.id).run_until_idle()  # installed again: it goes on
     assert outcome.run.status == "paused"  # resumed only on request
-    from treelight.engine import commands
+    from treelight.engine import steering
 
-    commands.resume(engine, run.id)
+    steering.resume(engine, run.id)
     assert Runner(engine, run.id).run_until_idle().run.answer == "3"
 
 

@@ -19,9 +19,10 @@ from sqlmodel import Session
 
 from tests.conftest import game24_script
 from tests.invariants import check_tree_invariants
-from treelight.engine import commands, steering
+from treelight.engine import steering
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.engine.strategies import strategy_classes
 from treelight.storage import queries
 from treelight.storage.models import Node
@@ -269,7 +270,7 @@ def test_resuming_a_stopped_run_opens_what_it_left_unexplored(engine: Engine) ->
         stored.budget = {"max_calls": 6}
         session.add(stored)
         session.commit()
-    commands.resume(engine, run_id)
+    steering.resume(engine, run_id)
     nodes, _ = nodes_and_verdicts(engine, run_id)
     assert {n.id for n in nodes if n.status == "open"} >= unexplored
     run = Runner(engine, run_id).run_until_idle().run
@@ -314,7 +315,7 @@ def test_pause_and_stop_are_applied_between_actions_and_then_nothing_moves(
     deadline = time.monotonic() + 30
     while ledger(engine, run_id).model_calls < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
-    asked = getattr(commands, command)(engine, run_id)
+    asked = getattr(steering, command)(engine, run_id)
     # The runner holds the run: the request waits for the end of the action in flight.
     assert (asked.status, asked.requested) == ("running", command)
     worker.join(30)
@@ -337,11 +338,11 @@ def test_stop_on_a_paused_run_nobody_works_on_is_applied_at_once(engine: Engine)
     run_id = slow_run(engine, delay=0)
     runner = Runner(engine, run_id)
     runner.step()  # expand the problem: three unchecked candidates
-    commands.pause(engine, run_id)
+    steering.pause(engine, run_id)
     assert ledger(engine, run_id).status == "paused"
     nodes, verdicts = nodes_and_verdicts(engine, run_id)
     assert all(verdicts.get(n.id or 0) for n in nodes if n.status in ("open", "terminal"))
-    run = commands.stop(engine, run_id)
+    run = steering.stop(engine, run_id)
     assert (run.status, run.requested) == ("stopped", "")
     nodes, _ = nodes_and_verdicts(engine, run_id)
     assert "open" not in {n.status for n in nodes}
@@ -349,10 +350,10 @@ def test_stop_on_a_paused_run_nobody_works_on_is_applied_at_once(engine: Engine)
 
 def test_step_does_exactly_one_action(engine: Engine) -> None:
     run_id = slow_run(engine, delay=0)
-    commands.pause(engine, run_id)
+    steering.pause(engine, run_id)
     for _ in range(5):
         before = ledger(engine, run_id).actions
-        commands.step(engine, run_id)
+        steering.step(engine, run_id)
         run = Runner(engine, run_id).run_until_idle().run
         assert run.status == "paused" and run.steps_requested == 0
         assert run.actions == before + 1
@@ -364,7 +365,7 @@ def test_step_on_a_running_run_pauses_after_the_action_in_flight(engine: Engine)
     worker.start()
     while ledger(engine, run_id).model_calls < 1:
         time.sleep(0.02)
-    commands.step(engine, run_id)
+    steering.step(engine, run_id)
     worker.join(30)
     run = ledger(engine, run_id)
     assert run.status == "paused" and run.steps_requested == 0
@@ -402,7 +403,7 @@ def test_a_judge_swap_reports_the_decisions_that_would_change(engine: Engine) ->
 
 
 def test_replay_shows_unexplored_nodes_from_the_end_of_the_run(engine: Engine) -> None:
-    from treelight.engine.replay import tree_at
+    from treelight.engine.views.replay import tree_at
 
     run_id = two_call_beam(engine)
     Runner(engine, run_id).run_until_idle()
@@ -424,7 +425,7 @@ def test_a_restore_while_the_run_comes_to_rest_leaves_no_open_node(
     """Forced: a person restores a pruned node in the very moment the run rests. The
     rest holds the run's lock from its look at the tree to its write, so the restore
     waits, sees an ended run, and brings the node back as `unexplored`, not `open`."""
-    from treelight.engine import resting
+    from treelight.engine.run import resting
 
     run_id = two_call_beam(engine)
     runner = Runner(engine, run_id)

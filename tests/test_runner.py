@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from treelight.engine.runner import MAX_NODE_TEXT, Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.expansion import MAX_NODE_TEXT
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 
 
@@ -58,7 +60,7 @@ def test_the_incremental_tree_equals_a_full_load_at_every_step(engine: Engine) -
 
     from tests.conftest import game24_script
     from treelight.engine import steering
-    from treelight.engine.tree import TreeCache, load_tree
+    from treelight.engine.run.tree_cache import TreeCache, load_tree
 
     run = create_run(
         engine,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from treelight.engine.sandbox import Limits, bubblewrap, run_python
+from treelight.engine.judges.sandbox import Limits, bubblewrap, run_python
 
 FAST = Limits(wall_seconds=5, cpu_seconds=3, memory_bytes=256 * 2**20, file_bytes=2**20)
 isolated = pytest.mark.skipif(bubblewrap() is None, reason="Debian's bubblewrap is missing")
@@ -41,7 +41,7 @@ def test_a_fork_bomb_is_contained() -> None:
 def test_the_process_count_is_capped_even_for_root() -> None:
     import os
 
-    from treelight.engine.sandbox import _pids_cgroup, _release
+    from treelight.engine.judges.sandbox import _pids_cgroup, _release
 
     probe = _pids_cgroup(8)
     if probe is None and os.geteuid() == 0:

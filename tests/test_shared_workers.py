@@ -22,7 +22,8 @@ from sqlmodel import Session
 from tests.conftest import DATABASES, engine_on_each_database, game24_script
 from tests.invariants import check_tree_invariants, tree_signature
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 

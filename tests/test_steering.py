@@ -9,10 +9,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.conftest import DATABASES, engine_on_each_database, game24_script
-from treelight.engine import commands, steering
+from treelight.engine import steering
 from treelight.engine.errors import BadArguments, RunNotFound
-from treelight.engine.runner import Runner, create_run
-from treelight.engine.tree import load_tree
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.run.tree_cache import load_tree
 from treelight.storage import queries
 from treelight.storage.models import Node
 
@@ -32,7 +33,7 @@ def paused_run(engine: Engine, actions: int = 2) -> int:
     runner = Runner(engine, run.id)
     for _ in range(actions):
         runner.step()
-    commands.pause(engine, run.id)
+    steering.pause(engine, run.id)
     return run.id
 
 
@@ -69,7 +70,7 @@ def test_a_pinned_node_is_expanded_first(engine: Engine) -> None:
     assert len(level) >= 2
     underdog = min(level, key=lambda n: (n.score or 0, -n.id))
     steering.pin(engine, run_id, underdog.id)
-    commands.resume(engine, run_id)
+    steering.resume(engine, run_id)
     runner = Runner(engine, run_id)
     for _ in range(3):
         runner.step()
@@ -83,7 +84,7 @@ def test_a_prior_goes_into_the_prompts_below_its_node(engine: Engine) -> None:
     node_id = open_child(engine, run_id)
     steering.pin(engine, run_id, node_id)
     steering.add_prior(engine, run_id, node_id, "try multiplying the two fours")
-    commands.step(engine, run_id)
+    steering.step(engine, run_id)
     Runner(engine, run_id).run_until_idle()
     with Session(engine) as session:
         calls = [c for c in queries.run_model_calls(session, run_id) if c.node_id == node_id]
@@ -112,7 +113,7 @@ def test_swapping_judges_rescores_the_frontier_and_reports_the_rest(engine: Engi
     }
     assert frontier and not any(load_tree(engine, run_id, 2).nodes[i].evaluated for i in frontier)
     for _ in range(len(frontier)):  # re-scoring the frontier comes before anything else
-        commands.step(engine, run_id)
+        steering.step(engine, run_id)
         Runner(engine, run_id).run_until_idle()
     tree = load_tree(engine, run_id, 2)
     assert all(tree.nodes[i].evaluated for i in frontier)

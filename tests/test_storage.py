@@ -13,7 +13,8 @@ from sqlmodel import Session, SQLModel
 
 from tests.conftest import DATABASES, engine_on_each_database, game24_script
 from treelight.engine import steering
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import paths, queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml

@@ -17,7 +17,8 @@ from tests.conftest import game24_script, question_script
 from treelight.engine import steering
 from treelight.engine.errors import BadArguments
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.engine.strategies.sampling import lead_probability
 from treelight.storage import queries
 from treelight.storage.models import Node, Run

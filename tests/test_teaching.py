@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 from tests.conftest import game24_search, new_app
 from treelight.app.safe import md
-from treelight.engine.replay import tree_at
-from treelight.engine.teaching import questions
+from treelight.engine.views.guided_replay import questions
+from treelight.engine.views.replay import tree_at
 from treelight.storage import queries
 
 
@@ -88,7 +88,8 @@ def test_an_instructors_note_is_kept_and_shown_in_replay_and_the_html_export(
     from treelight.engine import steering
     from treelight.engine.api import open_run
     from treelight.engine.errors import BadArguments
-    from treelight.engine.graph_view import vis_elements
+    from treelight.engine.views.folding import Folded
+    from treelight.engine.views.vis import vis_elements
 
     run_id = finished_bfs(app_engine)
     with Session(app_engine) as session:
@@ -104,7 +105,7 @@ def test_an_instructors_note_is_kept_and_shown_in_replay_and_the_html_export(
         events = queries.run_events(session, run_id)
     assert (note.node_id, note.actor) == (target, "person")
 
-    drawn, _ = vis_elements(nodes, [], set(), "game24", notes=[note])
+    drawn, _ = vis_elements(Folded.whole(nodes), task="game24", notes=[note])
     node = next(n for n in drawn if n["id"] == target)
     assert "note (1)" in node["label"] and "note: watch the <b>value</b>" in node["title"]
     page = handle.export("html")

@@ -13,7 +13,8 @@ from tests.conftest import DATABASES, engine_on_each_database, game24_script
 from treelight.engine import steering
 from treelight.engine.cli import main
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run

@@ -21,8 +21,10 @@ from sqlmodel import Session
 from tests.conftest import game24_search
 from treelight.app.tree_component import delta
 from treelight.engine import steering
-from treelight.engine.graph_view import FOLD_AT, best_path, fold_siblings, vis_elements
-from treelight.engine.replay import tree_at
+from treelight.engine.views.best_path import best_path
+from treelight.engine.views.folding import FOLD_AT, Folded, fold_siblings
+from treelight.engine.views.replay import tree_at
+from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.models import Run
 
@@ -85,8 +87,7 @@ def replayed_draws(engine: Engine) -> Iterator[tuple[set[int], list[Any], list[A
     for step in range(len(events)):
         shown = tree_at(nodes, events, step)
         path = best_path(shown, replay_run)
-        drawn_nodes, folds = fold_siblings(shown)
-        yield path, *vis_elements(drawn_nodes, [], path, run.task, folds)
+        yield path, *vis_elements(fold_siblings(shown), highlight=path, task=run.task)
 
 
 def test_a_replayed_run_drawn_step_by_step_equals_a_fresh_draw_at_every_step(
@@ -140,7 +141,11 @@ def test_steering_drawn_as_updates_equals_a_fresh_draw(engine: Engine) -> None:
             labels = queries.run_labels(session, run_id)
         assert run is not None
         vis_nodes, vis_edges = vis_elements(
-            nodes, priors, best_path(nodes, run), run.task, labels=labels
+            Folded.whole(nodes),
+            priors=priors,
+            highlight=best_path(nodes, run),
+            task=run.task,
+            labels=labels,
         )
         payload, sent = delta(sent, vis_nodes, vis_edges)
         client.apply(payload)
@@ -190,8 +195,9 @@ def test_invalid_siblings_are_folded_into_one_node_until_their_parent_is_opened(
     parent, children = max(invalid_by_parent.items(), key=lambda item: len(item[1]))
     assert len(children) >= FOLD_AT  # the scripted model writes plenty of bad steps
 
-    shown, folds = fold_siblings(nodes)
-    vis_nodes, vis_edges = vis_elements(shown, [], best_path(nodes, run), run.task, folds)
+    drawn = fold_siblings(nodes)
+    folds = drawn.siblings
+    vis_nodes, vis_edges = vis_elements(drawn, highlight=best_path(nodes, run), task=run.task)
     by_id = {n["id"]: n for n in vis_nodes}
     assert f"f{parent}" in by_id and not set(children) & set(by_id)
     assert by_id[f"f{parent}"]["label"].startswith(f"+{len(folds[parent])} ")
@@ -204,10 +210,10 @@ def test_invalid_siblings_are_folded_into_one_node_until_their_parent_is_opened(
         n.id for n in nodes
     )
 
-    opened, still = fold_siblings(nodes, unfolded={parent})
-    assert parent not in still and set(children) <= {n.id for n in opened}
-    kept, around = fold_siblings(nodes, keep=children[0])  # the selected node stays in sight
-    assert parent not in around and children[0] in {n.id for n in kept}
+    opened = fold_siblings(nodes, unfolded={parent})
+    assert parent not in opened.siblings and set(children) <= {n.id for n in opened.nodes}
+    kept = fold_siblings(nodes, keep=children[0])  # the selected node stays in sight
+    assert parent not in kept.siblings and children[0] in {n.id for n in kept.nodes}
 
 
 def test_a_folded_kind_of_node_with_children_stays_drawn() -> None:
@@ -221,9 +227,9 @@ def test_a_folded_kind_of_node_with_children_stays_drawn() -> None:
         # A person expanded #4 anyway: its child must keep its parent on the page.
         Node(id=5, run_id=1, key="0/2/0", parent_id=4, depth=2, text="d", branch="cf"),
     ]
-    shown, folds = fold_siblings(nodes)
-    assert [n.id for n in folds[1]] == [2, 3]
-    assert {n.id for n in shown} == {1, 4, 5}
+    drawn = fold_siblings(nodes)
+    assert [n.id for n in drawn.siblings[1]] == [2, 3]
+    assert {n.id for n in drawn.nodes} == {1, 4, 5}
 
 
 def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path: Any) -> None:
@@ -232,7 +238,7 @@ def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path
     its children, every other node is counted (in a box or on its node), and an
     opened node shows all its children."""
     from treelight.engine.bench.ui import beam_run
-    from treelight.engine.graph_view import (
+    from treelight.engine.views.folding import (
         CHILDREN_IN_FOCUS,
         fold_for_view,
         is_foldable,
@@ -247,7 +253,8 @@ def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path
         nodes = queries.run_nodes(session, run_id)
     assert run is not None
     path = best_path(nodes, run)
-    drawn, folds, boxes, below = fold_for_view(nodes, path)
+    folded = fold_for_view(nodes, path)
+    drawn, folds, boxes, below = folded.nodes, folded.siblings, folded.boxes, folded.below
     ids = [n.id for n in drawn]
     assert path <= set(ids) and len(drawn) < len(nodes) // 5
     by_parent: dict[int, list[int]] = {}
@@ -266,20 +273,21 @@ def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path
         *(n.id for group in (*folds.values(), *boxes.values(), *below.values()) for n in group),
     ]
     assert sorted(counted) == sorted(n.id for n in nodes)
-    vis_nodes, _ = vis_elements(drawn, [], path, run.task, folds, (), None, boxes, below)
+    vis_nodes, _ = vis_elements(folded, highlight=path, task=run.task)
     labels = {n["id"]: n["label"] for n in vis_nodes}
     for parent, group in below.items():
         assert labels[parent].endswith(f"+{len(group)} below")
     assert all(labels[f"s{parent}"] == f"+{len(group)} more" for parent, group in boxes.items())
 
     side = next(n for n in drawn if n.id in below)  # a side branch: select it
-    drawn, _, _, below_now = fold_for_view(nodes, path | {side.id or 0}, keep=side.id)
-    kids = [n.id for n in drawn if n.parent_id == side.id]
-    assert kids and side.id not in below_now
-    assert set(kids) <= set(neighbourhood(drawn, side.id))
+    around_side = fold_for_view(nodes, path | {side.id or 0}, keep=side.id)
+    kids = [n.id for n in around_side.nodes if n.parent_id == side.id]
+    assert kids and side.id not in around_side.below
+    assert set(kids) <= set(neighbourhood(around_side.nodes, side.id))
     root = next(n for n in nodes if n.parent_id is None)
-    everything, _, opened_boxes, _ = fold_for_view(nodes, path, opened={root.id or 0})
-    assert root.id not in opened_boxes
+    everything = fold_for_view(nodes, path, opened={root.id or 0})
+    assert root.id not in everything.boxes
     useful = {n.id for n in nodes if n.parent_id == root.id and not is_foldable(n)}
-    assert len(useful) > CHILDREN_IN_FOCUS and useful <= {n.id for n in everything}
-    assert fold_for_view(nodes, path, limit=None)[2:] == ({}, {})  # "Whole tree"
+    assert len(useful) > CHILDREN_IN_FOCUS and useful <= {n.id for n in everything.nodes}
+    whole = fold_for_view(nodes, path, limit=None)  # "Whole tree"
+    assert (whole.boxes, whole.below) == ({}, {})

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tests.conftest import DATABASES, engine_on_each_database, game24_script
-from treelight.engine import commands
-from treelight.engine.runner import create_run
-from treelight.engine.worker import Worker, wait_until_idle
+from treelight.engine import steering
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.worker import Worker, wait_until_idle
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run, utcnow
@@ -79,13 +79,13 @@ def test_a_run_held_by_a_live_process_is_left_alone(engine: Engine) -> None:
 def test_pause_step_and_stop(engine: Engine) -> None:
     run_id = queued_run(engine, status="paused")
     assert Worker(engine).work_once() is None  # paused: nothing to do
-    commands.step(engine, run_id)
+    steering.step(engine, run_id)
     assert Worker(engine).work_once() == run_id
     with Session(engine) as session:
         run = queries.get_run(session, run_id)
         assert run is not None
         assert (run.status, run.actions, run.steps_requested) == ("paused", 1, 0)
-    run = commands.stop(engine, run_id)  # nobody works on it: applied at once
+    run = steering.stop(engine, run_id)  # nobody works on it: applied at once
     assert (run.status, run.requested) == ("stopped", "")
     with Session(engine) as session:
         events = queries.run_events(session, run_id)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from treelight.engine.paths import app_script
+from treelight.engine.cli.app_script import app_script
 
 APP_SCRIPT = app_script()
 # In a checkout, the repository's root (screenshots go to its test-artifacts/).

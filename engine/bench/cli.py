@@ -96,8 +96,8 @@ def bench_game24(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from treelight.engine.bench import game24
-    from treelight.engine.datasets import game24_file
-    from treelight.engine.eval_methods import split_methods
+    from treelight.engine.evals.datasets import game24_file
+    from treelight.engine.evals.methods import split_methods
     from treelight.engine.generators.embedded import EmbeddedGenerator
     from treelight.storage.database import make_engine
 

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from treelight.engine.runner import create_run
-from treelight.engine.worker import work_concurrently
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.worker import work_concurrently
 from treelight.storage.database import make_engine
 
 

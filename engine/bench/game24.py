@@ -49,15 +49,16 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from treelight.engine import commands
-from treelight.engine.datasets import game24_file
+from treelight.engine import steering
 from treelight.engine.errors import BadArguments
+from treelight.engine.evals.datasets import game24_file
 from treelight.engine.generators.base import CompletionRequest, Generator
 from treelight.engine.generators.chance import ChanceGenerator
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.model_calls import derive_seed
 from treelight.engine.options import validate
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.run.model_calls import derive_seed
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.tasks.game24 import Game24, check_expression, parse_problem
 from treelight.storage import queries
@@ -281,7 +282,7 @@ def _finish(engine: Engine, run_id: int, generator: Generator) -> tuple[Run, boo
     if run.status in ENDED:
         return run, False
     if run.status == RunStatus.PAUSED:
-        commands.resume(engine, run_id)
+        steering.resume(engine, run_id)
     return Runner(engine, run_id, generator=generator).run_until_idle().run, True
 
 

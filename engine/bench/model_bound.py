@@ -12,7 +12,8 @@ from typing import Any
 from sqlmodel import Session
 
 from treelight.engine.generators.embedded import EmbeddedGenerator
-from treelight.engine.runner import Runner, create_run
+from treelight.engine.run.creation import create_run
+from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from treelight.engine.bench.browser import CHROMIUM, CHROMIUM_ARGS, served_app
-from treelight.engine.runner import create_run
+from treelight.engine.run.creation import create_run
 from treelight.storage.database import make_engine, unit_of_work
 from treelight.storage.models import Node, Run
 
@@ -216,15 +216,15 @@ def _whole_tree_items(home: Path, run_id: int) -> int:
     and duplicate siblings, plus one box per fold."""
     from sqlmodel import Session
 
-    from treelight.engine.graph_view import fold_for_view
+    from treelight.engine.views.folding import fold_for_view
     from treelight.storage import queries
 
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
     with Session(engine) as session:
         nodes = queries.run_nodes(session, run_id)
     engine.dispose()
-    drawn, folds, _, _ = fold_for_view(nodes, set(), limit=None)
-    return len(drawn) + len(folds)
+    drawn = fold_for_view(nodes, set(), limit=None)
+    return len(drawn.nodes) + len(drawn.siblings)
 
 
 def _page_baseline(context: Any, url: str) -> float:

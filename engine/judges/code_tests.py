@@ -1,7 +1,7 @@
 """Code tests: a gate that runs the task's tests against a candidate, in the sandbox.
 
 The candidate and the tests are run together by a small harness inside
-engine/sandbox.py's process (limits, and bubblewrap where installed). The
+engine/judges/sandbox.py's process (limits, and bubblewrap where installed). The
 verdict names what failed — the test, the line of the test file, the error —
 or why the run was stopped (time, memory, …). All tests passing solves the node.
 
@@ -18,8 +18,8 @@ import secrets
 from typing import Any, Protocol, runtime_checkable
 
 from treelight.engine.judges.base import Judge, JudgeContext, JudgeOptions, Verdict
+from treelight.engine.judges.sandbox import Limits, run_python
 from treelight.engine.options import Field
-from treelight.engine.sandbox import Limits, run_python
 from treelight.engine.tasks.code import test_names
 from treelight.engine.types import NodeView
 

@@ -3,7 +3,7 @@
 Every candidate is a whole program (a model's answer, possibly wrapped in a
 Markdown code fence). The task only extracts the code and checks that it
 parses — parsing runs nothing. Running it is the `code-tests` judge's job,
-inside the sandbox (engine/sandbox.py), never here.
+inside the sandbox (engine/judges/sandbox.py), never here.
 
 The tests (`--tests FILE.py`) are plain `assert` lines, pytest-style `test_*`
 functions, or both; they are stored with the run, so the run is complete

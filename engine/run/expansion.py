@@ -14,7 +14,7 @@ from sqlmodel import Session
 from treelight.engine.errors import BudgetExhausted
 from treelight.engine.generators import Generator
 from treelight.engine.generators.base import repeated_lines_grammar
-from treelight.engine.run_state import RunState
+from treelight.engine.run.state import RunState
 from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Shape, Transition
 from treelight.engine.types import Critique, Expand, NodeView, TreeView
 from treelight.storage import queries

@@ -23,12 +23,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from treelight.engine import commands
-from treelight.engine.datasets import Item, load_items
+from treelight.engine import steering
 from treelight.engine.errors import BadArguments
-from treelight.engine.eval_methods import Method, parse_method
+from treelight.engine.evals.datasets import Item, load_items
+from treelight.engine.evals.methods import Method, parse_method
 from treelight.engine.generators import prepare_generator
-from treelight.engine.run_creation import check_budget, create_run
+from treelight.engine.run.creation import check_budget, create_run
 from treelight.engine.tasks import task_classes
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -170,7 +170,7 @@ def resume_eval(engine: Engine, eval_id: int) -> int:
     """Queue again every run of the eval a fault paused; return how many."""
     paused = [r for _, r in eval_runs(engine, eval_id) if r.status == RunStatus.PAUSED]
     for run in paused:
-        commands.resume(engine, run.id or 0)
+        steering.resume(engine, run.id or 0)
     return len(paused)
 
 

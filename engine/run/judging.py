@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from treelight.engine.judges import Answer, Judge, Settlement, Verdict, settle
 from treelight.engine.judges.base import Choices
-from treelight.engine.run_state import RunState
-from treelight.engine.transitions import prune_node
+from treelight.engine.run.node_changes import prune_node
+from treelight.engine.run.state import RunState
 from treelight.engine.types import NodeView, TreeView, judge_key
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work

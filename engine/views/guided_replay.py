@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from treelight.engine.replay import tree_at
+from treelight.engine.views.replay import tree_at
 from treelight.storage.models import Event, Node
 from treelight.storage.vocabulary import NodeStatus, PrunedBy
 

@@ -1,4 +1,5 @@
-"""The `treelight` command line: run, resume, show, export, runs, worker, app.
+"""What each `treelight` command does: run, resume, show, export, runs, pause,
+stop, step, label, worker, models, pull, app, bench, eval.
 
 Exit codes: 0 when a run finishes or stops on its budget, 1 when it pauses on
 an error (model unavailable, ...), 2 for bad arguments.
@@ -15,146 +16,25 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from treelight.engine import commands, steering
-from treelight.engine.cli_roles import (
-    add_role_arguments,
+from treelight.engine import steering
+from treelight.engine.cli.app_script import app_script
+from treelight.engine.cli.roles import (
     generator_spec,
     key_values,
-    roles_epilog,
     task_params,
 )
-from treelight.engine.errors import BadArguments, RunNotFound, TreelightError
+from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.generators import make_generator
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.paths import app_script
-from treelight.engine.runner import Outcome, Runner, check_budget, check_settings, create_run
-from treelight.engine.textview import format_tree
+from treelight.engine.run.creation import check_budget, check_settings, create_run
+from treelight.engine.run.loop import Outcome, Runner
+from treelight.engine.views.text import format_tree
 from treelight.storage import queries
-from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
 from treelight.storage.queries import RunLedger
 from treelight.storage.training import training_jsonl
 from treelight.storage.vocabulary import RunStatus
-
-
-def _budget_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-calls", type=int, help="stop after this many model calls")
-    parser.add_argument("--max-tokens", type=int, help="stop after this many tokens (in + out)")
-    parser.add_argument("--max-seconds", type=float, help="stop after this many seconds")
-    parser.add_argument("--max-nodes", type=int, help="stop when the tree has this many nodes")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="treelight",
-        description="Reasoning as infrastructure: search over model thoughts, every step kept.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser(
-        "run",
-        help="run a search and print its answer",
-        epilog=roles_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    run.add_argument("--problem", required=True, help='e.g. "4 9 10 13" for game24')
-    add_role_arguments(run)
-    run.add_argument("--temperature", type=float, default=0.7)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument(
-        "--replay",
-        action="store_true",
-        help="serve identical model calls from earlier runs' stored outputs",
-    )
-    _budget_args(run)
-
-    resume = sub.add_parser("resume", help="continue a paused, stopped or interrupted run")
-    resume.add_argument("run_id", type=int)
-    _budget_args(resume)
-
-    show = sub.add_parser("show", help="print a run's tree as indented text")
-    show.add_argument("run_id", type=int)
-
-    export = sub.add_parser(
-        "export",
-        help="print a run as JSON or GraphML, or as training data (JSONL; docs/TRAINING_DATA.md)",
-    )
-    export.add_argument("run_id", type=int, nargs="?")
-    export.add_argument(
-        "--eval", type=int, metavar="EVAL_ID", help="training data from every run of an eval"
-    )
-    export.add_argument(
-        "--format", choices=("json", "graphml", "preference", "prm", "sft"), default="json"
-    )
-    export.add_argument(
-        "--judges", help="training data: only these judges' rejections count (comma-separated)"
-    )
-
-    runs = sub.add_parser("runs", help="list runs")
-    runs.add_argument("--json", action="store_true")
-
-    models = sub.add_parser("models", help="list the models a server has (Ollama by default)")
-    models.add_argument("--backend", default="ollama", help="ollama, openai, or a plugin's")
-    models.add_argument("--host", help="Ollama: default $OLLAMA_HOST or http://localhost:11434")
-    models.add_argument(
-        "--base-url", help="OpenAI-compatible: default $OPENAI_BASE_URL or http://localhost:8000/v1"
-    )
-    models.add_argument("--json", action="store_true")
-
-    pull = sub.add_parser("pull", help="pull a model onto the Ollama server, with progress")
-    pull.add_argument("name")
-    pull.add_argument("--host", help="default: $OLLAMA_HOST or http://localhost:11434")
-
-    steering_help = {
-        "pause": "pause a run after the action in flight (its candidates are checked first)",
-        "stop": "end a run after the action in flight; `treelight resume` can continue it",
-        "step": "do exactly one action of a paused run (a running one pauses after its "
-        "action in flight)",
-    }
-    for name, text in steering_help.items():
-        command = sub.add_parser(name, help=text)
-        command.add_argument("run_id", type=int)
-
-    label = sub.add_parser(
-        "label",
-        help="mark a node good or bad with a short note (none clears it); the search "
-        "ignores it, the tree and the training exports show it",
-    )
-    label.add_argument("run_id", type=int)
-    label.add_argument("node_id", type=int)
-    label.add_argument("verdict", choices=("good", "bad", "none"))
-    label.add_argument("--note", default="", help="why, in a line (at most 500 characters)")
-
-    app = sub.add_parser("app", help="open the explorer (Streamlit) on this machine")
-    app.add_argument("--port", type=int, default=8501)
-    app.add_argument(
-        "--address",
-        default="127.0.0.1",
-        help="where to listen (default: this machine only; see the docs first)",
-    )
-
-    from treelight.engine.bench.cli import add_parser as add_bench_parser
-    from treelight.engine.eval_cli import add_parser as add_eval_parser
-
-    add_bench_parser(sub)
-    add_eval_parser(sub)
-
-    worker = sub.add_parser("worker", help="run queued searches in the background")
-    worker.add_argument("--once", action="store_true", help="work on one run, then exit")
-    worker.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
-    worker.add_argument(
-        "--concurrency",
-        type=int,
-        default=1,
-        help="runs worked at once (each under its own lease): for model servers that "
-        "answer many requests at once; 1 for the embedded model",
-    )
-    worker.add_argument(
-        "--eval", type=int, metavar="EVAL_ID", help="only this eval's runs; exit when it is done"
-    )
-    return parser
 
 
 def _budget(args: argparse.Namespace) -> dict[str, Any]:
@@ -272,7 +152,7 @@ def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:
             stored = session.get(Run, args.run_id)
             assert stored is not None
             stored.budget = {**stored.budget, **_budget(args)}
-    run = commands.resume(engine, args.run_id)
+    run = steering.resume(engine, args.run_id)
     return _drive(engine, run, args)
 
 
@@ -299,7 +179,7 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
         raise BadArguments("--eval exports training data: --format preference, prm or sft.")
     judges = {j.strip() for j in args.judges.split(",")} if args.judges else None
     if args.eval is not None:
-        from treelight.engine.evals import eval_run_ids, get_eval
+        from treelight.engine.evals.eval_runs import eval_run_ids, get_eval
 
         get_eval(engine, args.eval)  # says so when there is no such eval
         run_ids = eval_run_ids(engine, args.eval)
@@ -338,7 +218,7 @@ def cmd_runs(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_steer(engine: Engine, args: argparse.Namespace) -> int:
-    run = getattr(commands, args.command)(engine, args.run_id)
+    run = getattr(steering, args.command)(engine, args.run_id)
     coming = {"pause": "pausing", "stop": "stopping"}.get(run.requested)
     if coming:  # a runner is working on it: applied at the end of the action in flight
         print(f"Run #{run.id}: {run.status}, {coming} after the current step…")
@@ -360,7 +240,7 @@ def cmd_label(engine: Engine, args: argparse.Namespace) -> int:
 def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
     import logging
 
-    from treelight.engine.worker import Worker, work_concurrently
+    from treelight.engine.run.worker import Worker, work_concurrently
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.concurrency < 1:
@@ -376,7 +256,7 @@ def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(engine: Engine, args: argparse.Namespace) -> int:
-    from treelight.engine.eval_cli import run
+    from treelight.engine.evals.cli import run
 
     return run(engine, args)
 
@@ -460,39 +340,3 @@ def cmd_bench(engine: Engine, args: argparse.Namespace) -> int:
     from treelight.engine.bench.cli import run
 
     return run(args)
-
-
-HANDLERS = {
-    "run": cmd_run,
-    "resume": cmd_resume,
-    "show": cmd_show,
-    "export": cmd_export,
-    "runs": cmd_runs,
-    "pause": cmd_steer,
-    "stop": cmd_steer,
-    "step": cmd_steer,
-    "label": cmd_label,
-    "worker": cmd_worker,
-    "models": cmd_models,
-    "pull": cmd_pull,
-    "app": cmd_app,
-    "bench": cmd_bench,
-    "eval": cmd_eval,
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        engine = make_engine()
-        return HANDLERS[args.command](engine, args)
-    except BadArguments as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except TreelightError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Pause and stop are requests: the runner applies them between two actions (an
 action in flight is never cut), after checking every candidate its free judges
-can settle (engine/resting.py). Until then the run keeps its status and
+can settle (engine/run/resting.py). Until then the run keeps its status and
 `run.requested` says what is coming, so a page can say "pausing…" and no figure
 shown as final is still moving. When no runner is working on the run, the
 request is applied at once, here. Each command is an event with its actor.
@@ -39,7 +39,7 @@ def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str
             if run.status in FINISHED and run.status != RunStatus.STOPPED:
                 raise BadArguments(f"Run #{run_id} is {run.status}; it cannot be resumed.")
             if run.status == RunStatus.STOPPED:
-                from treelight.engine.resting import reopen_unexplored
+                from treelight.engine.run.resting import reopen_unexplored
 
                 reopen_unexplored(session, run_id)
             run.status, run.status_reason, run.requested = RunStatus.RUNNING, "", ""
@@ -62,7 +62,7 @@ def _change(engine: Engine, run_id: int, kind: str, reason: str = "", actor: str
 
 def apply_if_idle(engine: Engine, run_id: int) -> Run:
     """Apply a pause or stop at once when no live runner will (none holds the run)."""
-    from treelight.engine.runner import Runner
+    from treelight.engine.run.loop import Runner
 
     with Session(engine) as session:
         run = queries.get_run(session, run_id)

@@ -7,7 +7,7 @@ or stop, an error — the same three things happen before its status changes:
    settled, so no candidate is left unchecked for want of model-call budget.
 2. A run that ends (`done`, `stopped`) leaves no `open` node: what the search did
    not expand becomes `unexplored`, with the reason. (Resuming a stopped run opens
-   them again: see engine/commands.py.)
+   them again: see engine/steering/control.py.)
 3. The answer is only ever a candidate that passed its checks: a solved node, or a
    finished path every gate of the active set let through. With no gate in the set,
    the best-scored finished path, said to be judged by models only. With none, no
@@ -25,8 +25,8 @@ import logging
 
 from sqlmodel import Session, col, select
 
-from treelight.engine.evaluation import evaluate
-from treelight.engine.run_state import RunState
+from treelight.engine.run.judging import evaluate
+from treelight.engine.run.state import RunState
 from treelight.engine.strategies.base import rank_key
 from treelight.engine.types import Evaluate, NodeView, TreeView
 from treelight.storage import queries

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.judges import make_judges
-from treelight.engine.transitions import prune_node, unprune_node
+from treelight.engine.run.node_changes import prune_node, unprune_node
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run

@@ -1,31 +1,28 @@
 """The runner: one action at a time, every result written before the next.
 
 Each action reads the tree, asks the strategy what to do, does it, and commits.
-Model calls are committed one by one as they return (engine/model_calls.py),
+Model calls are committed one by one as they return (engine/run/model_calls.py),
 and the nodes or verdicts an action makes are committed together, so a crash
 leaves either all of them or none. A resumed run re-reads the tree and carries
 on; calls an interrupted action had already made are served again from
 storage, so nothing is paid twice and the search stays deterministic.
 
 Between actions the runner also serves a person's queued commands (re-run a
-branch, re-score the tree): see engine/command_runner.py.
+branch, re-score the tree): see engine/run/queued_work.py.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import assert_never
 
 from sqlmodel import Session
 
-from treelight.engine import command_runner, expansion, resting, transitions
 from treelight.engine.errors import BudgetExhausted, RunBusy, TreelightError
-from treelight.engine.evaluation import earlier_verdict, evaluate
-from treelight.engine.expansion import MAX_NODE_TEXT
-from treelight.engine.judges import Judge, Settlement, Verdict
-from treelight.engine.run_creation import check_budget, check_settings, create_run
-from treelight.engine.run_state import LEASE_SECONDS, RunState, new_owner
+from treelight.engine.run import expansion, node_changes, queued_work, resting
+from treelight.engine.run.judging import evaluate
+from treelight.engine.run.state import LEASE_SECONDS, RunState
 from treelight.engine.types import (
     Action,
     Backup,
@@ -33,24 +30,12 @@ from treelight.engine.types import (
     Evaluate,
     Expand,
     Finish,
-    NodeView,
     Prune,
-    TreeView,
 )
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
-from treelight.storage.models import Command, ModelCall, Run
+from treelight.storage.models import Command, Run
 from treelight.storage.vocabulary import RunStatus
-
-__all__ = [
-    "MAX_NODE_TEXT",
-    "Outcome",
-    "Runner",
-    "check_budget",
-    "check_settings",
-    "create_run",
-    "new_owner",
-]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +64,7 @@ class Runner(RunState):
                 if requested:
                     return Outcome(self._apply_request(requested))
                 if command is not None:
-                    command_runner.serve(self, command)
+                    queued_work.serve(self, command)
                 elif self._should_act():
                     self.step()
                 else:
@@ -134,9 +119,9 @@ class Runner(RunState):
             case Evaluate():
                 evaluate(self, tree, list(action.node_ids))
             case Prune():
-                transitions.prune(self, action)
+                node_changes.prune(self, action)
             case Backup():
-                transitions.backup(self, tree, action)
+                node_changes.backup(self, tree, action)
             case Critique():
                 expansion.critique(self, action)
             case Finish():
@@ -157,28 +142,3 @@ class Runner(RunState):
         return resting.rest(
             self, "stopped", reason, "budget_stop", chosen=best.id if best else None
         )
-
-    # --- the rooms, as methods (scripts and tests call them on a runner) --------------
-
-    def evaluate(
-        self,
-        tree: TreeView,
-        node_ids: list[int],
-        decide: bool = True,
-        judges: list[Judge] | None = None,
-        kind: str | None = None,
-    ) -> dict[int, Settlement]:
-        return evaluate(self, tree, node_ids, decide, judges, kind)
-
-    def propose(
-        self, tree: TreeView, node: NodeView, samples: int, mode: str, purpose: str, **kw: Any
-    ) -> list[ModelCall]:
-        return expansion.propose(self, tree, node, samples, mode, purpose, **kw)
-
-    def write_children(
-        self, node: NodeView, calls: list[ModelCall], mode: str, **kw: Any
-    ) -> list[int]:
-        return expansion.write_children(self, node, calls, mode, **kw)
-
-    def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
-        return earlier_verdict(self, judge, node)

@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from treelight.engine import evals
-from treelight.engine.cli_roles import add_role_arguments, generator_spec
-from treelight.engine.datasets import BUILTIN
+from treelight.engine.cli.roles import add_role_arguments, generator_spec
 from treelight.engine.errors import BadArguments
-from treelight.engine.eval_methods import default_methods, split_methods
+from treelight.engine.evals import eval_runs
+from treelight.engine.evals.datasets import BUILTIN
+from treelight.engine.evals.methods import default_methods, split_methods
 from treelight.engine.generators.embedded import THREADS_VARIABLE
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.worker import work_concurrently
+from treelight.engine.run.worker import work_concurrently
 from treelight.storage.vocabulary import ENDED
 
 RESPAWNS_PER_WORKER = 3  # a local worker that dies is replaced, this many times each
@@ -73,8 +73,8 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise BadArguments("--workers takes 0 or more.")
     if args.resume is not None:
-        evaluation = evals.get_eval(engine, args.resume)
-        requeued = evals.resume_eval(engine, args.resume)
+        evaluation = eval_runs.get_eval(engine, args.resume)
+        requeued = eval_runs.resume_eval(engine, args.resume)
         print(f"Eval #{evaluation.id}: {requeued} paused run(s) queued again.", file=sys.stderr)
     else:
         if not args.dataset or not args.task:
@@ -83,7 +83,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
         judges = None
         if args.judges is not None:
             judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
-        evaluation = evals.create_eval(
+        evaluation = eval_runs.create_eval(
             engine,
             dataset=args.dataset,
             task=args.task,
@@ -101,7 +101,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _list(engine: Engine) -> int:
-    rows = evals.list_evals(engine)
+    rows = eval_runs.list_evals(engine)
     if not rows:
         print("No evals yet: treelight eval --dataset game24 --task game24 --end 20")
     for row in rows:
@@ -113,7 +113,7 @@ def _work(engine: Engine, eval_id: int, workers: int) -> None:
     """Work the eval's runs and show progress until none is queued or running."""
     from tqdm import tqdm
 
-    total = len(evals.eval_runs(engine, eval_id))
+    total = len(eval_runs.eval_runs(engine, eval_id))
     bar = tqdm(total=total, desc=f"eval #{eval_id}", unit="run", file=sys.stderr, disable=None)
     processes: list[subprocess.Popen[bytes]] = []
     respawns = RESPAWNS_PER_WORKER * workers
@@ -134,11 +134,11 @@ def _work(engine: Engine, eval_id: int, workers: int) -> None:
         )
     try:
         while True:
-            rows = evals.eval_runs(engine, eval_id)
+            rows = eval_runs.eval_runs(engine, eval_id)
             settled = sum(1 for _, run in rows if run.status not in ("queued", "running"))
             bar.update(settled - bar.n)
             bar.set_postfix(done=sum(run.status in ENDED for _, run in rows))
-            if not evals.has_work(run for _, run in rows):
+            if not eval_runs.has_work(run for _, run in rows):
                 break
             if processes and all(p.poll() is not None for p in processes) and respawns > 0:
                 # Every local worker is gone (killed?) with work left: start another.
@@ -167,12 +167,12 @@ def _start_worker(eval_id: int, workers: int) -> subprocess.Popen[bytes]:
 
 
 def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
-    evaluation = evals.get_eval(engine, eval_id)
-    rows = evals.results(engine, eval_id)
-    summaries = evals.summarize(evaluation, rows)
+    evaluation = eval_runs.get_eval(engine, eval_id)
+    rows = eval_runs.results(engine, eval_id)
+    summaries = eval_runs.summarize(evaluation, rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    csv_path = evals.write_csv(rows, out / f"eval-{eval_id}-results.csv")
+    csv_path = eval_runs.write_csv(rows, out / f"eval-{eval_id}-results.csv")
     generator = evaluation.settings["generator"]
     numbers = sorted({r.item for r in rows})
     span = f"items {numbers[0]}-{numbers[-1]}" if numbers else "no items"
@@ -180,7 +180,7 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
         f"{evaluation.task}: {Path(evaluation.dataset).name}, {span} ({len(numbers)}), "
         f"{generator.get('backend')} {generator.get('model') or '(default model)'}"
     )
-    plot_path = evals.plot(summaries, out / f"eval-{eval_id}.png", title)
+    plot_path = eval_runs.plot(summaries, out / f"eval-{eval_id}.png", title)
     paused = [r for r in rows if r.status == "paused"]
     if args.json:
         print(
@@ -189,7 +189,7 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
                     "eval_id": eval_id,
                     "task": evaluation.task,
                     "dataset": evaluation.dataset,
-                    "summaries": evals.summary_rows(summaries),
+                    "summaries": eval_runs.summary_rows(summaries),
                     "csv": str(csv_path),
                     "plot": str(plot_path),
                     "paused": [r.run_id for r in paused],
@@ -198,7 +198,7 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
         )
     else:
         print(f"Eval #{eval_id}: {title}")
-        print(evals.table(summaries))
+        print(eval_runs.table(summaries))
         print(f"per item: {csv_path}\nplot: {plot_path}")
         print(f"Open a run: treelight show RUN_ID (run ids are in {csv_path.name})")
     if paused:

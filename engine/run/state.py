@@ -1,6 +1,6 @@
 """The state one runner works with: the run, its roles, its model calls, its tree,
 its clock and its budgets. The rooms (expansion, evaluation, transitions, queued
-commands, resting) each get a RunState; the loop (engine/runner.py) is one.
+commands, resting) each get a RunState; the loop (engine/run/loop.py) is one.
 
 It does nothing on its own: it holds and refreshes what the rooms share.
 """
@@ -20,12 +20,12 @@ from sqlmodel import Session, col
 from treelight.engine.errors import BudgetExhausted, RunNotFound
 from treelight.engine.generators import CompletionRequest, Generator, make_generator
 from treelight.engine.judges import Judge, Verdict, make_judges
-from treelight.engine.model_calls import ModelCaller, derive_seed
 from treelight.engine.plugins import MissingPlugin
-from treelight.engine.run_creation import rebuild_roles
+from treelight.engine.run.creation import rebuild_roles
+from treelight.engine.run.model_calls import ModelCaller, derive_seed
+from treelight.engine.run.tree_cache import TreeCache
 from treelight.engine.strategies import Strategy
 from treelight.engine.tasks.base import Task
-from treelight.engine.tree import TreeCache
 from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -69,10 +69,10 @@ class RunState:
         try:
             self.task, self.strategy, self.judges = rebuild_roles(run)
         except MissingPlugin as missing:  # pause it, saying what to install
-            from treelight.engine import commands
+            from treelight.engine.steering import control
 
             if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                commands.pause(engine, run_id, str(missing), actor="engine")
+                control.pause(engine, run_id, str(missing), actor="engine")
             raise
         self.judge_set = run.judge_set
         # Built when first needed: a runner that only brings a run to rest (a stop

@@ -21,7 +21,8 @@ from sqlmodel import Session
 
 from treelight.engine.errors import RunBusy, TreelightError
 from treelight.engine.plugins import MissingPlugin
-from treelight.engine.runner import Runner, new_owner
+from treelight.engine.run.loop import Runner
+from treelight.engine.run.state import new_owner
 from treelight.storage import queries
 from treelight.storage.vocabulary import RunStatus
 
@@ -60,9 +61,9 @@ class Worker:
                 return run_id
             except TreelightError as error:  # e.g. the model cannot be loaded
                 log.warning("run #%s cannot start: %s", run_id, error)
-                from treelight.engine import commands
+                from treelight.engine.steering import control
 
-                commands.pause(self.engine, run_id, str(error), actor="engine")
+                control.pause(self.engine, run_id, str(error), actor="engine")
                 return run_id
             log.info("run #%s is %s: %s", run_id, outcome.run.status, outcome.run.status_reason)
             return run_id

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from treelight.engine.run_state import RunState
+from treelight.engine.run.state import RunState
 from treelight.engine.types import Backup, Prune, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work

@@ -11,11 +11,11 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted, TreelightError
-from treelight.engine.evaluation import evaluate
-from treelight.engine.expansion import propose, write_children
 from treelight.engine.generators import make_generator
 from treelight.engine.judges import Settlement
-from treelight.engine.run_state import RunState
+from treelight.engine.run.expansion import propose, write_children
+from treelight.engine.run.judging import evaluate
+from treelight.engine.run.state import RunState
 from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
