@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from treelight.app.charts import run_charts
 from treelight.app.inspector import inspector
+from treelight.app.run_status import status_line
 from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.app.teaching import presenting
@@ -20,7 +21,7 @@ from treelight.engine.errors import TreelightError
 from treelight.engine.options import describe
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
-from treelight.engine.views.best_path import answer_tally, best_node, best_path
+from treelight.engine.views.best_path import best_path
 from treelight.engine.views.folding import FOCUS_LIMIT, fold_for_view, neighbourhood
 from treelight.engine.views.html_export import standalone_html
 from treelight.engine.views.palette import legend
@@ -28,9 +29,9 @@ from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
-from treelight.storage.vocabulary import NodeStatus, RunStatus
+from treelight.storage.vocabulary import NodeStatus, RunRequest, RunStatus
 
-LIVE = ("queued", "running")
+LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 WHOLE_PAGE_SHOWN = "explorer_whole_page_shown"
 # With the tree sent alone, how long to wait for the browser to say it drew it
 # before sending the rest anyway (a browser that never says so still gets a page).
@@ -38,11 +39,11 @@ TREE_FIRST_WAIT = 3.0
 # Streamlit's own Material icons: they render without an emoji font, and the
 # status is also written out in words on the status line.
 STATUS_ICON = {
-    "queued": ":material/schedule:",
-    "running": ":material/play_circle:",
-    "paused": ":material/pause_circle:",
-    "done": ":material/check_circle:",
-    "stopped": ":material/stop_circle:",
+    RunStatus.QUEUED: ":material/schedule:",
+    RunStatus.RUNNING: ":material/play_circle:",
+    RunStatus.PAUSED: ":material/pause_circle:",
+    RunStatus.DONE: ":material/check_circle:",
+    RunStatus.STOPPED: ":material/stop_circle:",
 }
 
 
@@ -197,7 +198,7 @@ def controls(run: Run) -> None:
         key="stop",
         on_click=act,
         args=("stop",),
-        disabled=finished or run.status == RunStatus.STOPPED or run.requested == "stop",
+        disabled=finished or run.status == RunStatus.STOPPED or run.requested == RunRequest.STOP,
         width="stretch",
         help="End the run after the action in flight (Resume can continue it)",
     )
@@ -345,85 +346,3 @@ def _legend_html() -> str:
         "siblings (click to open) · a badge: a person's label (the inspector has its "
         "note)</span></div>"
     )
-
-
-REQUESTED = {
-    "pause": "pausing after the current step…",
-    "stop": "stopping after the current step…",
-}
-
-
-def status_line(run: Run, node_total: int) -> None:
-    tokens = run.prompt_tokens + run.completion_tokens
-    shown = REQUESTED.get(run.requested)  # asked for, not yet applied by the runner
-    line = (
-        (f"**{shown}** (still {run.status})" if shown else f"**{run.status}**")
-        + (f" — {md(run.status_reason)}" if run.status_reason else "")
-        + f" · {node_total} nodes · {run.model_calls} model calls · {tokens:,} tokens · "
-        f"{run.elapsed_seconds:.1f} s"
-    )
-    if (
-        run.status == RunStatus.PAUSED
-        and run.status_reason
-        and run.status_reason != "paused by a person"
-    ):
-        st.error(
-            f"Paused: {md(run.status_reason)}\n\nFix the cause, then press **Resume**: "
-            "every node made so far is kept."
-        )
-    else:
-        st.markdown(line.replace("\n", " "))
-    if run.answer is not None:
-        st.success("Answer")
-        st.code(run.answer, language=None)
-    results(run)
-    budget_bars(run, node_total)
-
-
-def results(run: Run) -> None:
-    """What the search has found, always in sight: with no answer, the best so far
-    (marked as not an answer); with several finished paths, the tally of answers."""
-    assert run.id is not None
-    with Session(get_engine()) as session:
-        nodes = queries.run_nodes(session, run.id)
-    if run.answer is None:
-        best = best_node(nodes, run)
-        if best is not None:
-            st.info(
-                f"Best so far (not an answer: it has not passed its checks) — "
-                f"#{best.id}, {best.status}, depth {best.depth}"
-                + (f", score {best.score:.2f}" if best.score is not None else "")
-            )
-            st.text(best.text)
-    tally = answer_tally(nodes)
-    if len(tally) > 1 or (tally and tally[0][1] > 1):
-        chosen = run.answer_node_id
-        rows = [
-            {
-                "answer": answer,
-                "paths": count,
-                "chosen": "← the run's answer" if chosen in ids else "",
-                "nodes": ", ".join(f"#{i}" for i in ids),
-            }
-            for answer, count, ids in tally
-        ]
-        st.caption("Finished answers, most common first (the vote for self-consistency)")
-        st.dataframe(rows, hide_index=True, width="stretch")
-
-
-def budget_bars(run: Run, node_total: int) -> None:
-    budget = run.budget
-    used = {
-        "max_calls": (run.model_calls, "model calls"),
-        "max_tokens": (run.prompt_tokens + run.completion_tokens, "tokens"),
-        "max_nodes": (node_total, "nodes"),
-        "max_seconds": (run.elapsed_seconds, "seconds"),
-    }
-    shown = [(key, *used[key]) for key in used if budget.get(key)]
-    if not shown:
-        return
-    for column, (key, value, label) in zip(st.columns(len(shown)), shown, strict=True):
-        limit = float(budget[key])
-        column.progress(
-            min(1.0, value / limit) if limit else 0.0, text=f"{label}: {value:,.0f} / {limit:,.0f}"
-        )

@@ -22,7 +22,7 @@ from treelight.engine.views.text import decision
 from treelight.storage import queries
 from treelight.storage.models import Evaluation, ModelCall, Node, Run
 from treelight.storage.queries import Label
-from treelight.storage.vocabulary import LabelVerdict, NodeStatus
+from treelight.storage.vocabulary import EventKind, LabelVerdict, NodeStatus
 
 # Streamlit's Material icons: they render without an emoji font.
 LABEL_ICON: dict[str, str] = {
@@ -377,7 +377,9 @@ def judge_panel(run_id: int) -> None:
                     st.session_state["steer_note"] = str(error)
                 st.rerun()
         with Session(engine) as session:
-            reports = [e for e in queries.run_events(session, run_id) if e.kind == "rescore_report"]
+            reports = [
+                e for e in queries.run_events(session, run_id) if e.kind == EventKind.RESCORE_REPORT
+            ]
         if reports:
             st.caption(f"Latest whole-tree re-score: {md(reports[-1].reason)}")
             for change in reports[-1].details.get("changes", [])[:50]:

@@ -17,6 +17,7 @@ from treelight.engine.views.text import format_tree
 from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.models import Run
+from treelight.storage.vocabulary import EventKind
 
 
 def page() -> None:
@@ -133,7 +134,7 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
         nodes = queries.run_nodes(session, run_id)
         events = queries.run_events(session, run_id)
         priors = queries.run_priors(session, run_id)
-    notes = [e for e in events if e.kind == "note"]
+    notes = [e for e in events if e.kind == EventKind.NOTE]
     if run is None or not events:
         st.info("This run has no events yet.")
         return

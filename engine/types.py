@@ -142,7 +142,7 @@ class Expand:
     # "mutate": a variation of this answer, guided by its verdicts.
     mode: str = "step"
     note: str = ""  # why this node (e.g. "backtrack from #12")
-    origin: str = "model"  # "more" / "backtrack" when a loop rule asked for it
+    origin: Origin = Origin.MODEL  # MORE / BACKTRACK when a loop rule asked for it
     # The first sample's index: a node sampled in rounds asks for samples k.. next
     # time, so each round draws new samples (with the seeds one round of all would).
     first_sample: int = 0
@@ -156,7 +156,7 @@ class Evaluate:
 @dataclass(frozen=True)
 class Prune:
     reasons: dict[int, str]  # node id -> why
-    kind: str = "beam cutoff"
+    kind: PrunedBy = PrunedBy.BEAM
 
 
 @dataclass(frozen=True)

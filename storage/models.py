@@ -7,12 +7,47 @@ of the StrEnums in storage/vocabulary.py.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Dialect, Index, String, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from treelight.storage.vocabulary import NodeStatus, Origin, PrunedBy, RunRequest, RunStatus
+from treelight.storage.vocabulary import (
+    CommandKind,
+    CommandStatus,
+    EventKind,
+    NodeStatus,
+    Origin,
+    PrunedBy,
+    RunRequest,
+    RunStatus,
+)
+
+
+class Vocabulary(TypeDecorator[str]):
+    """A vocabulary field (storage/vocabulary.py) stored as its plain string, so the
+    database stays readable, and read back as its StrEnum member, so what code gets
+    is what the model says. A word the enum does not know (written by another
+    version) is read as the plain string rather than failing the whole query."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:
+            return value
 
 
 def utcnow() -> datetime:
@@ -43,7 +78,10 @@ class Run(SQLModel, table=True):
     budget: dict[str, Any] = _json(dict)  # max_calls, max_tokens, max_seconds, max_nodes
     seed: int = 0
     replay: bool = False  # serve identical calls from any earlier run's model calls
-    status: str = Field(default=RunStatus.QUEUED, index=True)
+    status: RunStatus = Field(
+        default=RunStatus.QUEUED,
+        sa_column=Column(Vocabulary(RunStatus), nullable=False, index=True),
+    )
     status_reason: str = ""
     answer: str | None = None
     answer_node_id: int | None = None
@@ -54,7 +92,10 @@ class Run(SQLModel, table=True):
     actions: int = 0
     revision: int = 0  # bumped by every node write; see Node.rev
     steps_requested: int = 0  # "step one action" while paused
-    requested: str = RunRequest.NONE  # a pause or stop a person asked, not yet applied
+    # A pause or stop a person asked, not yet applied.
+    requested: RunRequest = Field(
+        default=RunRequest.NONE, sa_column=Column(Vocabulary(RunRequest), nullable=False)
+    )
     lease_owner: str | None = None
     lease_until: datetime | None = None
 
@@ -74,10 +115,17 @@ class Node(SQLModel, table=True):
     depth: int = 0
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     state: dict[str, Any] = _json(dict)
-    status: str = NodeStatus.OPEN
+    status: NodeStatus = Field(
+        default=NodeStatus.OPEN, sa_column=Column(Vocabulary(NodeStatus), nullable=False)
+    )
     status_reason: str = ""
-    pruned_by: str = PrunedBy.NONE  # set while the status is "pruned"
-    origin: str = Origin.MODEL
+    # Set while the status is "pruned".
+    pruned_by: PrunedBy = Field(
+        default=PrunedBy.NONE, sa_column=Column(Vocabulary(PrunedBy), nullable=False)
+    )
+    origin: Origin = Field(
+        default=Origin.MODEL, sa_column=Column(Vocabulary(Origin), nullable=False)
+    )
     branch: str = "main"
     score: float | None = None
     visits: int = 0
@@ -120,7 +168,7 @@ class Prior(SQLModel, table=True):
 class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
-    kind: str  # expand, evaluate, select, prune, backtrack, pause, resume, ...
+    kind: EventKind = Field(sa_column=Column(Vocabulary(EventKind), nullable=False))
     actor: str = "engine"  # "engine" or "person"
     node_id: int | None = None
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -158,10 +206,13 @@ class Command(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
-    kind: str  # "rerun", "rescore_tree"
+    kind: CommandKind = Field(sa_column=Column(Vocabulary(CommandKind), nullable=False))
     node_id: int | None = None
     payload: dict[str, Any] = _json(dict)
-    status: str = Field(default="pending", index=True)  # pending, done, failed
+    status: CommandStatus = Field(
+        default=CommandStatus.PENDING,
+        sa_column=Column(Vocabulary(CommandStatus), nullable=False, index=True),
+    )
     result: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -25,7 +25,13 @@ from treelight.storage.models import (
     RunScript,
     utcnow,
 )
-from treelight.storage.vocabulary import LabelVerdict
+from treelight.storage.vocabulary import (
+    CommandStatus,
+    EventKind,
+    LabelVerdict,
+    RunRequest,
+    RunStatus,
+)
 
 
 def get_run(session: Session, run_id: int) -> Run | None:
@@ -38,7 +44,7 @@ class RunLedger:
     no problem text, no generator spec)."""
 
     status: str
-    requested: str
+    requested: RunRequest
     steps_requested: int
     judge_set: int
     budget: dict[str, Any]
@@ -119,7 +125,7 @@ def model_calls_by_id(session: Session, call_ids: list[int]) -> list[ModelCall]:
 
 def run_notes(session: Session, run_id: int) -> list[Event]:
     """A person's notes on nodes (events of kind "note"), oldest first."""
-    query = select(Event).where(Event.run_id == run_id, Event.kind == "note")
+    query = select(Event).where(Event.run_id == run_id, Event.kind == EventKind.NOTE)
     return list(session.exec(query.order_by(col(Event.id))))
 
 
@@ -140,7 +146,7 @@ def run_labels(session: Session, run_id: int) -> dict[int, Label]:
     never its nodes, so the cost does not grow with the tree."""
     query = sa_select(
         col(Event.node_id), col(Event.details), col(Event.actor), col(Event.created_at)
-    ).where(col(Event.run_id) == run_id, col(Event.kind) == "label")
+    ).where(col(Event.run_id) == run_id, col(Event.kind) == EventKind.LABEL)
     labels: dict[int, Label] = {}
     for node_id, details, actor, at in session.execute(query.order_by(col(Event.id))):
         verdict = details.get("verdict")
@@ -225,7 +231,7 @@ def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
 def add_event(
     session: Session,
     run_id: int,
-    kind: str,
+    kind: EventKind,
     reason: str = "",
     *,
     node_id: int | None = None,
@@ -331,12 +337,12 @@ def claimable_runs(session: Session, eval_id: int | None = None) -> list[Run]:
     """Runs a worker should pick up: running, queued, paused with a step asked
     for, a pause or stop asked for and not yet applied, or any run with a pending
     command (a re-run, a re-score). With `eval_id`, only that eval's runs."""
-    pending = select(Command.run_id).where(Command.status == "pending")
+    pending = select(Command.run_id).where(Command.status == CommandStatus.PENDING)
     query = select(Run).where(
         or_(
-            col(Run.status).in_(("queued", "running")),
-            (col(Run.status) == "paused") & (col(Run.steps_requested) > 0),
-            col(Run.requested) != "",
+            col(Run.status).in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+            (col(Run.status) == RunStatus.PAUSED) & (col(Run.steps_requested) > 0),
+            col(Run.requested) != RunRequest.NONE,
             col(Run.id).in_(pending),
         )
     )
@@ -347,7 +353,7 @@ def claimable_runs(session: Session, eval_id: int | None = None) -> list[Run]:
 
 
 def pending_commands(session: Session, run_id: int) -> list[Command]:
-    query = select(Command).where(Command.run_id == run_id, Command.status == "pending")
+    query = select(Command).where(Command.run_id == run_id, Command.status == CommandStatus.PENDING)
     return list(session.exec(query.order_by(col(Command.id))))
 
 
@@ -357,7 +363,7 @@ def run_commands(session: Session, run_id: int) -> list[Command]:
 
 
 def last_prune_event(session: Session, node_id: int) -> Event | None:
-    query = select(Event).where(Event.node_id == node_id, Event.kind == "prune")
+    query = select(Event).where(Event.node_id == node_id, Event.kind == EventKind.PRUNE)
     return session.exec(query.order_by(col(Event.id).desc()).limit(1)).first()
 
 

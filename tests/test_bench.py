@@ -90,6 +90,22 @@ def test_game24_with_the_reference_side_by_side(
 
 
 @pytest.mark.model
+def test_presets_counts_solves_by_the_strict_checker(capsys: pytest.CaptureFixture[str]) -> None:
+    """The solve rate itself is a benchmark (docs/BENCHMARKS.md), not a test: this
+    only checks that `bench presets` runs the default settings and counts honestly."""
+    data = bench_json(capsys, "presets", "--presets", "1 1 4 6", "--seeds", "1", "--max-calls", "3")
+    [row] = data["presets"]
+    [run] = row["runs"]
+    assert row["preset"] == "1 1 4 6" and data["seeds"] == [1]
+    assert 0 < run["model_calls"] <= 3 and run["run_status"] in ("done", "stopped")
+    assert row["solved"] == int(run["solved"])
+    if run["answer"] is not None:  # an answer is counted only if the checker accepts it
+        from treelight.engine.bench.game24_results import check
+
+        assert run["solved"] == check("1 1 4 6", run["answer"])
+
+
+@pytest.mark.model
 def test_model_bound(capsys: pytest.CaptureFixture[str]) -> None:
     data = bench_json(capsys, "model-bound", "--max-calls", "4")
     assert 0 < data["model_calls"] <= 4

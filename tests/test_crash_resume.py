@@ -44,6 +44,7 @@ def start_run(url: str, seed: int, delay: float, strategy: str) -> int:
     return run.id
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trial", range(20))
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
     tmp_path: Path, trial: int
@@ -68,11 +69,11 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
     )
     engine = make_engine(url)
     # Wait until the search is under way, then kill it at a random moment.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline, started = time.monotonic() + 60, False
+    while time.monotonic() < deadline and not started:
         with Session(engine) as session:
-            if queries.run_model_calls(session, run_id):
-                break
+            started = bool(queries.run_model_calls(session, run_id))
+        assert started or process.poll() is None, "`treelight resume` exited before any call"
         time.sleep(0.02)
     time.sleep(rng.uniform(0.0, 0.6))
     process.send_signal(signal.SIGKILL)

@@ -268,6 +268,7 @@ def shared_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
     return engine_on_each_database(request, tmp_path)
 
 
+@pytest.mark.slow
 def test_two_workers_share_an_eval_and_a_killed_one_loses_nothing(
     shared_engine: Engine,
     math_file: Path,

@@ -68,6 +68,17 @@ def test_engine_root_holds_at_most_ten_modules() -> None:
     assert len(root) <= 10, root
 
 
+def test_no_product_module_is_over_400_lines() -> None:
+    """Small enough to read in one sitting."""
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for folder in ("app", "engine", "storage")
+        for path in (ROOT / folder).rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 400
+    }
+    assert not long, long
+
+
 def test_every_room_says_what_it_owns() -> None:
     """Each engine subpackage opens with a docstring that says what it owns and,
     for the new rooms, what it does not."""

@@ -162,6 +162,7 @@ def test_code_tests_pass_fail_and_say_which_assertion_failed() -> None:
     assert "RuntimeError: boom" in crash.rationale
 
 
+@pytest.mark.slow
 def test_code_that_loops_exits_early_or_fakes_a_pass_fails() -> None:
     loop, early, fake = code_verdicts(
         "def add(a, b):\n    while True:\n        pass\n\nadd(1, 2)",

@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import game24_script
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # builds a wheel and a virtual environment
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ def test_ordinary_code_runs_and_its_output_comes_back() -> None:
     assert (result.exit_code, result.stdout.strip(), result.reason) == (0, "45", "finished")
 
 
+@pytest.mark.slow
 def test_an_infinite_loop_is_stopped() -> None:
     result = run_python("while True:\n    pass\n", FAST)
     assert result.exit_code != 0
@@ -27,6 +28,7 @@ def test_a_sleeping_process_hits_the_wall_clock() -> None:
     assert result.exit_code is None and "wall-clock" in result.reason
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_is_contained() -> None:
     code = (
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"

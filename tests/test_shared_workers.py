@@ -72,6 +72,7 @@ def lease_pids(engine: Engine, run_ids: list[int]) -> dict[int, int]:
     return held
 
 
+@pytest.mark.slow
 def test_two_workers_share_runs_and_one_takes_over_when_the_other_dies(
     engine: Engine, tmp_path: Path
 ) -> None:

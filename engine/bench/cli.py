@@ -14,7 +14,9 @@ from treelight.storage.paths import treelight_home
 
 
 def add_parser(sub: Any) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: game24, overhead, model-bound, workers, ui")
+    bench = sub.add_parser(
+        "bench", help="benchmarks: game24, presets, overhead, model-bound, workers, ui"
+    )
     which = bench.add_subparsers(dest="bench", required=True)
 
     game24 = which.add_parser("game24", help="Treelight's methods beside the reference ToT")
@@ -36,6 +38,19 @@ def add_parser(sub: Any) -> None:
         "--fresh", action="store_true", help="run everything again instead of reusing results"
     )
     game24.add_argument("--json", action="store_true")
+
+    presets = which.add_parser(
+        "presets", help="the easy Game of 24 presets on default settings, over seeds"
+    )
+    presets.add_argument(
+        "--presets",
+        default="1 1 4 6,5 5 7 7",
+        help="comma-separated puzzles (default: the easy ones)",
+    )
+    presets.add_argument("--seeds", default="1-5", help="seeds, e.g. 1-5 or 1,3")
+    presets.add_argument("--max-calls", type=int, help="per run (default: the run's own, none)")
+    presets.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M)")
+    presets.add_argument("--json", action="store_true")
 
     overhead = which.add_parser("overhead", help="engine cost per node vs plain sqlite3")
     overhead.add_argument("--nodes", default="100,1000,10000", help="tree sizes, comma-separated")
@@ -76,6 +91,7 @@ def machine() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     handler = {
         "game24": bench_game24,
+        "presets": bench_presets,
         "overhead": bench_overhead,
         "model-bound": bench_model_bound,
         "ui": bench_ui,
@@ -95,14 +111,14 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:
 def bench_game24(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from treelight.engine.bench import game24
+    from treelight.engine.bench import game24, game24_results
     from treelight.engine.evals.datasets import game24_file
     from treelight.engine.evals.methods import split_methods
     from treelight.engine.generators.embedded import EmbeddedGenerator
     from treelight.storage.database import make_engine
 
     methods = split_methods(args.methods)
-    puzzles = game24.load_puzzles(args.data)
+    puzzles = game24_results.load_puzzles(args.data)
     chosen = list(enumerate(puzzles))[args.start : args.end]
     for method in methods:  # a typo fails now, not after the model has loaded
         game24.method_settings(method, args.sc_samples)
@@ -126,7 +142,7 @@ def bench_game24(args: argparse.Namespace) -> int:
     )
     reused = 0
 
-    def progress(result: game24.PuzzleResult) -> None:
+    def progress(result: game24_results.PuzzleResult) -> None:
         nonlocal reused
         reused += result.reused
         bar.update(1)
@@ -153,24 +169,62 @@ def bench_game24(args: argparse.Namespace) -> int:
         "--fresh runs all again).",
         file=sys.stderr,
     )
-    summaries = game24.summarize(results)
+    summaries = game24_results.summarize(results)
     title = (
         f"Game of 24, puzzles {args.start}-{args.end - 1}, {generator.model}"
         f"{f', max {args.max_calls} calls' if args.max_calls else ''}"
     )
-    plot_path = game24.plot(summaries, Path(args.plot), title) if args.plot else None
+    plot_path = game24_results.plot(summaries, Path(args.plot), title) if args.plot else None
     data = {
         "puzzles": [args.start, args.end],
         "model": generator.model,
-        "methods": game24.summary_rows(summaries),
-        "results": game24.result_rows(results),
+        "methods": game24_results.summary_rows(summaries),
+        "results": game24_results.result_rows(results),
         "plot": str(plot_path) if plot_path else None,
     }
     return _emit(
         args,
         data,
-        f"{title}\n{game24.table(summaries)}" + (f"\nplot: {plot_path}" if plot_path else ""),
+        f"{title}\n{game24_results.table(summaries)}"
+        + (f"\nplot: {plot_path}" if plot_path else ""),
     )
+
+
+def _seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        seeds += list(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+def bench_presets(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from treelight.engine.bench.presets import solve_presets
+    from treelight.engine.errors import BadArguments
+
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    try:
+        seeds = _seeds(args.seeds)
+    except ValueError:
+        raise BadArguments(f"--seeds {args.seeds!r}: write seeds as 1-5 or 1,3,4") from None
+    bar = tqdm(total=len(presets) * len(seeds), unit="run", file=sys.stderr)
+
+    def progress(run: dict[str, Any]) -> None:
+        bar.set_postfix_str(f"seed {run['seed']}: {run['answer']}")
+        bar.update()
+
+    rows = solve_presets(
+        presets, seeds, model=args.model, max_calls=args.max_calls, progress=progress
+    )
+    bar.close()
+    lines = [
+        f"{row['preset']}: solved with {row['solved']} of {row['seeds']} seeds "
+        f"({', '.join(str(r['answer']) for r in row['runs'])})"
+        for row in rows
+    ]
+    return _emit(args, {"presets": rows, "seeds": seeds}, "\n".join(lines))
 
 
 def bench_overhead(args: argparse.Namespace) -> int:

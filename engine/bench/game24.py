@@ -35,14 +35,9 @@ what is missing, so the full set 900–999 can be built up over several sittings
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import json
-import sys
-import time
-import types
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +45,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from treelight.engine import steering
+from treelight.engine.bench.game24_results import (
+    PuzzleResult,
+    check,
+)
+from treelight.engine.bench.reference_tot import run_reference
 from treelight.engine.errors import BadArguments
-from treelight.engine.evals.datasets import game24_file
-from treelight.engine.generators.base import CompletionRequest, Generator
+from treelight.engine.generators.base import Generator
 from treelight.engine.generators.chance import ChanceGenerator
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.options import validate
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
-from treelight.engine.run.model_calls import derive_seed
 from treelight.engine.strategies import strategy_classes
-from treelight.engine.tasks.game24 import Game24, check_expression, parse_problem
+from treelight.engine.tasks.game24 import Game24
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import DatasetEval, EvalItem, Run
@@ -79,49 +77,6 @@ METHODS = (
     "evolve",
     "reference",
 )
-REFERENCE_MAX_TOKENS = 192  # the reference asks for up to 1,000; a tiny model rambles
-
-
-@dataclass
-class PuzzleResult:
-    method: str
-    index: int
-    puzzle: str
-    solved: bool
-    answer: str | None
-    model_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    run_id: int | None = None
-    note: str = ""
-    reused: bool = False  # stored by an earlier run of the same command, not run now
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass
-class MethodSummary:
-    method: str
-    puzzles: int
-    solved: int
-    success_rate: float
-    calls_per_puzzle: float
-    tokens_per_puzzle: float
-    tokens_per_solved: float | None
-    seconds_per_puzzle: float
-    notes: list[str] = field(default_factory=list)
-
-
-def load_puzzles(path: str | None = None) -> list[str]:
-    with open(game24_file(path), newline="", encoding="utf-8") as handle:
-        return [row["Puzzles"] for row in csv.DictReader(handle)]
-
-
-def check(puzzle: str, answer: str | None) -> bool:
-    return bool(answer) and check_expression(answer or "", parse_problem(puzzle)).passed
 
 
 # --- Treelight's methods ------------------------------------------------------------------
@@ -248,7 +203,7 @@ def run_treelight(
             },
             budget={"max_calls": max_calls},
             seed=seed + index,  # each puzzle its own draws (as the reference's seed + index)
-            status="running",
+            status=RunStatus.RUNNING,
         )
         assert run.id is not None
         run_id = run.id
@@ -256,7 +211,7 @@ def run_treelight(
             _store_item(engine, bench, method, index, run_id)
     done, ran = _finish(engine, run_id, used)
     reused = reused and not ran
-    note = "" if done.status == "done" else f"{done.status}: {done.status_reason}"
+    note = "" if done.status == RunStatus.DONE else f"{done.status}: {done.status_reason}"
     return PuzzleResult(
         method=method,
         index=index,
@@ -301,113 +256,6 @@ def _store_item(engine: Engine, bench: DatasetEval, method: str, index: int, run
         if method not in stored.methods:
             stored.methods = [*stored.methods, method]
         session.add(EvalItem(eval_id=stored.id or 0, item=index, method=method, run_id=run_id))
-
-
-# --- the reference ------------------------------------------------------------------------
-
-
-class _CallBudgetSpent(Exception):
-    pass
-
-
-class ReferenceModel:
-    """`tot.models.gpt`, answered by our generator. Counts calls and tokens."""
-
-    def __init__(self, generator: Generator, seed: int, max_calls: int | None) -> None:
-        self.generator, self.seed, self.max_calls = generator, seed, max_calls
-        self.calls = self.prompt_tokens = self.completion_tokens = 0
-        self.key = "reference"
-
-    def gpt(
-        self,
-        prompt: str,
-        model: str = "",
-        temperature: float = 0.7,
-        max_tokens: int = 1000,
-        n: int = 1,
-        stop: Any = None,
-    ) -> list[str]:
-        outputs = []
-        for _ in range(n):
-            if self.max_calls is not None and self.calls >= self.max_calls:
-                raise _CallBudgetSpent
-            request = CompletionRequest(
-                prompt=prompt,
-                seed=derive_seed(self.seed, self.key, "reference", self.calls),
-                temperature=temperature,
-                max_tokens=min(max_tokens, REFERENCE_MAX_TOKENS),
-                stop=tuple([stop] if isinstance(stop, str) else stop or ()),
-            )
-            [completion] = self.generator.complete([request])
-            self.calls += 1
-            self.prompt_tokens += completion.prompt_tokens
-            self.completion_tokens += completion.completion_tokens
-            outputs.append(completion.text)
-        return outputs
-
-
-def _reference_modules() -> tuple[Any, Any]:
-    # `tot.models` builds an OpenAI client at import (with the 2023 openai API);
-    # the benchmark replaces the module, so nothing of it is needed.
-    stub = types.ModuleType("tot.models")
-    stub.gpt = lambda *a, **k: []  # type: ignore[attr-defined]
-    sys.modules["tot.models"] = stub
-    try:
-        import tot.methods.bfs as reference_bfs
-        from tot.tasks.game24 import Game24Task
-    except ImportError as error:
-        raise BadArguments(
-            f"The reference Tree of Thoughts is not installed ({error}): "
-            "`pip install --no-deps tree-of-thoughts-llm sympy pandas`."
-        ) from None
-    return reference_bfs, Game24Task
-
-
-def run_reference(
-    generator: Generator, index: int, puzzle: str, *, max_calls: int | None, seed: int
-) -> PuzzleResult:
-    reference_bfs, game24_task = _reference_modules()
-    task = game24_task()
-    if task.get_input(index) != puzzle:
-        raise BadArguments(
-            f"The reference's puzzle {index} is {task.get_input(index)!r}, "
-            f"not {puzzle!r}: use the Tree of Thoughts 24.csv."
-        )
-    model = ReferenceModel(generator, seed + index, max_calls)
-    reference_bfs.gpt = model.gpt  # solve() wraps the module's gpt with its settings
-    args = types.SimpleNamespace(
-        backend="treelight-embedded",
-        temperature=0.7,
-        method_generate="propose",
-        method_evaluate="value",
-        method_select="greedy",
-        n_generate_sample=1,
-        n_evaluate_sample=3,
-        n_select_sample=5,
-        prompt_sample=None,
-    )
-    started = time.perf_counter()
-    note, answer = "", None
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # solve() prints its model function
-            ys, _info = reference_bfs.solve(args, task, index, to_print=False)
-        last = ys[0].strip().split("\n")[-1] if ys else ""
-        answer = last.lower().replace("answer: ", "").split("=")[0].strip() or None
-    except _CallBudgetSpent:
-        note = f"stopped: model-call budget of {max_calls} used"
-    seconds = time.perf_counter() - started
-    return PuzzleResult(
-        method="reference",
-        index=index,
-        puzzle=puzzle,
-        solved=check(puzzle, answer),
-        answer=answer,
-        model_calls=model.calls,
-        prompt_tokens=model.prompt_tokens,
-        completion_tokens=model.completion_tokens,
-        seconds=round(seconds, 2),
-        note=note,
-    )
 
 
 # --- the whole benchmark ------------------------------------------------------------------
@@ -482,85 +330,3 @@ def _stored_reference(
         with store.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"key": key, "result": asdict(result)}) + "\n")
     return result
-
-
-def summarize(results: list[PuzzleResult]) -> list[MethodSummary]:
-    summaries = []
-    for method in dict.fromkeys(r.method for r in results):
-        mine = [r for r in results if r.method == method]
-        solved = [r for r in mine if r.solved]
-        tokens = sum(r.tokens for r in mine)
-        summaries.append(
-            MethodSummary(
-                method=method,
-                puzzles=len(mine),
-                solved=len(solved),
-                success_rate=round(len(solved) / len(mine), 3),
-                calls_per_puzzle=round(sum(r.model_calls for r in mine) / len(mine), 1),
-                tokens_per_puzzle=round(tokens / len(mine)),
-                tokens_per_solved=round(tokens / len(solved)) if solved else None,
-                seconds_per_puzzle=round(sum(r.seconds for r in mine) / len(mine), 1),
-                notes=sorted({r.note.split(":")[0] for r in mine if r.note}),
-            )
-        )
-    return summaries
-
-
-def table(summaries: list[MethodSummary]) -> str:
-    width = max([len("method"), *(len(s.method) for s in summaries)])
-    lines = [
-        f"{'method':<{width}} puzzles  solved  success  calls/puzzle  tokens/puzzle  "
-        "tokens/solved  s/puzzle"
-    ]
-    for s in summaries:
-        per_solved = f"{s.tokens_per_solved:,}" if s.tokens_per_solved is not None else "-"
-        lines.append(
-            f"{s.method:<{width}} {s.puzzles:>7} {s.solved:>7} {s.success_rate:>8.1%} "
-            f"{s.calls_per_puzzle:>13} {s.tokens_per_puzzle:>14,} {per_solved:>14} "
-            f"{s.seconds_per_puzzle:>9}"
-        )
-    return "\n".join(lines)
-
-
-def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7.2, 4.4), dpi=120)
-    at_level: dict[float, int] = {}  # labels already at this success rate: stagger them
-    for s in sorted(summaries, key=lambda s: s.tokens_per_puzzle):
-        nth = at_level.get(s.success_rate, 0)
-        at_level[s.success_rate] = nth + 1
-        # Grey: no model of ours (the reference); orange: chance; blue: the model.
-        name = s.method.split(":")[0]
-        colour = {"reference": "#808080", "random": "#dd6b20"}.get(name, "#2b6cb0")
-        axes.scatter(s.tokens_per_puzzle, 100 * s.success_rate, s=60, color=colour)
-        axes.annotate(
-            f"{s.method} ({s.solved}/{s.puzzles})",
-            (s.tokens_per_puzzle, 100 * s.success_rate),
-            textcoords="offset points",
-            xytext=(6, (4, -14, 16, -26)[nth % 4]),
-            fontsize=9,
-        )
-    axes.set_xscale("log")
-    low, high = axes.get_xlim()
-    axes.set_xlim(low, high * 6)  # room for the labels of the rightmost points
-    axes.set_xlabel("model tokens per puzzle (prompt + completion, log scale)")
-    axes.set_ylabel("puzzles solved (%)")
-    axes.set_title(title, fontsize=10)
-    axes.set_ylim(-12, 105)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
-
-
-def result_rows(results: list[PuzzleResult]) -> list[dict[str, Any]]:
-    return [{**asdict(r), "tokens": r.tokens} for r in results]
-
-
-def summary_rows(summaries: list[MethodSummary]) -> list[dict[str, Any]]:
-    return [asdict(s) for s in summaries]

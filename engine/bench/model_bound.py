@@ -16,6 +16,7 @@ from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine
+from treelight.storage.vocabulary import RunStatus
 
 
 def measure(problem: str, max_calls: int, model: str | None = None) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def measure(problem: str, max_calls: int, model: str | None = None) -> dict[str,
             strategy_params={"samples": 2},
             generator={"backend": "embedded"},
             budget={"max_calls": max_calls},
-            status="running",
+            status=RunStatus.RUNNING,
         )
         assert run.id is not None
         started = time.perf_counter()

@@ -21,6 +21,7 @@ from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine
+from treelight.storage.vocabulary import RunStatus
 
 
 @dataclass
@@ -62,7 +63,7 @@ def engine_run(folder: Path, nodes: int) -> tuple[float, dict[str, int]]:
         judges=[{"name": "value", "samples": 1}],
         generator={"backend": "scripted", "outputs": _outputs(3 * nodes + 100)},
         budget={"max_nodes": nodes},
-        status="running",
+        status=RunStatus.RUNNING,
     )
     assert run.id is not None
     started = time.perf_counter()

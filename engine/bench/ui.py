@@ -18,18 +18,25 @@ from treelight.engine.bench.browser import CHROMIUM, CHROMIUM_ARGS, served_app
 from treelight.engine.run.creation import create_run
 from treelight.storage.database import make_engine, unit_of_work
 from treelight.storage.models import Node, Run
+from treelight.storage.vocabulary import NodeStatus, PrunedBy, RunStatus
 
-STATUSES = ("open", "expanded", "pruned", "invalid", "terminal")
+STATUSES = (
+    NodeStatus.OPEN,
+    NodeStatus.EXPANDED,
+    NodeStatus.PRUNED,
+    NodeStatus.INVALID,
+    NodeStatus.TERMINAL,
+)
 
 
-def synthetic_run(home: Path, nodes: int, status: str = "done", seed: int = 1) -> int:
+def synthetic_run(home: Path, nodes: int, status: RunStatus = RunStatus.DONE, seed: int = 1) -> int:
     engine, run_id = _bare_run(home, status)
     add_nodes(engine, run_id, nodes - 1, seed)
     engine.dispose()
     return run_id
 
 
-def _bare_run(home: Path, status: str) -> tuple[Any, int]:
+def _bare_run(home: Path, status: RunStatus) -> tuple[Any, int]:
     """A run with only its root (4 9 10 13), in the app's database under `home`."""
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
     run = create_run(
@@ -78,7 +85,7 @@ def beam_run(home: Path, nodes: int, seed: int = 1, beam: int = 5, steps: int = 
     per_parent = 1
     while len(plan := _beam_plan(per_parent, seed, beam, steps)) < nodes:
         per_parent += 1
-    engine, run_id = _bare_run(home, "done")
+    engine, run_id = _bare_run(home, RunStatus.DONE)
     with unit_of_work(engine) as session:
         from sqlmodel import select
 
@@ -97,7 +104,7 @@ def beam_run(home: Path, nodes: int, seed: int = 1, beam: int = 5, steps: int = 
 def _beam_plan(per_parent: int, seed: int, beam: int, steps: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     root: dict[str, Any] = {"key": "b", "parent": "", "depth": 0, "text": "4 9 10 13"}
-    root.update(status="expanded", state={"left": ["4", "9", "10", "13"]})
+    root.update(status=NodeStatus.EXPANDED, state={"left": ["4", "9", "10", "13"]})
     rows, level = [root], [root]
     for depth in range(1, steps + 1):
         made: list[dict[str, Any]] = []
@@ -105,7 +112,13 @@ def _beam_plan(per_parent: int, seed: int, beam: int, steps: int) -> list[dict[s
             for i in range(per_parent):
                 a, b = rng.randint(1, 13), rng.randint(1, 13)
                 roll = rng.random()
-                status = "invalid" if roll < 0.55 else "pruned" if roll < 0.65 else "open"
+                status = (
+                    NodeStatus.INVALID
+                    if roll < 0.55
+                    else NodeStatus.PRUNED
+                    if roll < 0.65
+                    else NodeStatus.OPEN
+                )
                 made.append(
                     {
                         "key": f"{parent['key']}/{i}",
@@ -113,19 +126,21 @@ def _beam_plan(per_parent: int, seed: int, beam: int, steps: int) -> list[dict[s
                         "depth": depth,
                         "text": f"{a} + {b} = {a + b}",
                         "status": status,
-                        "score": round(rng.random(), 2) if status == "open" else None,
-                        "pruned_by": "duplicate" if status == "pruned" else "none",
+                        "score": round(rng.random(), 2) if status == NodeStatus.OPEN else None,
+                        "pruned_by": PrunedBy.DUPLICATE
+                        if status == NodeStatus.PRUNED
+                        else PrunedBy.NONE,
                         "state": {"left": [str(a + b)] + [str(rng.randint(1, 13))] * (3 - depth)},
                         "status_reason": "synthetic",
                     }
                 )
         scored = sorted((n for n in made if n["score"] is not None), key=lambda n: -n["score"])
         for n in scored[beam:]:
-            n["status"], n["pruned_by"] = "pruned", "cutoff"
+            n["status"], n["pruned_by"] = NodeStatus.PRUNED, PrunedBy.BEAM
         for n in scored[:beam]:
-            n["status"] = "terminal" if depth == steps else "expanded"
+            n["status"] = NodeStatus.TERMINAL if depth == steps else NodeStatus.EXPANDED
         if depth == steps and scored:
-            scored[0]["status"] = "solved"
+            scored[0]["status"] = NodeStatus.SOLVED
         rows += made
         level = scored[:beam]
     return rows
@@ -151,7 +166,7 @@ def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="treelight-ui-") as tmp, sync_playwright() as pw:
         home = Path(tmp)
         runs = {n: synthetic_run(home, n) for n in sizes}
-        live = synthetic_run(home, update_base, status="running")
+        live = synthetic_run(home, update_base, status=RunStatus.RUNNING)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         returning = browser.new_context(viewport={"width": 1500, "height": 1000})
         with served_app(home, worker=False) as url:
@@ -275,7 +290,7 @@ def _measure_update(context: Any, url: str, home: Path, run_id: int, base: int) 
     with unit_of_work(engine) as session:
         run = session.get(Run, run_id)
         assert run is not None
-        run.status = "done"
+        run.status = RunStatus.DONE
     engine.dispose()
     tree = page.locator(".treelight-tree").first
     applied = float(tree.get_attribute("data-applied-at") or 0)

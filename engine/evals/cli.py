@@ -21,7 +21,7 @@ from treelight.engine.evals.methods import default_methods, split_methods
 from treelight.engine.generators.embedded import THREADS_VARIABLE
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.worker import work_concurrently
-from treelight.storage.vocabulary import ENDED
+from treelight.storage.vocabulary import ENDED, RunStatus
 
 RESPAWNS_PER_WORKER = 3  # a local worker that dies is replaced, this many times each
 
@@ -135,7 +135,9 @@ def _work(engine: Engine, eval_id: int, workers: int) -> None:
     try:
         while True:
             rows = eval_runs.eval_runs(engine, eval_id)
-            settled = sum(1 for _, run in rows if run.status not in ("queued", "running"))
+            settled = sum(
+                1 for _, run in rows if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+            )
             bar.update(settled - bar.n)
             bar.set_postfix(done=sum(run.status in ENDED for _, run in rows))
             if not eval_runs.has_work(run for _, run in rows):
@@ -181,7 +183,7 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
         f"{generator.get('backend')} {generator.get('model') or '(default model)'}"
     )
     plot_path = eval_runs.plot(summaries, out / f"eval-{eval_id}.png", title)
-    paused = [r for r in rows if r.status == "paused"]
+    paused = [r for r in rows if r.status == RunStatus.PAUSED]
     if args.json:
         print(
             json.dumps(

@@ -33,15 +33,13 @@ or a hosted API, through the official `openai` client.
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
-from treelight.engine.errors import BadArguments, ModelError, ModelUnavailable
+from treelight.engine.errors import BadArguments, ModelError
 from treelight.engine.generators.base import (
     Completion,
     CompletionRequest,
@@ -54,33 +52,21 @@ from treelight.engine.generators.openai_choices import (
     read_response,
     split_tokens,
 )
+from treelight.engine.generators.openai_transport import (
+    DEFAULT_BASE_URL,
+    KEY_VARIABLE,
+    URL_VARIABLE,
+    Refused,
+    call_server,
+    client_for,
+    server_url,
+    what_the_server_said,
+)
 from treelight.engine.options import Field
 
-DEFAULT_BASE_URL = "http://localhost:8000/v1"
-KEY_VARIABLE = "OPENAI_API_KEY"
-URL_VARIABLE = "OPENAI_BASE_URL"
-NO_KEY = "not-needed"  # what a local server gets when no key is set
 GrammarField = Literal["grammar", "guided_grammar", "structured_outputs", "none"]
-# What a 400 says when the server refuses `n` ("Only one completion choice is
-# allowed", llama-server) or the log-probabilities.
-REFUSED_N = re.compile(r"\bn\b|choice", re.IGNORECASE)
-REFUSED_LOGPROBS = re.compile(r"logprob", re.IGNORECASE)
-
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def server_url(given: str | None = None) -> str:
-    return (given or os.environ.get(URL_VARIABLE) or DEFAULT_BASE_URL).rstrip("/")
-
-
-class Refused(Exception):
-    """The server refused an optional part of a request (`n`, `logprobs`): the
-    backend asks again without it, and remembers."""
-
-    def __init__(self, part: str) -> None:
-        super().__init__(part)
-        self.part = part
 
 
 class OpenAIGenerator(Generator):
@@ -153,8 +139,10 @@ class OpenAIGenerator(Generator):
     @staticmethod
     def catalog(options: dict[str, Any]) -> list[dict[str, Any]]:
         url = server_url(options.get("base_url"))
-        client = _client(url, options, timeout=10.0, retries=0)
-        return [{"name": m.id} for m in _call(url, options, lambda: list(client.models.list()))]
+        client = client_for(url, options, timeout=10.0, retries=0)
+        return [
+            {"name": m.id} for m in call_server(url, options, lambda: list(client.models.list()))
+        ]
 
     @staticmethod
     def pull(name: str, options: dict[str, Any]) -> Any:
@@ -180,7 +168,7 @@ class OpenAIGenerator(Generator):
         self.grammar_field = grammar_field
         self.supports_grammar = grammar_field != "none"
         self.stream = stream
-        self.client = _client(self.url, self.options, timeout=timeout, retries=retries)
+        self.client = client_for(self.url, self.options, timeout=timeout, retries=retries)
         # What this server turned down, learnt from its answers: not asked again.
         self.top_logprobs = logprobs
         self.use_n = True
@@ -224,7 +212,7 @@ class OpenAIGenerator(Generator):
         grammar = constraint if constraint != "response_format" else None
         endpoint = self.client.chat.completions if request.chat else self.client.completions
         started = time.perf_counter()
-        response = _call(
+        response = call_server(
             self.url,
             self.options,
             lambda: endpoint.create(**body),
@@ -285,7 +273,7 @@ class OpenAIGenerator(Generator):
             for chunk in stream:
                 add_chunk(answer, chunk.model_dump(), chat)
         except openai.APIError as error:  # the connection dropped, or an error event came
-            raise self._broken(answer, _said(error)) from None
+            raise self._broken(answer, what_the_server_said(error)) from None
         if not answer.choices or any(c.finish_reason is None for c in answer.choices):
             raise self._broken(answer, "it ended before its last chunk")
         return answer
@@ -352,102 +340,3 @@ def _grammar_body(where: str, grammar: str) -> dict[str, Any]:
     if where == "structured_outputs":
         return {"structured_outputs": {"grammar": grammar}}
     return {where: grammar}
-
-
-def _client(url: str, options: dict[str, Any], timeout: float, retries: int) -> Any:
-    import openai
-
-    variable = str(options.get("api_key_variable") or KEY_VARIABLE)
-    return openai.OpenAI(
-        base_url=url,
-        api_key=os.environ.get(variable) or NO_KEY,
-        timeout=timeout,
-        max_retries=retries,
-    )
-
-
-def _call(
-    url: str,
-    options: dict[str, Any],
-    call: Any,
-    model: str | None = None,
-    asked: set[str] | frozenset[str] = frozenset(),
-    grammar_field: str | None = None,
-) -> Any:
-    """Run one client call; every fault becomes a ModelError that says what to do,
-    except the refusal of an optional part it `asked` for (Refused)."""
-    import openai
-
-    variable = str(options.get("api_key_variable") or KEY_VARIABLE)
-    try:
-        return call()
-    except openai.APITimeoutError:
-        raise ModelError(
-            f"The server at {url} did not answer in time: it may be overloaded or still "
-            "loading the model. Resume the run to try again (or raise the timeout)."
-        ) from None
-    except openai.APIConnectionError:
-        raise ModelUnavailable(
-            f"No OpenAI-compatible server answers at {url}: start it (e.g. `vllm serve MODEL` "
-            f"or `llama-server -m MODEL.gguf`) or set {URL_VARIABLE} to where it runs, then "
-            "resume."
-        ) from None
-    except openai.AuthenticationError:
-        raise ModelUnavailable(
-            f"The server at {url} refused the API key (401): set {variable} to a valid key, "
-            "then resume."
-        ) from None
-    except openai.NotFoundError as error:
-        if model is None:
-            raise ModelError(f"The server at {url} has no {error.request.url.path}.") from None
-        raise ModelUnavailable(_unknown_model(url, options, model)) from None
-    except openai.RateLimitError:
-        raise ModelError(
-            f"The server at {url} is rate-limiting (429) and stayed so after the retries: "
-            "wait, or lower `parallel`, then resume."
-        ) from None
-    except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
-        said = _said(error)
-        if "context" in said.lower() or "too long" in said.lower():
-            raise ModelError(
-                f"The prompt is longer than the model's context at {url} ({said}): shorten "
-                "the problem or the path, or use a model with a longer context."
-            ) from None
-        if grammar_field and ("grammar" in said.lower() or grammar_field in said):
-            raise ModelError(
-                f"The server at {url} refused the grammar, sent as `{grammar_field}` "
-                f"({error.status_code}: {said}). If it takes grammars under another name, set "
-                "the backend option grammar_field (llama-server: grammar; vLLM: "
-                "structured_outputs, or guided_grammar before it); grammar_field=none or "
-                "--constrain off runs free. Then resume."
-            ) from None
-        for part, refusal in (("logprobs", REFUSED_LOGPROBS), ("n", REFUSED_N)):
-            if part in asked and refusal.search(said):
-                raise Refused(part) from None
-        raise ModelError(
-            f"The server at {url} refused the request ({error.status_code}): {said}"
-        ) from None
-    except openai.APIStatusError as error:
-        raise ModelError(
-            f"The server at {url} answered {error.status_code}: {_said(error)}. Resume to retry."
-        ) from None
-
-
-def _said(error: Any) -> str:
-    body = getattr(error, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return str(getattr(error, "message", error))
-
-
-def _unknown_model(url: str, options: dict[str, Any], model: str) -> str:
-    try:
-        names = [m["name"] for m in OpenAIGenerator.catalog({**options, "base_url": url})]
-    except ModelError:
-        names = []
-    served = f" It serves: {', '.join(names)}." if names else ""
-    return f"The server at {url} does not serve the model {model!r}.{served} Pick one, then resume."

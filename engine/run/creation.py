@@ -16,7 +16,7 @@ from treelight.engine.tasks.base import Task
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run, RunScript
-from treelight.storage.vocabulary import RunStatus
+from treelight.storage.vocabulary import EventKind, Origin, RunStatus
 
 
 def rebuild_roles(run: Run) -> tuple[Task, Strategy, list[Judge]]:
@@ -97,7 +97,7 @@ def create_run(
     budget: dict[str, Any] | None = None,
     seed: int = 0,
     replay: bool = False,
-    status: str = RunStatus.QUEUED,
+    status: RunStatus = RunStatus.QUEUED,
 ) -> Run:
     """Validate a run's settings, then store it with its root node."""
     task_obj, judge_specs = check_settings(
@@ -133,8 +133,10 @@ def create_run(
                 depth=0,
                 text=task_obj.problem,
                 state=task_obj.initial_state(),
-                origin="person",
+                origin=Origin.PERSON,
             )
         )
-        queries.add_event(session, run.id, "create", f"{strategy} on {task}", actor="person")
+        queries.add_event(
+            session, run.id, EventKind.CREATE, f"{strategy} on {task}", actor="person"
+        )
     return run

@@ -20,7 +20,7 @@ from treelight.engine.types import Critique, Expand, NodeView, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import ModelCall, Node
-from treelight.storage.vocabulary import NodeStatus, PrunedBy
+from treelight.storage.vocabulary import EventKind, NodeStatus, Origin, PrunedBy
 
 MAX_NODE_TEXT = 4_000
 
@@ -37,7 +37,7 @@ def expand(runner: RunState, tree: TreeView, action: Expand) -> None:
     node = tree.nodes[action.node_id]
     # A loop rule's expansion is a new sample, not a repeat of the first expansion
     # of the node: its own purpose gives its calls their own seeds.
-    purpose = "expand" if action.origin == "model" else action.origin
+    purpose = "expand" if action.origin == Origin.MODEL else action.origin
     try:
         outputs = propose(
             runner, tree, node, action.samples, action.mode, purpose, first=action.first_sample
@@ -49,13 +49,19 @@ def expand(runner: RunState, tree: TreeView, action: Expand) -> None:
                 node,
                 exhausted.made,
                 action.mode,
-                kind="expand",
+                kind=EventKind.EXPAND,
                 origin=action.origin,
                 note=f"{len(exhausted.made)} of {action.samples} samples: the budget ran out",
             )
         raise
     write_children(
-        runner, node, outputs, action.mode, kind="expand", note=action.note, origin=action.origin
+        runner,
+        node,
+        outputs,
+        action.mode,
+        kind=EventKind.EXPAND,
+        note=action.note,
+        origin=action.origin,
     )
 
 
@@ -73,7 +79,7 @@ def critique(runner: RunState, action: Critique) -> None:
             depth=parent.depth + 1,
             text=text,
             status=NodeStatus.CRITIQUE,
-            origin="judge",
+            origin=Origin.JUDGE,
             branch=parent.branch,
         )
         session.add(node)
@@ -81,7 +87,7 @@ def critique(runner: RunState, action: Critique) -> None:
         queries.add_event(
             session,
             runner.run_id,
-            "critique",
+            EventKind.CRITIQUE,
             "from the verifiers' feedback",
             node_id=node.id,
         )
@@ -155,10 +161,10 @@ def write_children(
     calls: list[ModelCall],
     mode: str,
     *,
-    kind: str,
+    kind: EventKind,
     note: str = "",
     branch: str | None = None,
-    origin: str = "model",
+    origin: Origin = Origin.MODEL,
 ) -> list[int]:
     """Turn model outputs into child nodes of `node`, all in one transaction."""
     skipped = 0
@@ -170,7 +176,7 @@ def write_children(
         room = runner.node_room()
         invalid = 0
         children: list[Node] = []
-        pruned_at_birth: list[tuple[Node, str, str]] = []  # (node, born as, by whom)
+        pruned_at_birth: list[tuple[Node, NodeStatus, PrunedBy]] = []  # (node, born as, by whom)
         seen = _sibling_states(runner, session, parent, branch or parent.branch)
         for call in calls:
             candidates = _candidates(runner, call.output, node, mode)
@@ -181,7 +187,7 @@ def write_children(
                 child = _child(runner, parent, index, call, text, transition)
                 child.logprob = candidate_logprob(call, text, alone=len(candidates) == 1)
                 child.branch, child.origin = branch or parent.branch, origin
-                born, by = child.status, "duplicate"
+                born, by = child.status, PrunedBy.DUPLICATE
                 if parent.status == NodeStatus.PRUNED and branch is None:
                     child.status, by = NodeStatus.PRUNED, PrunedBy.PARENT
                     child.pruned_by = PrunedBy.PARENT
@@ -210,14 +216,14 @@ def write_children(
         reason = note or f"{len(children)} candidates, {invalid} invalid"
         queries.add_event(session, runner.run_id, kind, reason, node_id=node.id, details=details)
         if note.startswith("backtrack"):
-            queries.add_event(session, runner.run_id, "backtrack", note, node_id=node.id)
+            queries.add_event(session, runner.run_id, EventKind.BACKTRACK, note, node_id=node.id)
         session.flush()
         for child, born, by in pruned_at_birth:
             # Logged like any prune, so a person can restore it to what it was.
             queries.add_event(
                 session,
                 runner.run_id,
-                "prune",
+                EventKind.PRUNE,
                 child.status_reason,
                 node_id=child.id,
                 details={"by": by, "previous": born},
@@ -324,11 +330,11 @@ def _child(
     state = dict(transition.state)
     if transition.answer is not None:
         state["answer"] = transition.answer
-    status: str
+    status: NodeStatus
     if transition.invalid:
         status, reason = NodeStatus.INVALID, transition.invalid
     elif transition.status:
-        status, reason = transition.status, ""
+        status, reason = NodeStatus(transition.status), ""
     else:
         status, reason = (NodeStatus.TERMINAL if transition.terminal else NodeStatus.OPEN), ""
     return Node(

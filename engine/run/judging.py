@@ -20,7 +20,7 @@ from treelight.engine.types import NodeView, TreeView, judge_key
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Evaluation, Node
-from treelight.storage.vocabulary import NodeStatus, PrunedBy
+from treelight.storage.vocabulary import EventKind, NodeStatus, PrunedBy
 
 
 def evaluate(
@@ -29,7 +29,7 @@ def evaluate(
     node_ids: list[int],
     decide: bool = True,
     judges: list[Judge] | None = None,
-    kind: str | None = None,
+    kind: EventKind | None = None,
 ) -> dict[int, Settlement]:
     """Judge a group of siblings and write the verdicts. With `decide`, also
     prune what a gate rejects and mark checked answers solved.
@@ -77,7 +77,7 @@ def evaluate(
         queries.add_event(
             session,
             runner.run_id,
-            kind or ("evaluate" if decide else "rescore"),
+            kind or (EventKind.EVALUATE if decide else EventKind.RESCORE),
             f"{len(group)} nodes by {', '.join(j.name for j in asked)}",
             node_id=group[0].parent_id,
             details={"nodes": node_ids},

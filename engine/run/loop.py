@@ -35,7 +35,7 @@ from treelight.engine.types import (
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Run
-from treelight.storage.vocabulary import RunStatus
+from treelight.storage.vocabulary import EventKind, RunRequest, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +85,18 @@ class Runner(RunState):
             pending = queries.pending_commands(session, self.run_id)
         return pending[0] if pending else None
 
-    def _apply_request(self, requested: str) -> Run:
+    def _apply_request(self, requested: RunRequest) -> Run:
         """A person's pause or stop, applied between two actions."""
-        status, reason = {
-            "stop": ("stopped", "stopped by a person"),
-            "pause": ("paused", "paused by a person"),
+        status, event, reason = {
+            RunRequest.STOP: (RunStatus.STOPPED, EventKind.STOPPED, "stopped by a person"),
+            RunRequest.PAUSE: (RunStatus.PAUSED, EventKind.PAUSED, "paused by a person"),
         }[requested]
-        return resting.rest(self, status, reason, status, actor="person", request=requested)
+        return resting.rest(self, status, reason, event, actor="person", request=requested)
 
     def _should_act(self) -> bool:
         run = self.ledger()
         if run.status == RunStatus.QUEUED:
-            self.set_status(RunStatus.RUNNING, "", "start")
+            self.set_status(RunStatus.RUNNING, "", EventKind.START)
             return True
         if run.status == RunStatus.PAUSED and run.steps_requested > 0:
             with unit_of_work(self.engine, self.run_id) as session:
@@ -126,7 +126,12 @@ class Runner(RunState):
                 expansion.critique(self, action)
             case Finish():
                 resting.rest(
-                    self, "done", action.reason, "finish", chosen=action.node_id, count_action=True
+                    self,
+                    RunStatus.DONE,
+                    action.reason,
+                    EventKind.FINISH,
+                    chosen=action.node_id,
+                    count_action=True,
                 )
             case _:
                 assert_never(action)
@@ -135,10 +140,10 @@ class Runner(RunState):
         return action
 
     def _pause(self, reason: str) -> Run:
-        return resting.rest(self, "paused", reason, "error")
+        return resting.rest(self, RunStatus.PAUSED, reason, EventKind.ERROR)
 
     def _stop_on_budget(self, reason: str) -> Run:
         best = self.strategy.best(self.load())
         return resting.rest(
-            self, "stopped", reason, "budget_stop", chosen=best.id if best else None
+            self, RunStatus.STOPPED, reason, EventKind.BUDGET_STOP, chosen=best.id if best else None
         )

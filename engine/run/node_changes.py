@@ -16,18 +16,18 @@ from treelight.engine.types import Backup, Prune, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node
-from treelight.storage.vocabulary import NodeStatus, PrunedBy
+from treelight.storage.vocabulary import EventKind, NodeStatus, PrunedBy
 
 
 def prune_node(
-    session: Session, run_id: int, node: Node, reason: str, by: str, actor: str = "engine"
+    session: Session, run_id: int, node: Node, reason: str, by: PrunedBy, actor: str = "engine"
 ) -> None:
     """The one way a node becomes pruned: status, reason, who, and the event that
     lets a person restore it to what it was."""
     queries.add_event(
         session,
         run_id,
-        "prune",
+        EventKind.PRUNE,
         reason,
         node_id=node.id,
         actor=actor,
@@ -36,7 +36,7 @@ def prune_node(
     node.status, node.status_reason, node.pruned_by = NodeStatus.PRUNED, reason, by
 
 
-def unprune_node(node: Node, status: str, reason: str) -> None:
+def unprune_node(node: Node, status: NodeStatus, reason: str) -> None:
     """A restore: back to `status`; nobody has pruned it any more."""
     node.status, node.status_reason, node.pruned_by = status, reason, PrunedBy.NONE
 
@@ -54,7 +54,7 @@ def backup(runner: RunState, tree: TreeView, action: Backup) -> None:
         queries.add_event(
             session,
             runner.run_id,
-            "backup",
+            EventKind.BACKUP,
             ", ".join(f"#{leaf}: {r:.2f}" for leaf, r in action.rewards.items()),
             node_id=tree.nodes[next(iter(action.rewards))].parent_id,
             details={"rewards": {str(k): v for k, v in action.rewards.items()}},

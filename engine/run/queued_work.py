@@ -20,27 +20,34 @@ from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command
-from treelight.storage.vocabulary import NodeStatus, PrunedBy
+from treelight.storage.vocabulary import (
+    CommandKind,
+    CommandStatus,
+    EventKind,
+    NodeStatus,
+    Origin,
+    PrunedBy,
+)
 
 
 def serve(runner: RunState, command: Command) -> None:
     try:
-        if command.kind in ("rerun", "counterfactual"):
+        if command.kind in (CommandKind.RERUN, CommandKind.COUNTERFACTUAL):
             result = _rerun(runner, command)
-        elif command.kind == "rescore_tree":
+        elif command.kind == CommandKind.RESCORE_TREE:
             result = _rescore_tree(runner)
         else:
             result = f"unknown command {command.kind!r}"
-        _close(runner, command, "done", result)
+        _close(runner, command, CommandStatus.DONE, result)
     except BudgetExhausted as exhausted:
-        _close(runner, command, "failed", str(exhausted))
+        _close(runner, command, CommandStatus.FAILED, str(exhausted))
         raise
     except TreelightError as error:
-        _close(runner, command, "failed", str(error))
+        _close(runner, command, CommandStatus.FAILED, str(error))
         raise
 
 
-def _close(runner: RunState, command: Command, status: str, result: str) -> None:
+def _close(runner: RunState, command: Command, status: CommandStatus, result: str) -> None:
     with unit_of_work(runner.engine, runner.run_id) as session:
         stored = session.get(Command, command.id)
         assert stored is not None
@@ -57,10 +64,10 @@ def _rerun(runner: RunState, command: Command) -> str:
         done = [
             c
             for c in queries.run_commands(session, runner.run_id)
-            if c.kind == command.kind and c.status == "done"
+            if c.kind == command.kind and c.status == CommandStatus.DONE
         ]
     branch = f"{command.kind}-{len(done) + 1}"
-    origin = "counterfactual" if command.kind == "counterfactual" else "rerun"
+    origin = Origin.COUNTERFACTUAL if command.kind == CommandKind.COUNTERFACTUAL else Origin.RERUN
     generator = runner.generator
     if payload.get("model"):
         generator = make_generator({**runner.generator_spec(runner.run), "model": payload["model"]})
@@ -83,7 +90,7 @@ def _rerun(runner: RunState, command: Command) -> str:
         node,
         calls,
         mode,
-        kind=command.kind,
+        kind=EventKind(command.kind),
         branch=branch,
         origin=origin,
         note=f"{branch}: " + (", ".join(f"{k}={v}" for k, v in payload.items()) or "same settings"),
@@ -94,7 +101,7 @@ def _rerun(runner: RunState, command: Command) -> str:
     ]
     if judgeable and runner.judges:
         evaluate(runner, tree, judgeable)
-    if command.kind == "counterfactual":
+    if command.kind == CommandKind.COUNTERFACTUAL:
         return f"{branch}: {len(child_ids)} candidates below pruned #{node.id}, kept apart"
     return f"{branch}: {len(child_ids)} candidates beside the original children of #{node.id}"
 
@@ -122,7 +129,7 @@ def _rescore_tree(runner: RunState) -> str:
         queries.add_event(
             session,
             runner.run_id,
-            "rescore_report",
+            EventKind.RESCORE_REPORT,
             f"{len(changes)} decisions would change",
             details={"changes": changes},
         )

@@ -32,7 +32,7 @@ from treelight.engine.types import Evaluate, NodeView, TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run
-from treelight.storage.vocabulary import NodeStatus, RunStatus
+from treelight.storage.vocabulary import EventKind, NodeStatus, RunRequest, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def verify_with_free_judges(runner: RunState) -> int:
     tree = runner.load()
     judged = 0
     for group in unsettled_by_free_judges(runner, tree):
-        evaluate(runner, tree, group, judges=free, kind="verify")
+        evaluate(runner, tree, group, judges=free, kind=EventKind.VERIFY)
         judged += len(group)
         tree = runner.load()
     return judged
@@ -83,13 +83,13 @@ def partly_judged(runner: RunState, tree: TreeView) -> Evaluate | None:
 
 def rest(
     runner: RunState,
-    status: str,
+    status: RunStatus,
     reason: str,
-    event: str,
+    event: EventKind,
     chosen: int | None = None,
     actor: str = "engine",
     count_action: bool = False,
-    request: str = "",
+    request: RunRequest = RunRequest.NONE,
 ) -> Run:
     """Verify, close the frontier (for an end), choose an honest answer, then set
     `status`. `chosen` is the node the strategy picked as its answer, if any;
@@ -118,7 +118,7 @@ def rest(
             run.answer_node_id = None if answer is None else answer.id
         run.status = status
         run.status_reason = f"{reason}; {note}" if note else reason
-        run.requested = ""
+        run.requested = RunRequest.NONE
         run.elapsed_seconds = runner.elapsed()
         details = {"answer": run.answer} if ends else {}
         queries.add_event(
@@ -148,7 +148,7 @@ def _close_frontier(runner: RunState, session: Session, reason: str) -> None:
     queries.add_event(
         session,
         runner.run_id,
-        "unexplored",
+        EventKind.UNEXPLORED,
         f"{len(open_ids)} open nodes left unexpanded",
         details={"nodes": open_ids},
     )
@@ -204,7 +204,7 @@ def reopen_unexplored(session: Session, run_id: int) -> int:
         queries.add_event(
             session,
             run_id,
-            "reopen",
+            EventKind.REOPEN,
             f"{len(nodes)} unexplored nodes open again",
             details={"nodes": [n.id for n in nodes]},
         )

@@ -30,7 +30,7 @@ from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run, utcnow
-from treelight.storage.vocabulary import RunStatus
+from treelight.storage.vocabulary import EventKind, RunStatus
 
 LEASE_SECONDS = 60.0
 
@@ -183,7 +183,7 @@ class RunState:
         if limit is not None and self.elapsed() >= float(limit):
             raise BudgetExhausted(f"time budget: {self.elapsed():.1f} s of {limit} s used")
 
-    def set_status(self, status: str, reason: str, event: str) -> Run:
+    def set_status(self, status: RunStatus, reason: str, event: EventKind) -> Run:
         with unit_of_work(self.engine, self.run_id) as session:
             run = session.get(Run, self.run_id)
             assert run is not None

@@ -22,7 +22,14 @@ from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run
 from treelight.storage.queries import Label
-from treelight.storage.vocabulary import LabelVerdict, NodeStatus, PrunedBy, RunStatus
+from treelight.storage.vocabulary import (
+    CommandKind,
+    EventKind,
+    LabelVerdict,
+    NodeStatus,
+    PrunedBy,
+    RunStatus,
+)
 
 PRUNABLE = (
     NodeStatus.OPEN,
@@ -77,18 +84,20 @@ def restore(engine: Engine, run_id: int, node_id: int, branch: bool = False) -> 
             if node.status != NodeStatus.PRUNED:
                 continue
             last = queries.last_prune_event(session, node.id or 0)
-            previous = (last.details.get("previous") if last else None) or "open"
-            if previous in ("open", "unexplored") and _was_expanded(session, node):
+            previous = NodeStatus((last.details.get("previous") if last else None) or "open")
+            if previous in (NodeStatus.OPEN, NodeStatus.UNEXPLORED) and _was_expanded(
+                session, node
+            ):
                 # Pruned while the model was writing its children: it was expanded, and
                 # an `open` node would be expanded again (the same calls, twice the nodes).
-                previous = "expanded"
-            elif previous in ("open", "unexplored"):
+                previous = NodeStatus.EXPANDED
+            elif previous in (NodeStatus.OPEN, NodeStatus.UNEXPLORED):
                 # An ended run has no open node: it waits for a resume as `unexplored`.
-                previous = "unexplored" if ended else "open"
+                previous = NodeStatus.UNEXPLORED if ended else NodeStatus.OPEN
             queries.add_event(
                 session,
                 run_id,
-                "restore",
+                EventKind.RESTORE,
                 f"restored to {previous}",
                 node_id=node.id,
                 actor="person",
@@ -129,7 +138,7 @@ def pin(engine: Engine, run_id: int, node_id: int, pinned: bool = True) -> None:
         queries.add_event(
             session,
             run_id,
-            "pin" if pinned else "unpin",
+            EventKind.PIN if pinned else EventKind.UNPIN,
             "explore this more" if pinned else "",
             node_id=node_id,
             actor="person",
@@ -145,7 +154,7 @@ def add_prior(engine: Engine, run_id: int, node_id: int, text: str) -> Prior:
         _node(session, run_id, node_id)
         prior = Prior(run_id=run_id, node_id=node_id, text=text, actor="person")
         session.add(prior)
-        queries.add_event(session, run_id, "prior", text, node_id=node_id, actor="person")
+        queries.add_event(session, run_id, EventKind.PRIOR, text, node_id=node_id, actor="person")
     return prior
 
 
@@ -163,7 +172,7 @@ def add_note(engine: Engine, run_id: int, node_id: int, text: str, actor: str = 
         raise BadArguments(f"A note takes at most {NOTE_CHARS} characters, not {len(text)}.")
     with unit_of_work(engine, run_id) as session:
         _node(session, run_id, node_id)
-        queries.add_event(session, run_id, "note", text, node_id=node_id, actor=actor)
+        queries.add_event(session, run_id, EventKind.NOTE, text, node_id=node_id, actor=actor)
 
 
 LABEL_NOTE_CHARS = 500
@@ -201,7 +210,7 @@ def label(
         event = queries.add_event(
             session,
             run_id,
-            "label",
+            EventKind.LABEL,
             f"{verdict}: {note}" if note else str(verdict),
             node_id=node_id,
             actor=actor,
@@ -228,13 +237,13 @@ def swap_judges(
         queries.add_event(
             session,
             run_id,
-            "judge_swap",
+            EventKind.JUDGE_SWAP,
             f"{_names(old)} → {_names(judges)}",
             actor="person",
             details={"old": old, "new": judges, "judge_set": run.judge_set},
         )
         if whole_tree:
-            session.add(Command(run_id=run_id, kind="rescore_tree"))
+            session.add(Command(run_id=run_id, kind=CommandKind.RESCORE_TREE))
     return run
 
 
@@ -252,7 +261,7 @@ def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Comman
             raise BadArguments("An invalid node has no state to continue from; re-run its parent.")
         command = Command(
             run_id=run_id,
-            kind="rerun",
+            kind=CommandKind.RERUN,
             node_id=node_id,
             payload={k: v for k, v in overrides.items() if v not in (None, "")},
         )
@@ -260,7 +269,7 @@ def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Comman
         queries.add_event(
             session,
             run_id,
-            "rerun_request",
+            EventKind.RERUN_REQUEST,
             _describe(command.payload),
             node_id=node_id,
             actor="person",
@@ -280,12 +289,12 @@ def counterfactual(engine: Engine, run_id: int, node_id: int) -> Command:
                 f"Node #{node_id} is {node.status}, not pruned: only a pruned node has a "
                 "counterfactual. (Re-run it instead to try other settings.)"
             )
-        command = Command(run_id=run_id, kind="counterfactual", node_id=node_id)
+        command = Command(run_id=run_id, kind=CommandKind.COUNTERFACTUAL, node_id=node_id)
         session.add(command)
         queries.add_event(
             session,
             run_id,
-            "counterfactual_request",
+            EventKind.COUNTERFACTUAL_REQUEST,
             f"expand pruned #{node_id} anyway",
             node_id=node_id,
             actor="person",

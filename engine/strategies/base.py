@@ -21,7 +21,9 @@ from treelight.engine.types import (
     Finish,
     NodeStatus,
     NodeView,
+    Origin,
     Prune,
+    PrunedBy,
     TreeView,
 )
 
@@ -108,7 +110,7 @@ class Strategy(ABC):
         best = max(scored, key=rank_key) if scored else None
         if best is not None and best.score is not None and best.score >= threshold:
             return None
-        used = {n.parent_id for n in tree.main() if n.origin == "more"}
+        used = {n.parent_id for n in tree.main() if n.origin == Origin.MORE}
         if len(used) >= int(self.params["more_rounds"]):
             return None
         target = tree.nodes[best.parent_id] if best and best.parent_id else tree.root
@@ -120,7 +122,7 @@ class Strategy(ABC):
             target.id,
             samples=k,
             mode=self.mode_for(target),
-            origin="more",
+            origin=Origin.MORE,
             note=f"more: {best_text} < {threshold:g}, so {k} more candidates at #{target.id}",
         )
 
@@ -128,7 +130,7 @@ class Strategy(ABC):
         failures = int(self.params["backtrack_after"])
         newest_child: dict[int, int] = {}
         for node in tree.main():
-            if node.parent_id is not None and node.origin != "judge":
+            if node.parent_id is not None and node.origin != Origin.JUDGE:
                 newest_child[node.parent_id] = max(newest_child.get(node.parent_id, 0), node.id)
         recent = sorted(newest_child, key=newest_child.__getitem__, reverse=True)[:failures]
         if len(recent) < failures:
@@ -143,7 +145,7 @@ class Strategy(ABC):
             for n in tree.with_status(NodeStatus.OPEN)
             if (n.score is None or n.score >= good_score)
             and (n.evaluated or n.parent_id is None)
-            and not any(k.origin == "backtrack" for k in tree.kids(n.id))
+            and not any(k.origin == Origin.BACKTRACK for k in tree.kids(n.id))
         ]
         if not good:
             return None
@@ -152,7 +154,7 @@ class Strategy(ABC):
             target.id,
             samples=self.samples(),
             mode=self.mode_for(target),
-            origin="backtrack",
+            origin=Origin.BACKTRACK,
             note=f"backtrack: the last {failures} expansions gave no live candidate; "
             f"back to the last good node #{target.id}",
         )
@@ -192,7 +194,11 @@ def shuffled_ties(node: NodeView) -> tuple[bool, float, int]:
 
 
 def cut_below(
-    ranked_nodes: list[NodeView], keep: int, what: str, note: str = "", kind: str = "beam cutoff"
+    ranked_nodes: list[NodeView],
+    keep: int,
+    what: str,
+    note: str = "",
+    kind: PrunedBy = PrunedBy.BEAM,
 ) -> Prune | None:
     """Prune all but the first `keep` of `ranked_nodes` (best first), each with its rank
     and the score it fell short of; None when there is nothing to cut."""

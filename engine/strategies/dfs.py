@@ -15,7 +15,7 @@ from treelight.engine.strategies.base import (
     rank_key,
     score_text,
 )
-from treelight.engine.types import Action, Expand, NodeStatus, Prune, TreeView
+from treelight.engine.types import Action, Expand, NodeStatus, Prune, PrunedBy, TreeView
 
 
 class DepthFirst(Strategy):
@@ -51,7 +51,7 @@ class DepthFirst(Strategy):
         if weak:
             return Prune(
                 {n.id: f"value {score_text(n)} below threshold {threshold:g}" for n in weak},
-                kind="threshold",
+                kind=PrunedBy.THRESHOLD,
             )
         steps = int(self.params["steps"])
         frontier = [n for n in tree.with_status(NodeStatus.OPEN) if n.depth < steps]

@@ -18,7 +18,7 @@ from treelight.engine.strategies.base import (
     ranked,
     score_text,
 )
-from treelight.engine.types import Action, Expand, NodeStatus, NodeView, TreeView
+from treelight.engine.types import Action, Expand, NodeStatus, NodeView, PrunedBy, TreeView
 
 LIVE = ("terminal", "open")
 
@@ -74,7 +74,9 @@ class Evolve(Strategy):
         if not alive:
             return self.finish(tree, f"generation {generation}: no answer survived the judges")
         keep = int(self.params["parents"])
-        cut = cut_below(alive, keep, f"not selected in generation {generation}", kind="selection")
+        cut = cut_below(
+            alive, keep, f"not selected in generation {generation}", kind=PrunedBy.SELECTION
+        )
         if cut:
             return cut
         if generation >= int(self.params["generations"]):

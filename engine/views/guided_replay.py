@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from treelight.engine.views.replay import tree_at
 from treelight.storage.models import Event, Node
-from treelight.storage.vocabulary import NodeStatus, PrunedBy
+from treelight.storage.vocabulary import EventKind, NodeStatus, PrunedBy
 
 QUESTIONS = {
     "expand": "Which node does the search expand next?",
@@ -39,7 +39,7 @@ def questions(nodes: list[Node], events: list[Event]) -> list[Question]:
     for index, event in enumerate(events):
         if event.actor != "engine" or event.node_id is None or event.kind not in QUESTIONS:
             continue
-        if event.kind == "prune" and event.details.get("by") in (
+        if event.kind == EventKind.PRUNE and event.details.get("by") in (
             PrunedBy.DUPLICATE,
             PrunedBy.PARENT,
         ):
@@ -50,7 +50,9 @@ def questions(nodes: list[Node], events: list[Event]) -> list[Question]:
         if len(choices) < 2 or event.node_id not in choices:
             continue  # one possibility is not a question
         reason = event.reason
-        if event.kind == "expand":  # the event says what came of it; show what it was chosen on
+        if (
+            event.kind == EventKind.EXPAND
+        ):  # the event says what came of it; show what it was chosen on
             scores = ", ".join(f"#{n.id} {_score(n)}" for n in possible)
             reason = f"the scores then: {scores}. It gave {event.reason}."
         asked.append(
@@ -69,7 +71,7 @@ def questions(nodes: list[Node], events: list[Event]) -> list[Question]:
 def _could_be_picked(node: Node, kind: str) -> bool:
     if node.branch != "main":
         return False
-    if kind == "expand":
+    if kind == EventKind.EXPAND:
         return node.status == NodeStatus.OPEN
     return node.parent_id is not None and node.status in (NodeStatus.OPEN, NodeStatus.EXPANDED)
 

@@ -10,7 +10,7 @@ score from the evaluate event that judged it, and shows its final status
 from __future__ import annotations
 
 from treelight.storage.models import Event, Node
-from treelight.storage.vocabulary import NodeStatus
+from treelight.storage.vocabulary import EventKind, NodeStatus, PrunedBy
 
 
 def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
@@ -19,27 +19,28 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
         return []
     last = min(step, len(events) - 1)
     until = events[last]
-    status: dict[int, tuple[str, str]] = {}
-    pruned_by: dict[int, str] = {}
+    status: dict[int, tuple[NodeStatus, str]] = {}
+    pruned_by: dict[int, PrunedBy] = {}
     judged: set[int] = set()
     for event in events[: last + 1]:
-        if event.kind in ("evaluate", "verify"):
+        if event.kind in (EventKind.EVALUATE, EventKind.VERIFY):
             judged.update(event.details.get("nodes", []))
-        elif event.kind == "unexplored":  # the run ended with these open
+        elif event.kind == EventKind.UNEXPLORED:  # the run ended with these open
             for node_id in event.details.get("nodes", []):
                 status[node_id] = (NodeStatus.UNEXPLORED, "the run ended before expanding it")
-        elif event.kind == "reopen":  # a stopped run resumed
+        elif event.kind == EventKind.REOPEN:  # a stopped run resumed
             for node_id in event.details.get("nodes", []):
                 status.pop(node_id, None)
         if event.node_id is None:
             continue
-        if event.kind in ("expand",):
-            status[event.node_id] = ("expanded", "")
-        elif event.kind == "prune":
-            status[event.node_id] = ("pruned", event.reason)
-            pruned_by[event.node_id] = str(event.details.get("by", ""))
-        elif event.kind == "restore":
-            status[event.node_id] = (event.reason.removeprefix("restored to "), "restored")
+        if event.kind in (EventKind.EXPAND,):
+            status[event.node_id] = (NodeStatus.EXPANDED, "")
+        elif event.kind == EventKind.PRUNE:
+            status[event.node_id] = (NodeStatus.PRUNED, event.reason)
+            pruned_by[event.node_id] = PrunedBy(str(event.details.get("by", "")))
+        elif event.kind == EventKind.RESTORE:
+            restored = NodeStatus(event.reason.removeprefix("restored to "))
+            status[event.node_id] = (restored, "restored")
     shown: list[Node] = []
     for node in nodes:
         if node.parent_id is not None and node.created_at > until.created_at:
@@ -48,7 +49,8 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
         copy = Node.model_validate(node.model_dump())
         if node_id in status:
             copy.status, copy.status_reason = status[node_id]
-            copy.pruned_by = pruned_by.get(node_id, "") if copy.status == NodeStatus.PRUNED else ""
+            pruned = copy.status == NodeStatus.PRUNED
+            copy.pruned_by = pruned_by.get(node_id, PrunedBy.NONE) if pruned else PrunedBy.NONE
         elif node.status == NodeStatus.INVALID or (
             node_id in judged and node.status == NodeStatus.SOLVED
         ):

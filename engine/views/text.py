@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from treelight.storage.models import Evaluation, Node, Run
 from treelight.storage.queries import Label
-from treelight.storage.vocabulary import NodeStatus
+from treelight.storage.vocabulary import NodeStatus, Origin
 
 MAX_LINE = 110
 
@@ -43,7 +43,7 @@ def format_tree(
         if node.visits:  # MCTS statistics
             score += f" N={node.visits} Q={node.value / node.visits:.2f}"
         pin = " [pinned]" if node.pinned else ""
-        origin = "" if node.origin == "model" else f" <{node.origin}>"
+        origin = "" if node.origin == Origin.MODEL else f" <{node.origin}>"
         line = (
             f"{'  ' * indent}#{node.id} [{node.status}{score}]{pin}{origin} {one_line(node.text)}"
         )

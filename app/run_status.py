@@ -1,0 +1,99 @@
+"""A run's state in words and bars, above its tree: the status line (a pending
+pause or stop said as such), the answer or the best so far (marked as not an
+answer), the tally of finished answers, and the budget used.
+
+Shows what the database holds; decides nothing.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlmodel import Session
+
+from treelight.app.safe import md
+from treelight.app.services import get_engine
+from treelight.engine.views.best_path import answer_tally, best_node
+from treelight.storage import queries
+from treelight.storage.models import Run
+from treelight.storage.vocabulary import RunRequest, RunStatus
+
+REQUESTED = {
+    RunRequest.PAUSE: "pausing after the current step…",
+    RunRequest.STOP: "stopping after the current step…",
+}
+
+
+def status_line(run: Run, node_total: int) -> None:
+    tokens = run.prompt_tokens + run.completion_tokens
+    shown = REQUESTED.get(run.requested)  # asked for, not yet applied by the runner
+    line = (
+        (f"**{shown}** (still {run.status})" if shown else f"**{run.status}**")
+        + (f" — {md(run.status_reason)}" if run.status_reason else "")
+        + f" · {node_total} nodes · {run.model_calls} model calls · {tokens:,} tokens · "
+        f"{run.elapsed_seconds:.1f} s"
+    )
+    if (
+        run.status == RunStatus.PAUSED
+        and run.status_reason
+        and run.status_reason != "paused by a person"
+    ):
+        st.error(
+            f"Paused: {md(run.status_reason)}\n\nFix the cause, then press **Resume**: "
+            "every node made so far is kept."
+        )
+    else:
+        st.markdown(line.replace("\n", " "))
+    if run.answer is not None:
+        st.success("Answer")
+        st.code(run.answer, language=None)
+    results(run)
+    budget_bars(run, node_total)
+
+
+def results(run: Run) -> None:
+    """What the search has found, always in sight: with no answer, the best so far
+    (marked as not an answer); with several finished paths, the tally of answers."""
+    assert run.id is not None
+    with Session(get_engine()) as session:
+        nodes = queries.run_nodes(session, run.id)
+    if run.answer is None:
+        best = best_node(nodes, run)
+        if best is not None:
+            st.info(
+                f"Best so far (not an answer: it has not passed its checks) — "
+                f"#{best.id}, {best.status}, depth {best.depth}"
+                + (f", score {best.score:.2f}" if best.score is not None else "")
+            )
+            st.text(best.text)
+    tally = answer_tally(nodes)
+    if len(tally) > 1 or (tally and tally[0][1] > 1):
+        chosen = run.answer_node_id
+        rows = [
+            {
+                "answer": answer,
+                "paths": count,
+                "chosen": "← the run's answer" if chosen in ids else "",
+                "nodes": ", ".join(f"#{i}" for i in ids),
+            }
+            for answer, count, ids in tally
+        ]
+        st.caption("Finished answers, most common first (the vote for self-consistency)")
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def budget_bars(run: Run, node_total: int) -> None:
+    budget = run.budget
+    used = {
+        "max_calls": (run.model_calls, "model calls"),
+        "max_tokens": (run.prompt_tokens + run.completion_tokens, "tokens"),
+        "max_nodes": (node_total, "nodes"),
+        "max_seconds": (run.elapsed_seconds, "seconds"),
+    }
+    shown = [(key, *used[key]) for key in used if budget.get(key)]
+    if not shown:
+        return
+    for column, (key, value, label) in zip(st.columns(len(shown)), shown, strict=True):
+        limit = float(budget[key])
+        column.progress(
+            min(1.0, value / limit) if limit else 0.0, text=f"{label}: {value:,.0f} / {limit:,.0f}"
+        )
