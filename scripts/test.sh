@@ -24,8 +24,27 @@ echo "== mypy" && bash scripts/typecheck.sh
 echo "== import contracts (app -> engine -> storage)" && lint-imports --no-cache
 if [ "$quick" = 1 ]; then
   echo "== pytest (quick tier: no model, browser, PostgreSQL or slow tests)"
-  python -m pytest -q -m "not model and not browser and not postgres and not slow" "$@"
-else
-  # system.sh installed PostgreSQL: its tests must run, not skip.
-  echo "== pytest" && TREELIGHT_REQUIRE_POSTGRES=1 python -m pytest -q "$@"
+  exec python -m pytest -q -m "not model and not browser and not postgres and not slow" "$@"
 fi
+
+# system.sh installed PostgreSQL: its tests must run, not skip.
+export TREELIGHT_REQUIRE_POSTGRES=1
+# Two processes side by side: the tests that run the model or Chromium, one at a
+# time (two llama.cpp processes on two cores thrash), beside all the others.
+# Exit code 5 is pytest's "no test selected" (e.g. `-k` matched only one side).
+heavy_log=$(mktemp)
+python -m pytest -q -p no:cacheprovider -m "model or browser" "$@" >"$heavy_log" 2>&1 &
+heavy=$!
+echo "== pytest (no model, no browser; the model and browser tests run beside it)"
+light_status=0
+python -m pytest -q -m "not model and not browser" "$@" || light_status=$?
+heavy_status=0
+wait "$heavy" || heavy_status=$?
+echo "== pytest (model and browser tests)"
+cat "$heavy_log"
+rm -f "$heavy_log"
+for status in "$light_status" "$heavy_status"; do
+  if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then
+    exit "$status"
+  fi
+done

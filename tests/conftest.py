@@ -33,11 +33,11 @@ from treelight.storage.paths import database_url
 pytest_plugins = ["tests.postgres"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgres" in callspec.params.values():
-            item.add_marker(pytest.mark.postgres)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Markers given by what a test uses, as each test is collected."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgres" in callspec.params.values():
+        item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(autouse=True)
