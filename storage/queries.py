@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, or_, update
+from sqlalchemy import Connection, Row, Table, func
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from treelight.storage.models import (
@@ -30,7 +28,6 @@ from treelight.storage.vocabulary import (
     EventKind,
     LabelVerdict,
     RunRequest,
-    RunStatus,
 )
 
 
@@ -90,6 +87,21 @@ def list_runs(session: Session, limit: int = 500) -> list[Run]:
 
 def run_nodes(session: Session, run_id: int) -> list[Node]:
     return list(session.exec(select(Node).where(Node.run_id == run_id).order_by(col(Node.id))))
+
+
+NODE_TABLE: Table = Node.__table__  # type: ignore[attr-defined]
+
+
+def nodes_since(session: Session, run_id: int, rev: int) -> list[Row[Any]]:
+    """The run's nodes written after revision `rev` (storage/revisions.py), oldest
+    first, as plain rows (every column, by name; no ORM objects are built): what
+    an incremental reader (the engine's tree cache) fetches on each look."""
+    query = (
+        sa_select(*NODE_TABLE.columns)
+        .where(NODE_TABLE.c.run_id == run_id, NODE_TABLE.c.rev > rev)
+        .order_by(NODE_TABLE.c.id)
+    )
+    return list(session.execute(query).all())
 
 
 def run_evaluations(session: Session, run_id: int) -> list[Evaluation]:
@@ -166,13 +178,6 @@ def run_priors(session: Session, run_id: int) -> list[Prior]:
     return list(session.exec(select(Prior).where(Prior.run_id == run_id).order_by(col(Prior.id))))
 
 
-def judged_node_ids(session: Session, run_id: int, judge_set: int) -> set[int]:
-    query = select(Evaluation.node_id).where(
-        Evaluation.run_id == run_id, Evaluation.judge_set == judge_set
-    )
-    return set(session.exec(query))
-
-
 def nodes_by_id(session: Session, node_ids: list[int]) -> dict[int, Node]:
     nodes = session.exec(select(Node).where(col(Node.id).in_(node_ids)))
     return {n.id or 0: n for n in nodes}
@@ -228,6 +233,9 @@ def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
     return call
 
 
+EVENT_TABLE: Table = Event.__table__  # type: ignore[attr-defined]
+
+
 def add_event(
     session: Session,
     run_id: int,
@@ -237,119 +245,25 @@ def add_event(
     node_id: int | None = None,
     actor: str = "engine",
     details: dict[str, Any] | None = None,
-) -> Event:
-    event = Event(
-        run_id=run_id,
-        kind=kind,
-        actor=actor,
-        node_id=node_id,
-        reason=reason,
-        details=details or {},
+) -> datetime:
+    """Log an event in the session's transaction; returns when it was logged.
+
+    A Core insert on the session's connection: no ORM object is built, and pending
+    ORM objects are not flushed for it (an event names a node by id only)."""
+    at = utcnow()
+    session.connection().execute(
+        EVENT_TABLE.insert(),
+        {
+            "run_id": run_id,
+            "kind": kind,
+            "actor": actor,
+            "node_id": node_id,
+            "reason": reason,
+            "details": details or {},
+            "created_at": at,
+        },
     )
-    session.add(event)
-    return event
-
-
-# --- leases: one process works on a run at a time -------------------------------------
-
-
-def lease_owner_is_dead(owner: str | None) -> bool:
-    """True when `owner` ("host:pid:nonce") is a process on this host that has exited."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        import os
-
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def lease_is_live(run: Run) -> bool:
-    """True while a live process holds the run (a runner is working on it)."""
-    return (
-        run.lease_owner is not None
-        and run.lease_until is not None
-        and run.lease_until >= utcnow()
-        and not lease_owner_is_dead(run.lease_owner)
-    )
-
-
-def claim_run(engine: Engine, run_id: int, owner: str, seconds: float) -> bool:
-    """Take or renew the lease on a run; False when another live process holds it."""
-    now = utcnow()
-    with Session(engine) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            return False
-        current = run.lease_owner
-        free = (
-            current is None
-            or current == owner
-            or run.lease_until is None
-            or run.lease_until < now
-            or lease_owner_is_dead(current)
-        )
-        if not free:
-            return False
-        # Compare-and-swap on the owner we saw, so two claimants cannot both win.
-        owner_matches = (
-            col(Run.lease_owner).is_(None) if current is None else col(Run.lease_owner) == current
-        )
-        result = session.execute(
-            update(Run)
-            .where(col(Run.id) == run_id, owner_matches)
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
-        )
-        session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
-
-
-def renew_lease(engine: Engine, run_id: int, owner: str, seconds: float) -> None:
-    """Extend a lease this owner holds (a no-op for anyone else)."""
-    with Session(engine) as session:
-        session.execute(
-            update(Run)
-            .where(col(Run.id) == run_id, col(Run.lease_owner) == owner)
-            .values(lease_until=utcnow() + timedelta(seconds=seconds))
-        )
-        session.commit()
-
-
-def release_run(engine: Engine, run_id: int, owner: str) -> None:
-    with Session(engine) as session:
-        session.execute(
-            update(Run)
-            .where(col(Run.id) == run_id, col(Run.lease_owner) == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        session.commit()
-
-
-def claimable_runs(session: Session, eval_id: int | None = None) -> list[Run]:
-    """Runs a worker should pick up: running, queued, paused with a step asked
-    for, a pause or stop asked for and not yet applied, or any run with a pending
-    command (a re-run, a re-score). With `eval_id`, only that eval's runs."""
-    pending = select(Command.run_id).where(Command.status == CommandStatus.PENDING)
-    query = select(Run).where(
-        or_(
-            col(Run.status).in_((RunStatus.QUEUED, RunStatus.RUNNING)),
-            (col(Run.status) == RunStatus.PAUSED) & (col(Run.steps_requested) > 0),
-            col(Run.requested) != RunRequest.NONE,
-            col(Run.id).in_(pending),
-        )
-    )
-    if eval_id is not None:
-        members = select(EvalItem.run_id).where(EvalItem.eval_id == eval_id)
-        query = query.where(col(Run.id).in_(members))
-    return list(session.exec(query.order_by(col(Run.id))))
+    return at
 
 
 def pending_commands(session: Session, run_id: int) -> list[Command]:

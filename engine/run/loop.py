@@ -32,7 +32,7 @@ from treelight.engine.types import (
     Finish,
     Prune,
 )
-from treelight.storage import queries
+from treelight.storage import leases, queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Run
 from treelight.storage.vocabulary import EventKind, RunRequest, RunStatus
@@ -51,7 +51,7 @@ class Runner(RunState):
 
     def run_until_idle(self) -> Outcome:
         """Work until the run is done, paused or stopped and no command is pending."""
-        if not queries.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS):
+        if not leases.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS):
             raise RunBusy(
                 f"Run #{self.run_id} is being worked on by another process "
                 f"({self.run.lease_owner}); wait for it, or stop that process first."
@@ -78,7 +78,7 @@ class Runner(RunState):
             message = f"internal error: {type(error).__name__}: {error}"
             return Outcome(self._pause(message), TreelightError(message))
         finally:
-            queries.release_run(self.engine, self.run_id, self.owner)
+            leases.release_run(self.engine, self.run_id, self.owner)
 
     def _next_command(self) -> Command | None:
         with Session(self.engine) as session:

@@ -27,7 +27,7 @@ from treelight.engine.run.tree_cache import TreeCache
 from treelight.engine.strategies import Strategy
 from treelight.engine.tasks.base import Task
 from treelight.engine.types import TreeView
-from treelight.storage import queries
+from treelight.storage import leases, queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run, utcnow
 from treelight.storage.vocabulary import EventKind, RunStatus
@@ -158,7 +158,7 @@ class RunState:
         """Renew the lease before a model call, at most every few seconds."""
         now = time.monotonic()
         if now - self._renewed > LEASE_SECONDS / 6:
-            queries.renew_lease(self.engine, self.run_id, self.owner, LEASE_SECONDS)
+            leases.renew_lease(self.engine, self.run_id, self.owner, LEASE_SECONDS)
             self._renewed = now
 
     def count_action(self, session: Session) -> None:

@@ -2,23 +2,27 @@
 
 `load_tree` reads a whole run. `TreeCache` keeps one in memory and, on each
 refresh, reads only what was written since its last look: nodes by revision
-(storage/revisions.py), verdicts and priors by id. The result is the same as a
-full load (a test checks this), at a cost that does not grow with the tree.
+(storage/revisions.py; plain rows, no ORM objects: storage/queries.py
+nodes_since), verdicts and priors by id. The result is the same as a full load
+(a test checks this), at a cost that does not grow with the tree.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from treelight.engine.types import NodeView, TreeView, judge_key
-from treelight.storage.models import Evaluation, Node, Prior
+from treelight.storage import queries
+from treelight.storage.models import Evaluation, Prior
 
 
-def _view(node: Node, verdicts: frozenset[str], evaluated: bool, rejected: bool) -> NodeView:
+def _view(node: Any, verdicts: frozenset[str], evaluated: bool, rejected: bool) -> NodeView:
+    """A NodeView of a node row (storage/queries.py: nodes_since) or a Node."""
     return NodeView(
         id=node.id or 0,
         key=node.key,
@@ -81,13 +85,7 @@ class TreeCache:
             self._forget()
             self.key = (judge_set, judges)
         with Session(self.engine) as session:
-            nodes = list(
-                session.exec(
-                    select(Node)
-                    .where(Node.run_id == self.run_id, col(Node.rev) > self.last_rev)
-                    .order_by(col(Node.id))
-                )
-            )
+            nodes = queries.nodes_since(session, self.run_id, self.last_rev)
             evaluations = list(
                 session.execute(
                     sa_select(

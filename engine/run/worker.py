@@ -23,7 +23,7 @@ from treelight.engine.errors import RunBusy, TreelightError
 from treelight.engine.plugins import MissingPlugin
 from treelight.engine.run.loop import Runner
 from treelight.engine.run.state import new_owner
-from treelight.storage import queries
+from treelight.storage import leases, queries
 from treelight.storage.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Worker:
     def work_once(self) -> int | None:
         """Run the first claimable run until it is idle; return its id (None: nothing to do)."""
         with Session(self.engine) as session:
-            candidates = [r.id for r in queries.claimable_runs(session, self.eval_id)]
+            candidates = [r.id for r in leases.claimable_runs(session, self.eval_id)]
         for run_id in candidates:
             assert run_id is not None
             try:
@@ -78,7 +78,7 @@ class Worker:
 
     def _work_left(self) -> bool:
         with Session(self.engine) as session:
-            return bool(queries.claimable_runs(session, self.eval_id))
+            return bool(leases.claimable_runs(session, self.eval_id))
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.work_forever, name="treelight-worker", daemon=True)

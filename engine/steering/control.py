@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from treelight.engine.errors import BadArguments, RunBusy, RunNotFound
-from treelight.storage import queries
+from treelight.storage import leases, queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run
 from treelight.storage.vocabulary import ENDED, EventKind, RunRequest, RunStatus
@@ -70,7 +70,7 @@ def apply_if_idle(engine: Engine, run_id: int) -> Run:
     with Session(engine) as session:
         run = queries.get_run(session, run_id)
     assert run is not None
-    if not run.requested or queries.lease_is_live(run):
+    if not run.requested or leases.lease_is_live(run):
         return run
     try:
         return Runner(engine, run_id).run_until_idle().run

@@ -207,7 +207,7 @@ def label(
             return None  # nothing to clear
         if current is not None and (current.verdict, current.note) == (verdict, note):
             return current  # said already
-        event = queries.add_event(
+        labelled_at = queries.add_event(
             session,
             run_id,
             EventKind.LABEL,
@@ -218,7 +218,7 @@ def label(
         )
     if verdict == LabelVerdict.NONE:
         return None
-    return Label(node_id, verdict, note, actor, event.created_at)
+    return Label(node_id, verdict, note, actor, labelled_at)
 
 
 def swap_judges(
