@@ -111,7 +111,11 @@ def test_live_embedded_run_click_a_node_and_inspect_it(browser_page: Page, tmp_p
         drawn_while_running = tree_nodes(page)
         assert drawn_while_running >= 3
 
-        time.sleep(3)  # a few more live updates arrive
+        # More live updates arrive (the run goes on): wait for them, not for a time.
+        deadline = time.monotonic() + 60
+        while tree_nodes(page) <= drawn_while_running and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert tree_nodes(page) > drawn_while_running, "no live update reached the tree"
         tree = page.locator(".treelight-tree").first
         assert tree.get_attribute("data-mounts") == "1", "the tree must update in place"
 
