@@ -51,9 +51,9 @@ from treelight.engine.bench.game24_results import (
 )
 from treelight.engine.bench.reference_tot import run_reference
 from treelight.engine.errors import BadArguments
+from treelight.engine.evals.methods import parse_method
 from treelight.engine.generators.base import Generator
 from treelight.engine.generators.chance import ChanceGenerator
-from treelight.engine.judges import parse_judge_specs
 from treelight.engine.options import validate
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
@@ -81,25 +81,14 @@ METHODS = (
 
 # --- Treelight's methods ------------------------------------------------------------------
 
-SETTINGS: dict[str, dict[str, Any]] = {
-    "io": {
-        "strategy": "best-of-n",
-        "strategy_params": {"n": 1},
-        "judges": [],
-        "task_params": {"prompt": "io"},
-    },
-    "cot": {"strategy": "best-of-n", "strategy_params": {"n": 1}, "judges": []},
-    "cot-sc": {"strategy": "self-consistency", "judges": []},
-    "bfs": {"strategy": "bfs", "judges": None},  # the task's: verifier + value x3
-    "bfs-free": {"strategy": "bfs", "judges": None, "generator": {"constrain": "off"}},
-    # Chance at the same width as `bfs` (ToT: one proposal call per state, beam 5),
-    # judged by the verifier alone: with equal scores the beam keeps the first five,
-    # which for random proposals is a random five.
-    "random": {"strategy": "bfs", "judges": [{"name": "game24-verifier"}], "chance": True},
-    "dfs": {"strategy": "dfs", "judges": None},
-    "mcts": {"strategy": "mcts", "judges": None},
-    "refine": {"strategy": "refine", "judges": [{"name": "game24-verifier"}]},  # the check
-    "evolve": {"strategy": "evolve", "judges": [{"name": "game24-verifier"}]},
+# The methods are `treelight eval`'s (engine/evals/methods.py: one definition of
+# io, cot, cot-sc, bfs-free, random and every strategy). Where the benchmark
+# departs from them: `refine` and `evolve` are judged by the verifier alone (the
+# check), so they spend no calls on the value judge; `reference` is the paper's
+# own code (bench/reference_tot.py); chance runs on a ChanceGenerator instance.
+BENCH_JUDGES: dict[str, list[dict[str, Any]]] = {
+    "refine": [{"name": "game24-verifier"}],
+    "evolve": [{"name": "game24-verifier"}],
 }
 
 
@@ -107,41 +96,38 @@ def method_settings(written: str, sc_samples: int = 10) -> dict[str, Any]:
     """The settings of a method as written: a name from METHODS or any installed
     strategy, with options as a judge's are written (`bfs:beam=10`,
     `bfs:constrain=off`, `random:beam=10`, `cot-sc:n=5`). `constrain` goes to the
-    backend; every other option is the strategy's, checked before anything runs."""
+    backend, an option Game of 24 declares to the task, every other option to the
+    strategy, all checked before anything runs."""
     name, _, options = written.partition(":")
     name = name.strip()
     if name == "reference":
         if options:
             raise BadArguments("The method reference takes no options: it runs the paper's.")
         return {"reference": True}
-    if name in SETTINGS:
-        settings = dict(SETTINGS[name])
-    elif name in strategy_classes():
-        settings = {"strategy": name, "judges": None}
-    else:
+    if name not in METHODS and name not in strategy_classes():
         raise BadArguments(
             f"Unknown method {name!r}; choose from {', '.join(METHODS)} or a strategy "
             f"({', '.join(strategy_classes())}), with options as in bfs:beam=10."
         )
-    spec: dict[str, Any] = {}
-    if options:
-        [spec] = parse_judge_specs(f"x:{options}")
-        spec.pop("name")
-    if "constrain" in spec:
-        settings["generator"] = {
-            **settings.get("generator", {}),
-            "constrain": spec.pop("constrain"),
-        }
-    task_options = {k: spec.pop(k) for k in list(spec) if k in Game24.Options.model_fields}
-    if task_options:  # e.g. moves=distinct: the task's, checked by the task
-        settings["task_params"] = {**settings.get("task_params", {}), **task_options}
-        validate(Game24.Options, settings["task_params"], f"method {written!r}: task 'game24'")
-    params = {**settings.get("strategy_params", {}), **spec}
+    method = parse_method(written, "game24")
+    params = dict(method.params)
     if name == "cot-sc":
         params.setdefault("n", sc_samples)
-    strategy = strategy_classes()[settings["strategy"]]
+    strategy = strategy_classes()[method.strategy]
     validate(strategy.Options, params, f"method {written!r}: strategy {strategy.name!r}")
-    settings["strategy_params"] = params
+    settings: dict[str, Any] = {
+        "strategy": method.strategy,
+        "strategy_params": params,
+        "judges": BENCH_JUDGES.get(name, method.judges),
+    }
+    if method.task_params:  # e.g. moves=distinct or the io prompt: the task's
+        validate(Game24.Options, method.task_params, f"method {written!r}: task 'game24'")
+        settings["task_params"] = dict(method.task_params)
+    generator = dict(method.generator)
+    if generator.pop("backend", None) == "random":
+        settings["chance"] = True
+    if generator:
+        settings["generator"] = generator
     return settings
 
 
