@@ -16,6 +16,7 @@ from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.app.teaching import presenting
 from treelight.app.tree_component import live_tree
+from treelight.app.tree_rows import current_nodes
 from treelight.engine import steering
 from treelight.engine.errors import TreelightError
 from treelight.engine.options import describe
@@ -271,18 +272,28 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
     if tree_first:
         st.session_state["tree_first_at"] = time.monotonic()
         st.session_state.pop("tree_drawn", None)
+    # This page run shows the selected node in the inspector: the tree's fragment
+    # reruns the page only when a click changes it (below).
+    st.session_state["inspected_node"] = st.session_state.get("selected_node")
 
     @st.fragment(run_every=1.0 if live or tree_first else None)
     def draw() -> None:
+        selection = st.session_state.get("selected_node")
+        if selection != st.session_state.get("inspected_node"):
+            # A click on a node: the inspector beside the tree must follow, so the
+            # whole page reruns now, once, instead of after this fragment's own
+            # rerun has read and drawn the whole tree for nothing.
+            st.session_state["inspected_node"] = selection
+            st.rerun()
         with Session(get_engine()) as session:
             run = queries.get_run(session, run_id)
             assert run is not None
-            nodes = queries.run_nodes(session, run_id)
+            nodes, revision = current_nodes(session, run_id)
             priors = queries.run_priors(session, run_id)
             notes = queries.run_notes(session, run_id)
             labels = queries.run_labels(session, run_id)
             busy = bool(queries.pending_commands(session, run_id))
-        status_line(run, len(nodes))
+        status_line(run, nodes)
         shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
         path = best_path(nodes, run)
         if st.session_state.get("unfolded_run") != run_id:  # folds are per run
@@ -290,17 +301,38 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             st.session_state["opened"] = set()
         selected = st.session_state.get("selected_node")
         focus = path | ({selected} if selected is not None else set())
-        drawn = fold_for_view(
-            shown,
-            focus,
-            st.session_state["unfolded"],
-            st.session_state["opened"],
-            keep=selected,
-            limit=None if whole_tree else FOCUS_LIMIT,
+        # What the picture depends on: when none of it changed (a live run between
+        # two writes, a finished run's timed rerun), the last drawing is reused.
+        drawn_from = (
+            run_id,
+            revision,
+            run.answer_node_id,
+            len(priors),
+            len(notes),
+            tuple(sorted((i, lb.verdict, lb.note, lb.actor) for i, lb in labels.items())),
+            hide_invalid,
+            whole_tree,
+            selected,
+            frozenset(st.session_state["unfolded"]),
+            frozenset(st.session_state["opened"]),
         )
-        vis_nodes, vis_edges = vis_elements(
-            drawn, priors=priors, highlight=path, task=run.task, notes=notes, labels=labels
-        )
+        last = st.session_state.get("explorer_drawing")
+        unchanged = last is not None and last[0] == drawn_from
+        if last is not None and unchanged:
+            drawn, vis_nodes, vis_edges = last[1:]
+        else:
+            drawn = fold_for_view(
+                shown,
+                focus,
+                st.session_state["unfolded"],
+                st.session_state["opened"],
+                keep=selected,
+                limit=None if whole_tree else FOCUS_LIMIT,
+            )
+            vis_nodes, vis_edges = vis_elements(
+                drawn, priors=priors, highlight=path, task=run.task, notes=notes, labels=labels
+            )
+            st.session_state["explorer_drawing"] = (drawn_from, drawn, vis_nodes, vis_edges)
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, (hide_invalid, whole_tree))
         st.session_state["tree_shown_as"] = (hide_invalid, whole_tree)
@@ -316,16 +348,14 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             height=760 if presenting() else 560,
             large=presenting(),
             report_drawn=tree_first,
+            unchanged=unchanged,
         )
         st.html(_legend_html())
         waited = time.monotonic() - st.session_state.get("tree_first_at", 0.0)
         if tree_first and (st.session_state.get("tree_drawn") or waited > TREE_FIRST_WAIT):
             st.session_state.pop("tree_first_at", None)
             st.rerun()  # the tree is drawn: now the rest of the page
-        still_live = following(run, busy)
-        selection = st.session_state.get("selected_node")
-        if still_live != live or selection != st.session_state.get("inspected_node"):
-            st.session_state["inspected_node"] = selection
+        if following(run, busy) != live:
             st.rerun()  # the page around the tree (controls, inspector) is out of date
 
     draw()

@@ -8,13 +8,10 @@ Shows what the database holds; decides nothing.
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session
 
 from treelight.app.safe import md
-from treelight.app.services import get_engine
 from treelight.engine.views.best_path import answer_tally, best_node
-from treelight.storage import queries
-from treelight.storage.models import Run
+from treelight.storage.models import Node, Run
 from treelight.storage.vocabulary import RunRequest, RunStatus
 
 REQUESTED = {
@@ -23,7 +20,8 @@ REQUESTED = {
 }
 
 
-def status_line(run: Run, node_total: int) -> None:
+def status_line(run: Run, nodes: list[Node]) -> None:
+    node_total = len(nodes)
     tokens = run.prompt_tokens + run.completion_tokens
     shown = REQUESTED.get(run.requested)  # asked for, not yet applied by the runner
     line = (
@@ -46,16 +44,13 @@ def status_line(run: Run, node_total: int) -> None:
     if run.answer is not None:
         st.success("Answer")
         st.code(run.answer, language=None)
-    results(run)
+    results(run, nodes)
     budget_bars(run, node_total)
 
 
-def results(run: Run) -> None:
+def results(run: Run, nodes: list[Node]) -> None:
     """What the search has found, always in sight: with no answer, the best so far
     (marked as not an answer); with several finished paths, the tally of answers."""
-    assert run.id is not None
-    with Session(get_engine()) as session:
-        nodes = queries.run_nodes(session, run.id)
     if run.answer is None:
         best = best_node(nodes, run)
         if best is not None:

@@ -72,18 +72,25 @@ def delta(
     edges: list[dict[str, Any]],
     direction: str = "UD",
     large: bool = False,
+    unchanged: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What to send this rerun, and what the client will then have.
 
     `sent` is {"version", "nodes": {id: json}, "edges": {id: json}, "history"} from
-    the last rerun, or None for a fresh client. `history` lists, per recent version,
+    the last rerun, or None for a fresh client; `unchanged`: `nodes` and `edges` are
+    what was sent last time (their encoding is skipped). `history` lists, per recent version,
     the node and edge ids it changed. The payload holds the current form of every
     item changed in those versions (or its removal): items carry all their fields,
     so re-applying one is harmless, and a browser at any version from `base_min` to
     `base` ends at `version`.
     """
-    node_json = {str(n["id"]): json.dumps(n, sort_keys=True) for n in nodes}
-    edge_json = {str(e["id"]): json.dumps(e, sort_keys=True) for e in edges}
+    if sent is not None and unchanged:
+        # The caller says it is the very drawing sent last time (the explorer reuses
+        # an unchanged one): nothing to encode or compare again.
+        node_json, edge_json = sent["nodes"], sent["edges"]
+    else:
+        node_json = {str(n["id"]): json.dumps(n, sort_keys=True) for n in nodes}
+        edge_json = {str(e["id"]): json.dumps(e, sort_keys=True) for e in edges}
     if sent is None:
         now = {"version": 1, "nodes": node_json, "edges": edge_json, "history": []}
         return {
@@ -141,17 +148,20 @@ def live_tree(
     fit: bool = False,
     large: bool = False,
     report_drawn: bool = False,
+    unchanged: bool = False,
 ) -> None:
     """Draw (or update in place) the tree of `run_id` under component key `key`.
     `best`: the best path's node ids; `near`: the selected node's neighbourhood
     (the default view keeps both readable); `fit`: re-fit the view (what is shown changed);
     `large`: projector-sized labels; `report_drawn`: the browser says when it has
-    built the tree (the page is holding the rest back until then)."""
+    built the tree (the page is holding the rest back until then); `unchanged`: the
+    same drawing as this key's last call (the explorer knows: nothing it depends on
+    changed)."""
     sent = st.session_state.get(f"{key}_sent")
     drawn_as = (run_id, direction, large)
     if sent is not None and sent.get("drawn_as") != drawn_as:
         sent = None  # another run, layout or type size: draw from scratch
-    payload, now = delta(sent, nodes, edges, direction, large)
+    payload, now = delta(sent, nodes, edges, direction, large, unchanged=unchanged)
     payload["selected"] = selected
     payload["height"] = height
     payload["best"] = sorted(best or [])

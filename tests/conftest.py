@@ -142,26 +142,41 @@ def game24_script(seed: int, count: int = 400) -> list[str]:
     return Game24.example.script(seed, count)
 
 
-def game24_search(engine: Engine, status: str = "queued", **strategy_params: Any) -> int:
-    """A scripted Game of 24 beam search on 4 4 4 4 whose best path moves as the
-    value judge scores (the drawing, teaching and browser tests use it); `status`
-    "running" runs it to its end here."""
+def game24_search(
+    engine: Engine,
+    status: str = "queued",
+    *,
+    generator: dict[str, Any] | None = None,
+    script: int = 2,
+    delay: float = 0.0,
+    judges: str | None = "game24-verifier,value",
+    max_calls: int = 40,
+    work: bool = True,
+    **strategy_params: Any,
+) -> int:
+    """The suite's one run factory: a Game of 24 beam search on 4 4 4 4 (three
+    proposals a node), by default scripted with `game24_script(script)` so its best
+    path moves as the value judge scores. `status` "running" runs it to its end
+    here (unless `work` is False); "queued" or "paused" leaves it for a test. `judges` None takes
+    the task's own; `generator` replaces the scripted model."""
     from treelight.engine.judges import parse_judge_specs
     from treelight.engine.run.creation import create_run
     from treelight.engine.run.loop import Runner
 
+    if generator is None:
+        generator = {"backend": "scripted", "outputs": game24_script(script), "delay": delay}
     run = create_run(
         engine,
         task="game24",
         problem="4 4 4 4",
         strategy="bfs",
         strategy_params={"samples": 3, **strategy_params},
-        generator={"backend": "scripted", "outputs": game24_script(2)},
-        judges=parse_judge_specs("game24-verifier,value"),
-        budget={"max_calls": 40},
+        generator=generator,
+        judges=None if judges is None else parse_judge_specs(judges),
+        budget={"max_calls": max_calls},
         status=status,
     )
-    if status == "running":
+    if status == "running" and work:
         Runner(engine, run.id or 0).run_until_idle()
     return run.id or 0
 

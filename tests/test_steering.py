@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script, game24_search
 from treelight.engine import steering
 from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.run.creation import create_run
@@ -19,22 +19,12 @@ from treelight.storage.models import Node
 
 
 def paused_run(engine: Engine, actions: int = 2) -> int:
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3},
-        generator={"backend": "scripted", "outputs": game24_script(5)},
-        budget={"max_calls": 60},
-        status="running",
-    )
-    assert run.id is not None
-    runner = Runner(engine, run.id)
+    run_id = game24_search(engine, "running", script=5, judges=None, max_calls=60, work=False)
+    runner = Runner(engine, run_id)
     for _ in range(actions):
         runner.step()
-    steering.pause(engine, run.id)
-    return run.id
+    steering.pause(engine, run_id)
+    return run_id
 
 
 def person_events(engine: Engine, run_id: int) -> list[tuple[str, int | None]]:

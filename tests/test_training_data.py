@@ -9,12 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script, game24_search
 from treelight.engine import steering
 from treelight.engine.cli import main
-from treelight.engine.judges import parse_judge_specs
-from treelight.engine.run.creation import create_run
-from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node, Run
@@ -22,20 +19,14 @@ from treelight.storage.training import training_lines
 
 
 def finished_run(engine: Engine, generator: dict, max_calls: int = 30) -> int:
-    run = create_run(
+    return game24_search(
         engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3, "beam": 3},
+        "running",
         generator=generator,
-        judges=parse_judge_specs("game24-verifier"),
-        budget={"max_calls": max_calls},
-        status="running",
+        judges="game24-verifier",
+        max_calls=max_calls,
+        beam=3,
     )
-    assert run.id is not None
-    Runner(engine, run.id).run_until_idle()
-    return run.id
 
 
 def check_pairs(engine: Engine, run_id: int, pairs: list[dict]) -> None:

@@ -26,7 +26,7 @@ from treelight.engine.views.folding import FOLD_AT, Folded, fold_siblings
 from treelight.engine.views.replay import tree_at
 from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
-from treelight.storage.models import Run
+from treelight.storage.models import Node, Run
 
 
 def merge(old: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -291,3 +291,37 @@ def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path
     assert len(useful) > CHILDREN_IN_FOCUS and useful <= {n.id for n in everything.nodes}
     whole = fold_for_view(nodes, path, limit=None)  # "Whole tree"
     assert (whole.boxes, whole.below) == ({}, {})
+
+
+def test_the_explorers_copy_of_the_nodes_follows_every_change(engine: Engine) -> None:
+    """The explorer reads only what changed since its last look (app/tree_rows.py);
+    after steps, a prune, a pin and a restore its copy equals a full read."""
+    from treelight.app.tree_rows import current_nodes
+    from treelight.engine.run.loop import Runner
+
+    def fields(nodes: list[Node]) -> list[tuple[Any, ...]]:
+        return [(n.id, n.status, n.pruned_by, n.score, n.pinned, n.text, n.rev) for n in nodes]
+
+    run_id = game24_search(engine, "running", work=False)
+    runner = Runner(engine, run_id)
+    changes = [
+        lambda: runner.step(),
+        lambda: runner.step(),
+        lambda: steering.prune(engine, run_id, kids[0]),
+        lambda: steering.pin(engine, run_id, kids[1]),
+        lambda: steering.restore(engine, run_id, kids[0]),
+        lambda: runner.step(),
+    ]
+    seen_rev = -1
+    for change in changes:
+        change()
+        with Session(engine) as session:
+            copy, rev = current_nodes(session, run_id)
+            full = queries.run_nodes(session, run_id)
+        assert fields(copy) == fields(full)
+        assert rev >= seen_rev
+        seen_rev = rev
+        kids = [n.id or 0 for n in full if n.parent_id is not None]
+    with Session(engine) as session:  # nothing changed: the same copy, the same revision
+        again, rev = current_nodes(session, run_id)
+    assert fields(again) == fields(full) and rev == seen_rev

@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_search
 from treelight.engine import steering
-from treelight.engine.run.creation import create_run
 from treelight.engine.run.worker import Worker, wait_until_idle
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -27,18 +26,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
 
 
 def queued_run(engine: Engine, status: str = "queued", delay: float = 0.0) -> int:
-    run = create_run(
-        engine,
-        task="game24",
-        problem="4 4 4 4",
-        strategy="bfs",
-        strategy_params={"samples": 3},
-        generator={"backend": "scripted", "outputs": game24_script(5), "delay": delay},
-        budget={"max_calls": 15},
-        status=status,
+    return game24_search(
+        engine, status, script=5, delay=delay, judges=None, max_calls=15, work=False
     )
-    assert run.id is not None
-    return run.id
 
 
 def set_lease(engine: Engine, run_id: int, owner: str) -> None:
