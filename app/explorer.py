@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from typing import Any
 
 import streamlit as st
 from sqlmodel import Session
@@ -294,13 +295,10 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             labels = queries.run_labels(session, run_id)
             busy = bool(queries.pending_commands(session, run_id))
         status_line(run, nodes)
-        shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
-        path = best_path(nodes, run)
         if st.session_state.get("unfolded_run") != run_id:  # folds are per run
             st.session_state["unfolded"], st.session_state["unfolded_run"] = set(), run_id
             st.session_state["opened"] = set()
         selected = st.session_state.get("selected_node")
-        focus = path | ({selected} if selected is not None else set())
         # What the picture depends on: when none of it changed (a live run between
         # two writes, a finished run's timed rerun), the last drawing is reused.
         drawn_from = (
@@ -316,14 +314,16 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             frozenset(st.session_state["unfolded"]),
             frozenset(st.session_state["opened"]),
         )
-        last = st.session_state.get("explorer_drawing")
-        unchanged = last is not None and last[0] == drawn_from
-        if last is not None and unchanged:
-            drawn, vis_nodes, vis_edges = last[1:]
+        last: tuple[Any, ...] = st.session_state.get("explorer_drawing") or (None,)
+        unchanged = last[0] == drawn_from
+        if unchanged:
+            path, drawn, vis_nodes, vis_edges = last[1:]
         else:
+            path = best_path(nodes, run)
+            shown = [n for n in nodes if not (hide_invalid and n.status == NodeStatus.INVALID)]
             drawn = fold_for_view(
                 shown,
-                focus,
+                path | ({selected} if selected is not None else set()),
                 st.session_state["unfolded"],
                 st.session_state["opened"],
                 keep=selected,
@@ -332,7 +332,7 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             vis_nodes, vis_edges = vis_elements(
                 drawn, priors=priors, highlight=path, task=run.task, notes=notes, labels=labels
             )
-            st.session_state["explorer_drawing"] = (drawn_from, drawn, vis_nodes, vis_edges)
+            st.session_state["explorer_drawing"] = (drawn_from, path, drawn, vis_nodes, vis_edges)
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, (hide_invalid, whole_tree))
         st.session_state["tree_shown_as"] = (hide_invalid, whole_tree)
