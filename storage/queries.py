@@ -104,6 +104,18 @@ def nodes_since(session: Session, run_id: int, rev: int) -> list[Row[Any]]:
     return list(session.execute(query).all())
 
 
+def tree_rows(session: Session, run_id: int) -> list[Row[Any]]:
+    """What labelling reads of a run's nodes (id, parent_id, text, state, status,
+    pruned_by), as plain rows: self-play trees hold thousands of nodes each."""
+    c = NODE_TABLE.c
+    query = (
+        sa_select(c.id, c.parent_id, c.text, c.state, c.status, c.pruned_by)
+        .where(c.run_id == run_id)
+        .order_by(c.id)
+    )
+    return list(session.execute(query).all())
+
+
 def run_evaluations(session: Session, run_id: int) -> list[Evaluation]:
     query = select(Evaluation).where(Evaluation.run_id == run_id).order_by(col(Evaluation.id))
     return list(session.exec(query))

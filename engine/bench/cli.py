@@ -37,6 +37,17 @@ def add_parser(sub: Any) -> None:
     game24.add_argument(
         "--fresh", action="store_true", help="run everything again instead of reusing results"
     )
+    game24.add_argument(
+        "--judges",
+        help="the judges of every model-guided method (bfs, dfs, mcts...), as in `treelight "
+        "run --judges`, e.g. game24-verifier,learned:file=g24.judge; a method's own "
+        "`judges=` option wins",
+    )
+    game24.add_argument(
+        "--allow-trained-items",
+        action="store_true",
+        help="run a learned judge on puzzles it was trained on, on purpose (said in the output)",
+    )
     game24.add_argument("--json", action="store_true")
 
     presets = which.add_parser(
@@ -115,13 +126,15 @@ def bench_game24(args: argparse.Namespace) -> int:
     from treelight.engine.evals.datasets import game24_file
     from treelight.engine.evals.methods import split_methods
     from treelight.engine.generators.embedded import EmbeddedGenerator
+    from treelight.engine.judges import parse_judge_specs
     from treelight.storage.database import make_engine
 
     methods = split_methods(args.methods)
     puzzles = game24_results.load_puzzles(args.data)
     chosen = list(enumerate(puzzles))[args.start : args.end]
+    judges = parse_judge_specs(args.judges) if args.judges else None
     for method in methods:  # a typo fails now, not after the model has loaded
-        game24.method_settings(method, args.sc_samples)
+        game24.method_settings(method, args.sc_samples, judges)
     generator = EmbeddedGenerator(args.model)
     # Runs go to their own database, so they can be opened in the explorer
     # (DATABASE_URL=sqlite:///$TREELIGHT_HOME/bench.db treelight app) without
@@ -135,6 +148,7 @@ def bench_game24(args: argparse.Namespace) -> int:
         max_calls=args.max_calls,
         seed=args.seed,
         fresh=args.fresh,
+        judges=judges,
     )
     reference_store = home / f"bench-reference-{bench.id}.jsonl"
     bar = tqdm(
@@ -160,6 +174,8 @@ def bench_game24(args: argparse.Namespace) -> int:
             progress=progress,
             bench=bench,
             reference_store=reference_store,
+            judges=judges,
+            allow_trained_items=args.allow_trained_items,
         )
     finally:
         bar.close()

@@ -55,7 +55,7 @@ from treelight.engine.evals.methods import parse_method
 from treelight.engine.generators.base import Generator
 from treelight.engine.generators.chance import ChanceGenerator
 from treelight.engine.options import validate
-from treelight.engine.run.creation import create_run
+from treelight.engine.run.creation import check_learned_judges, create_run
 from treelight.engine.run.loop import Runner
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.tasks.game24 import Game24
@@ -92,7 +92,9 @@ BENCH_JUDGES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def method_settings(written: str, sc_samples: int = 10) -> dict[str, Any]:
+def method_settings(
+    written: str, sc_samples: int = 10, judges: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The settings of a method as written: a name from METHODS or any installed
     strategy, with options as a judge's are written (`bfs:beam=10`,
     `bfs:constrain=off`, `random:beam=10`, `cot-sc:n=5`). `constrain` goes to the
@@ -120,6 +122,8 @@ def method_settings(written: str, sc_samples: int = 10) -> dict[str, Any]:
         "strategy_params": params,
         "judges": BENCH_JUDGES.get(name, method.judges),
     }
+    if settings["judges"] is None and judges is not None:
+        settings["judges"] = judges
     if method.task_params:  # e.g. moves=distinct or the io prompt: the task's
         validate(Game24.Options, method.task_params, f"method {written!r}: task 'game24'")
         settings["task_params"] = dict(method.task_params)
@@ -139,11 +143,19 @@ def stored_bench(
     max_calls: int | None,
     seed: int,
     fresh: bool = False,
+    judges: list[dict[str, Any]] | None = None,
 ) -> DatasetEval:
     """The stored benchmark these settings belong to, made on first use: every
     puzzle × method is a run in it, so running the same command again (with more
     puzzles or more methods) reuses what is done and only runs what is not."""
-    settings = {"bench": "game24", "generator": generator, "max_calls": max_calls, "seed": seed}
+    settings: dict[str, Any] = {
+        "bench": "game24",
+        "generator": generator,
+        "max_calls": max_calls,
+        "seed": seed,
+    }
+    if judges is not None:  # --judges: a method's results depend on them
+        settings["judges"] = judges
     with Session(engine) as session:
         for stored in reversed(queries.list_evals(session)):  # the newest, after a --fresh
             same = stored.task == "game24" and stored.dataset == data
@@ -166,10 +178,12 @@ def run_treelight(
     sc_samples: int,
     seed: int,
     bench: DatasetEval | None = None,
+    judges: list[dict[str, Any]] | None = None,
 ) -> PuzzleResult:
     """One puzzle under one method: its stored run when `bench` has it (continued if
-    a killed process left it unfinished), else a new run, stored in `bench`."""
-    settings = method_settings(method, sc_samples)
+    a killed process left it unfinished), else a new run, stored in `bench`.
+    `judges` (--judges) replace the task's defaults in model-guided methods."""
+    settings = method_settings(method, sc_samples, judges)
     used = ChanceGenerator() if settings.get("chance") else generator
     run_id = _stored_run(engine, bench, method, index) if bench is not None else None
     reused = run_id is not None
@@ -190,6 +204,7 @@ def run_treelight(
             budget={"max_calls": max_calls},
             seed=seed + index,  # each puzzle its own draws (as the reference's seed + index)
             status=RunStatus.RUNNING,
+            allow_trained_items=True,  # checked for the whole bench by run_bench
         )
         assert run.id is not None
         run_id = run.id
@@ -259,14 +274,27 @@ def run_bench(
     progress: Callable[[PuzzleResult], None] | None = None,
     bench: DatasetEval | None = None,
     reference_store: Path | None = None,
+    judges: list[dict[str, Any]] | None = None,
+    allow_trained_items: bool = False,
 ) -> list[PuzzleResult]:
     """Every method on every puzzle, puzzle by puzzle (so a run cut short compares
     its methods on the same puzzles). With `bench` (and `reference_store` for the
-    reference, which makes no Treelight run), what is stored there is reused."""
+    reference, which makes no Treelight run), what is stored there is reused. A
+    learned judge trained on any of the puzzles is refused unless
+    `allow_trained_items`."""
     if len(set(methods)) < len(methods):
         raise BadArguments(f"--methods names a method twice: {','.join(methods)}.")
     for method in methods:  # every method checked before anything runs
-        method_settings(method, sc_samples)
+        if method == "reference":
+            continue
+        settings = method_settings(method, sc_samples, judges)
+        check_learned_judges(
+            settings["judges"] or [],
+            {"backend": generator.backend, "model": generator.model},
+            {puzzle: str(index) for index, puzzle in puzzles},
+            "bench",
+            allow_trained_items,
+        )
     results = []
     for index, puzzle in puzzles:
         for method in methods:
@@ -285,6 +313,7 @@ def run_bench(
                     sc_samples=sc_samples,
                     seed=seed,
                     bench=bench,
+                    judges=judges,
                 )
             results.append(result)
             if progress:

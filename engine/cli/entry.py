@@ -19,6 +19,7 @@ from treelight.engine.cli.handlers import (
     cmd_runs,
     cmd_show,
     cmd_steer,
+    cmd_train,
     cmd_worker,
 )
 from treelight.engine.cli.parser import build_parser
@@ -41,6 +42,7 @@ HANDLERS = {
     "app": cmd_app,
     "bench": cmd_bench,
     "eval": cmd_eval,
+    "train": cmd_train,
 }
 
 

@@ -26,7 +26,12 @@ from treelight.engine.cli.roles import (
 from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.generators import make_generator
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.run.creation import check_budget, check_settings, create_run
+from treelight.engine.run.creation import (
+    check_budget,
+    check_learned_judges,
+    check_settings,
+    create_run,
+)
 from treelight.engine.run.loop import Outcome, Runner
 from treelight.engine.views.text import format_tree
 from treelight.storage import queries
@@ -120,8 +125,15 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
     params = key_values(args.param, "--param")
     params_of_task = task_params(args)
-    check_settings(args.task, args.problem, args.strategy, params, params_of_task, judges)
+    task, specs = check_settings(
+        args.task, args.problem, args.strategy, params, params_of_task, judges
+    )
     check_budget(_budget(args))
+    allowed = check_learned_judges(
+        specs, spec, {task.problem: task.problem}, "run", args.allow_trained_items
+    )
+    if allowed:
+        print(f"Note, allowed on purpose: {allowed}", file=sys.stderr)
     generator = make_generator(spec)  # fails early on a missing model file or package
     run = create_run(
         engine,
@@ -136,6 +148,7 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         seed=args.seed,
         replay=args.replay,
         status=RunStatus.RUNNING,
+        allow_trained_items=args.allow_trained_items,
     )
     return _drive(engine, run, args, generator)
 
@@ -257,6 +270,12 @@ def cmd_worker(engine: Engine, args: argparse.Namespace) -> int:
 
 def cmd_eval(engine: Engine, args: argparse.Namespace) -> int:
     from treelight.engine.evals.cli import run
+
+    return run(engine, args)
+
+
+def cmd_train(engine: Engine, args: argparse.Namespace) -> int:
+    from treelight.engine.learning.cli import run
 
     return run(engine, args)
 

@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--temperature", type=float, default=0.7)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
+        "--allow-trained-items",
+        action="store_true",
+        help="use a learned judge on a problem it was trained on, on purpose",
+    )
+    run.add_argument(
         "--replay",
         action="store_true",
         help="serve identical model calls from earlier runs' stored outputs",
@@ -113,9 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from treelight.engine.bench.cli import add_parser as add_bench_parser
     from treelight.engine.evals.cli import add_parser as add_eval_parser
+    from treelight.engine.learning.cli import add_parser as add_train_parser
 
     add_bench_parser(sub)
     add_eval_parser(sub)
+    add_train_parser(sub)
 
     worker = sub.add_parser("worker", help="run queued searches in the background")
     worker.add_argument("--once", action="store_true", help="work on one run, then exit")

@@ -59,6 +59,11 @@ def add_parser(sub: Any) -> None:
         help="worker processes on this machine (default 1, in this process); 0: only queue "
         "the runs for `treelight worker` processes elsewhere, and wait for them",
     )
+    parser.add_argument(
+        "--allow-trained-items",
+        action="store_true",
+        help="judge items a learned judge was trained on, on purpose (said in the report)",
+    )
     parser.add_argument("--resume", type=int, metavar="EVAL_ID", help="continue an eval")
     parser.add_argument("--list", action="store_true", help="list the evals there are")
     parser.add_argument(
@@ -94,6 +99,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             end=args.end,
             budget={k: v for k, v in budget.items() if v is not None},
             seed=args.seed,
+            allow_trained_items=args.allow_trained_items,
         )
     assert evaluation.id is not None
     _work(engine, evaluation.id, args.workers)
@@ -195,11 +201,14 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
                     "csv": str(csv_path),
                     "plot": str(plot_path),
                     "paused": [r.run_id for r in paused],
+                    "allowed_trained_items": evaluation.settings.get("allowed_trained_items"),
                 }
             )
         )
     else:
         print(f"Eval #{eval_id}: {title}")
+        if evaluation.settings.get("allowed_trained_items"):
+            print(f"Note, allowed on purpose: {evaluation.settings['allowed_trained_items']}")
         print(eval_runs.table(summaries))
         print(f"per item: {csv_path}\nplot: {plot_path}")
         print(f"Open a run: treelight show RUN_ID (run ids are in {csv_path.name})")

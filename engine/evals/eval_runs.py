@@ -28,7 +28,7 @@ from treelight.engine.errors import BadArguments
 from treelight.engine.evals.datasets import Item, load_items
 from treelight.engine.evals.methods import Method, parse_method
 from treelight.engine.generators import prepare_generator
-from treelight.engine.run.creation import check_budget, create_run
+from treelight.engine.run.creation import check_budget, check_learned_judges, create_run
 from treelight.engine.tasks import task_classes
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -83,16 +83,29 @@ def create_eval(
     end: int | None = None,
     budget: dict[str, Any] | None = None,
     seed: int = 0,
+    allow_trained_items: bool = False,
 ) -> DatasetEval:
     """Check everything, then store the eval and queue its runs, item by item (so
-    an eval cut short compares its methods on the same items)."""
+    an eval cut short compares its methods on the same items). A learned judge
+    trained on any of the items is refused unless `allow_trained_items`."""
     if task not in task_classes():
         raise BadArguments(f"Unknown task {task!r}; choose from {', '.join(task_classes())}.")
     items = load_items(dataset, task)[start:end]
     if not items:
         raise BadArguments(f"No items in {dataset} from {start} to {end}.")
     parsed = [parse_method(m, task) for m in methods]  # fails before anything is stored
-    settings = {
+    allowed = []
+    for method in parsed:
+        said = check_learned_judges(
+            method.judges if method.judges is not None else judges or [],
+            {**generator, **method.generator},
+            {item.problem: str(item.index) for item in items},
+            "eval",
+            allow_trained_items,
+        )
+        if said:
+            allowed.append(said)
+    settings: dict[str, Any] = {
         "generator": generator,
         "judges": judges,
         "budget": check_budget(budget or {}),
@@ -100,6 +113,8 @@ def create_eval(
         "start": start,
         "end": end,
     }
+    if allowed:  # on purpose: the eval's report says so
+        settings["allowed_trained_items"] = allowed[0]
     with unit_of_work(engine) as session:
         evaluation = DatasetEval(task=task, dataset=dataset, methods=methods, settings=settings)
         session.add(evaluation)
@@ -130,6 +145,7 @@ def _queue_item(engine: Engine, evaluation: DatasetEval, item: Item, method: Met
         budget=settings["budget"],
         seed=settings["seed"] + item.index,  # each item its own draws, as the bench does
         status=RunStatus.QUEUED,
+        allow_trained_items=True,  # checked for the whole eval by create_eval
     )
     assert run.id is not None and evaluation.id is not None
     with unit_of_work(engine) as session:

@@ -14,6 +14,10 @@ parameters, as a judge's options are written), e.g. `bfs:beam=10` or
 - any strategy name (`bfs`, `dfs`, `mcts`, ...): that strategy with the task's
   default judges; `constrain=off` among its options makes the model write freely
   (`bfs:constrain=off` is `bfs-free`)
+
+Any model-guided method takes `judges`, the judges joined by `+`, each written as
+in `--judges` (one option per judge: `;` separates the method's options), e.g.
+`bfs:judges=game24-verifier+learned:file=g24.judge;beam=5`.
 """
 
 from __future__ import annotations
@@ -68,6 +72,12 @@ def parse_method(written: str, task: str) -> Method:
     spec.pop("name")
     # `constrain` is the backend's, not the strategy's: `bfs:constrain=off` runs free.
     writing = {"constrain": spec.pop("constrain")} if "constrain" in spec else {}
+    named = _judges(str(spec.pop("judges")), written) if "judges" in spec else None
+    if named is not None and name in ("cot", "io", "cot-sc", "random"):
+        raise BadArguments(
+            f"The method {name} has its own judges (none, or the verifiers alone): "
+            "`judges=` is for model-guided methods such as bfs."
+        )
     # An option the task declares is the task's (e.g. game24's moves=distinct).
     own = {k: spec.pop(k) for k in list(spec) if k in task_classes()[task].Options.model_fields}
     free_judges = [
@@ -86,7 +96,7 @@ def parse_method(written: str, task: str) -> Method:
     if name == "cot-sc":
         return Method(written, "self-consistency", spec, judges=[], task_params=own)
     if name == "bfs-free":
-        return Method(written, "bfs", spec, generator={"constrain": "off"}, task_params=own)
+        return Method(written, "bfs", spec, named, generator={"constrain": "off"}, task_params=own)
     if name == "random":
         if not has_grammar(task):
             raise BadArguments(
@@ -104,8 +114,28 @@ def parse_method(written: str, task: str) -> Method:
             task_params=own,
         )
     if name in strategy_classes():
-        return Method(written, name, spec, generator=writing, task_params=own)
+        return Method(written, name, spec, named, generator=writing, task_params=own)
     raise BadArguments(
         f"Unknown method {name!r}: choose from the presets {', '.join(PRESETS)} or a "
         f"strategy ({', '.join(strategy_classes())})."
     )
+
+
+def _judges(text: str, written: str) -> list[dict[str, Any]]:
+    """`game24-verifier+learned:file=g24.judge` -> judge specs, each checked."""
+    specs = parse_judge_specs(",".join(p for p in text.split("+") if p.strip()))
+    if not specs:
+        raise BadArguments(f"The method {written!r} names no judges after `judges=`.")
+    for spec in specs:
+        if spec["name"] not in judge_classes():
+            raise BadArguments(
+                f"The method {written!r} names an unknown judge {spec['name']!r}; "
+                f"the judges are {', '.join(judge_classes())}."
+            )
+    return specs
+
+
+def model_guided(method: Method) -> bool:
+    """Whether `--judges` applies: a method that searches with the task's default
+    judges (not cot, io or cot-sc, which have none, nor chance's verifiers)."""
+    return method.judges is None

@@ -49,6 +49,9 @@ class CompletionRequest:
     # DISTINCT_TRIES times per line). For backends that can (supports_distinct_lines);
     # the others get `grammar` repeated over lines instead (repeated_lines_grammar).
     distinct_lines: int = 0
+    # Embed the prompt instead of continuing it, for backends that can
+    # (supports_embedding): the completion's `extra["embedding"]` holds the vector.
+    embed: bool = False
 
     def params(self) -> dict[str, Any]:
         """What the call ran with, as its ModelCall row records it."""
@@ -61,6 +64,8 @@ class CompletionRequest:
                 del params[name]
         if not self.distinct_lines:
             del params["distinct_lines"]
+        if not self.embed:
+            del params["embed"]
         if self.choices is not None:
             params["choices"] = list(self.choices)
         return params
@@ -117,6 +122,7 @@ class Generator(ABC):
     # Writes CompletionRequest.distinct_lines itself (one line at a time, no repeats).
     supports_distinct_lines: ClassVar[bool] = False
     supports_choices: ClassVar[bool] = False  # reads CompletionRequest.choices' probabilities
+    supports_embedding: ClassVar[bool] = False  # answers CompletionRequest.embed (an Embedder)
     Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 
     @classmethod
@@ -148,6 +154,22 @@ class Generator(ABC):
         payload = {"backend": self.backend, "model": self.model, "prompt": request.prompt}
         payload.update(request.params())
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+EMBEDDING_DECIMALS = 5  # stored vectors are rounded: a judge reads what was stored
+
+
+def embed_request(text: str) -> CompletionRequest:
+    """The request that embeds `text`: the same text is always the same request, so
+    an embedding is computed once and served from storage after that."""
+    return CompletionRequest(prompt=text, seed=0, temperature=0.0, max_tokens=0, embed=True)
+
+
+def embedding_completion(
+    vector: list[float], prompt_tokens: int, latency_seconds: float
+) -> Completion:
+    rounded = [round(float(v), EMBEDDING_DECIMALS) for v in vector]
+    return Completion("", prompt_tokens, 0, latency_seconds, extra={"embedding": rounded})
 
 
 DISTINCT_TRIES = 3  # draws per line of a distinct-lines request before it gives up

@@ -27,6 +27,7 @@ from treelight.engine.generators.base import (
     Generator,
     GeneratorOptions,
     draw_distinct_lines,
+    embedding_completion,
 )
 from treelight.engine.generators.chance import remaining_lines_grammar
 from treelight.engine.generators.token_recorder import TokenRecorder
@@ -34,6 +35,7 @@ from treelight.engine.options import Field
 
 DEFAULT_MODEL = "smollm2-135m"
 CONTEXT_TOKENS = 2048
+EMBEDDING_CONTEXT_TOKENS = 512
 
 
 @cache
@@ -87,6 +89,7 @@ class LoadedModel:
             ) from None
         self.path = path
         self.lock = threading.Lock()
+        self._embedder: Any = None
         try:
             self.llm = Llama(
                 model_path=str(path),
@@ -107,6 +110,27 @@ class LoadedModel:
             self.chat_format = Jinja2ChatFormatter(
                 template, eos_token=text(self.llm.token_eos()), bos_token=text(self.llm.token_bos())
             )
+
+    def embedder(self) -> Any:
+        """A second context on the same file that returns the mean of the last hidden
+        states (llama.cpp generates or embeds, per context); made on first use."""
+        if self._embedder is None:
+            import llama_cpp
+
+            try:
+                self._embedder = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=EMBEDDING_CONTEXT_TOKENS,
+                    n_threads=model_threads(),
+                    embedding=True,
+                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                    verbose=False,
+                )
+            except Exception as error:
+                raise ModelUnavailable(
+                    f"Could not load {self.path} for embeddings: {error}"
+                ) from None
+        return self._embedder
 
     def chat_prompt(self, user_message: str) -> tuple[str, list[str]]:
         """The user message wrapped in the model's own chat template (rendered here,
@@ -136,7 +160,8 @@ def _close_models() -> None:
     # Closed while the interpreter is intact; llama.cpp's own __del__ at
     # shutdown would print a spurious traceback.
     for loaded in _LOADED.values():
-        loaded.llm.close()
+        for context in (loaded.llm, loaded._embedder):
+            context and context.close()
     _LOADED.clear()
 
 
@@ -155,6 +180,7 @@ class EmbeddedGenerator(Generator):
     supports_grammar = True
     supports_choices = True
     supports_distinct_lines = True
+    supports_embedding = True
     label = "Embedded (SmolLM2-135M, no server)"
 
     class Options(GeneratorOptions):
@@ -180,6 +206,8 @@ class EmbeddedGenerator(Generator):
             return [self._complete_one(request) for request in requests]
 
     def _complete_one(self, request: CompletionRequest) -> Completion:
+        if request.embed:
+            return self._embed(request.prompt)
         if request.choices:
             return self._read_choices(request)
         llm = self.loaded.llm
@@ -225,6 +253,21 @@ class EmbeddedGenerator(Generator):
             # llama.cpp always evaluates at least the last prompt token itself.
             cached_prompt_tokens=min(cached, max(0, len(prompt_ids) - 1)),
         )
+
+    def _embed(self, text: str) -> Completion:
+        embedder = self.loaded.embedder()
+        tokens = embedder.tokenize(text.encode("utf-8", "replace"))
+        if len(tokens) > EMBEDDING_CONTEXT_TOKENS:
+            raise ModelError(
+                f"The text to embed has {len(tokens)} tokens, more than the "
+                f"{EMBEDDING_CONTEXT_TOKENS} an embedding reads."
+            )
+        started = time.perf_counter()
+        try:
+            vector = embedder.embed(text)
+        except Exception as error:
+            raise ModelError(f"The embedded model failed to embed: {error}") from error
+        return embedding_completion(vector, len(tokens), time.perf_counter() - started)
 
     def _distinct_lines(
         self,

@@ -16,6 +16,7 @@ from treelight.engine.judges.calculator import AnswerChecker, Calculator
 from treelight.engine.judges.code_tests import CodeTests
 from treelight.engine.judges.composite import Settlement, settle
 from treelight.engine.judges.game24_verifier import Game24Verifier
+from treelight.engine.judges.learned import LearnedJudge
 from treelight.engine.judges.value import ValueJudge
 from treelight.engine.judges.vote import VoteJudge
 from treelight.engine.plugins import RegisterFunction, registry
@@ -25,7 +26,15 @@ __all__ = ["Answer", "Judge", "JudgeContext", "Settlement", "Verdict", "judge_cl
 
 @hookimpl
 def register_judges(register: RegisterFunction) -> None:
-    for judge in (Game24Verifier, ValueJudge, VoteJudge, Calculator, AnswerChecker, CodeTests):
+    for judge in (
+        Game24Verifier,
+        ValueJudge,
+        VoteJudge,
+        Calculator,
+        AnswerChecker,
+        CodeTests,
+        LearnedJudge,
+    ):
         register(judge)
 
 

@@ -36,6 +36,14 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Embedding:
+    """A text's embedding by the run's model, and the ModelCall row that holds it."""
+
+    vector: list[float]
+    call_id: int
+
+
+@dataclass(frozen=True)
 class Choices:
     """The probabilities of a judge's words (normalized over them), the share of the
     model's next-token probability they had together, and the ModelCall row."""
@@ -71,6 +79,11 @@ class JudgeContext(Protocol):
         next-token probabilities in one call; None when the backend cannot tell."""
         ...
 
+    def embed(self, node: NodeView, texts: list[str]) -> list[Embedding] | None:
+        """Each text's embedding by the run's model (one stored call each, purpose
+        "embed", counted against the budgets); None when the backend cannot embed."""
+        ...
+
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
         """A verdict this judge gave a node in the same state (and that node's id)."""
         ...
@@ -91,8 +104,10 @@ class Judge(ABC):
     description: ClassVar[str] = ""
     # A free judge makes no model call (a verifier: rules, a calculator, tests). Free
     # judges speak first, and every candidate they can settle is settled before a run
-    # rests, whatever ends or pauses it: checking costs no model-call budget.
-    free: ClassVar[bool] = False
+    # rests, whatever ends or pauses it: checking costs no model-call budget. Not a
+    # ClassVar: a judge may decide it per instance (`learned` is free on task
+    # features and calls the model on embeddings).
+    free: bool = False
 
     # The judge's own options (beside role and weight), typed: see engine/options.py.
     Options: ClassVar[type[JudgeOptions]] = JudgeOptions

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from treelight.engine.errors import BadArguments
 from treelight.engine.judges import Judge, make_judges
+from treelight.engine.judges.learned import embedding_mismatch, trained_overlap
 from treelight.engine.plugins import BUILTIN, registry
 from treelight.engine.strategies import Strategy, make_strategy
 from treelight.engine.tasks import make_task
@@ -98,10 +99,15 @@ def create_run(
     seed: int = 0,
     replay: bool = False,
     status: RunStatus = RunStatus.QUEUED,
+    allow_trained_items: bool = False,
 ) -> Run:
-    """Validate a run's settings, then store it with its root node."""
+    """Validate a run's settings, then store it with its root node. A learned judge
+    trained on this very problem is refused unless `allow_trained_items`."""
     task_obj, judge_specs = check_settings(
         task, problem, strategy, strategy_params, task_params, judges
+    )
+    trained = check_learned_judges(
+        judge_specs, generator, {task_obj.problem: task_obj.problem}, "run", allow_trained_items
     )
     budget = check_budget(budget or {})
     generator = dict(generator)
@@ -136,7 +142,30 @@ def create_run(
                 origin=Origin.PERSON,
             )
         )
-        queries.add_event(
-            session, run.id, EventKind.CREATE, f"{strategy} on {task}", actor="person"
-        )
+        why = f"{strategy} on {task}"
+        if trained:  # allowed on purpose: the log says so
+            why += f" — allowed: {trained}"
+        queries.add_event(session, run.id, EventKind.CREATE, why, actor="person")
     return run
+
+
+def check_learned_judges(
+    judge_specs: list[dict[str, Any]],
+    generator: dict[str, Any],
+    problems: dict[str, str],
+    what: str,
+    allow_trained_items: bool,
+) -> str | None:
+    """Refuse learned judges that cannot judge here (trained on these problems, or
+    reading another model's embeddings); with `allow_trained_items`, the overlap is
+    returned to be said instead of refused."""
+    if not any(spec.get("name") == "learned" for spec in judge_specs):
+        return None
+    judges = make_judges(judge_specs)
+    mismatch = embedding_mismatch(judges, generator)
+    if mismatch:
+        raise BadArguments(mismatch)
+    overlap = trained_overlap(judges, problems, what)
+    if overlap and not allow_trained_items:
+        raise BadArguments(overlap)
+    return overlap.split(";")[0] if overlap else None

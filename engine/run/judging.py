@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from treelight.engine.generators.base import embed_request
 from treelight.engine.judges import Answer, Judge, Settlement, Verdict, settle
-from treelight.engine.judges.base import Choices
+from treelight.engine.judges.base import Choices, Embedding
 from treelight.engine.run.node_changes import prune_node
 from treelight.engine.run.state import RunState
 from treelight.engine.types import NodeView, TreeView, judge_key
@@ -203,6 +204,13 @@ class _Context:
         return Choices(
             dict(extra.get("choices", {})), float(extra.get("choice_mass", 0.0)), call.id or 0
         )
+
+    def embed(self, node: NodeView, texts: list[str]) -> list[Embedding] | None:
+        if not self.runner.generator.supports_embedding:
+            return None
+        requests = [embed_request(text) for text in texts]
+        calls = self.runner.calls.call(self.runner.generator, node.id, requests, "embed")
+        return [Embedding(list((c.extra or {})["embedding"]), c.id or 0) for c in calls]
 
     def earlier_verdict(self, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:
         return earlier_verdict(self.runner, judge, node)

@@ -199,6 +199,37 @@ class Task(ABC):
         (None: the thought says it all)."""
         return None
 
+    # True when a state key means the same situation whatever the problem (Game of
+    # 24: the numbers left), so what one tree showed about a state holds in every
+    # tree; False: a key is only compared within one problem.
+    shared_states: ClassVar[bool] = False
+
+    def next_state_keys(self, state: dict[str, Any]) -> set[str] | None:
+        """The keys of the states every move the task allows from `state` leads to
+        (moves its rules reject left out): the step grammar listed, so that a tree
+        in which every one of them was tried and failed shows the state is dead
+        (engine/learning/labels.py). None: the moves cannot be listed."""
+        return None
+
+    def state_features(self, state: dict[str, Any]) -> list[float] | None:
+        """A state as a few numbers a learned judge can read (Game of 24: how many
+        numbers are left, and those numbers): the bare state, nothing derived from
+        whether it can succeed. None: the task declares none."""
+        return None
+
+    def state_text(self, state: dict[str, Any], path_text: str) -> str:
+        """What a learned judge embeds for a state: the engine's account of it when the
+        task has one, else the path's thoughts."""
+        return self.describe_state(state) or path_text
+
+    def shared_key(self, state: dict[str, Any]) -> str | None:
+        """The state's key as it is compared across problems: the key itself where
+        the task's states are shared, else prefixed by the problem."""
+        key = self.state_key(state)
+        if key is None or self.shared_states:
+            return key
+        return f"{self.problem}\x1f{key}"
+
     def state_key(self, state: dict[str, Any]) -> str | None:
         """Nodes with the same key are the same situation: a sibling that reaches a
         state an earlier sibling reached is pruned as a duplicate, and a judge's

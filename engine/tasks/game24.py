@@ -41,6 +41,7 @@ from treelight.engine.tasks.game24_prompts import (
 from treelight.engine.types import NodeView
 
 RULE = "game24 rules"
+ALL_MOVES_TOKENS = 8  # the token cap per move under moves=all (a move is 3-6 tokens)
 
 NUMBER = r"-?\d+(?:\.\d+)?(?:/\d+)?"
 STEP = re.compile(
@@ -225,11 +226,13 @@ class Game24(Task):
             description="whole answers (best-of-n, voting): cot = steps then the answer; "
             "io = the answer alone",
         )
-        moves: Literal["distinct", "lines"] = Field(
+        moves: Literal["distinct", "lines", "all"] = Field(
             "distinct",
             description="constrained steps: distinct = 8 different moves per state, each "
             "drawn from the moves not yet written (sampling without replacement); lines = "
-            "up to 8 lines as the model writes them, repeats merged afterwards",
+            "up to 8 lines as the model writes them, repeats merged afterwards; all = every "
+            "move there is, once each, in the order drawn (self-play whose trees can show "
+            "a state dead, for `treelight train judge`)",
         )
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
@@ -259,12 +262,13 @@ class Game24(Task):
         move = "move ::= " + " | ".join(f"{gbnf_literal(a)} op {gbnf_literal(b)}" for a, b in pairs)
         op = 'op ::= " + " | " - " | " * " | " / "'
         prompt = MOVES_PROMPT.format(numbers=" ".join(left), priors=prior_lines(priors))
-        if self.params["moves"] == "distinct":
+        if self.params["moves"] in ("distinct", "all"):  # all: as many lines as moves
+            count = len(pairs) * 4 if self.params["moves"] == "all" else MOVES_PER_OUTPUT
             return Shape(
                 grammar="\n".join(["root ::= move", move, op]),
                 prompt=prompt,
-                max_tokens=self.step_max_tokens,
-                distinct_lines=MOVES_PER_OUTPUT,
+                max_tokens=max(self.step_max_tokens, ALL_MOVES_TOKENS * count),
+                distinct_lines=count,
             )
         lines = f'root ::= move ("\\n" move){{0,{MOVES_PER_OUTPUT - 1}}}'
         return Shape(
@@ -356,6 +360,36 @@ class Game24(Task):
         if "left" in state:  # computed by the engine, whatever the model wrote
             return "left: " + " ".join(str(n) for n in state["left"])
         return None
+
+    shared_states = True  # the numbers left are the situation, whatever the puzzle
+
+    def next_state_keys(self, state: dict[str, Any]) -> set[str] | None:
+        """Every "a op b" over two of the numbers left, as the step grammar lists them
+        (division by zero left out: the rules reject it), by the numbers it leaves."""
+        if "left" not in state:
+            return None
+        left = [to_fraction(x) for x in state["left"]]
+        keys = set()
+        for i, a in enumerate(left):
+            for j, b in enumerate(left):
+                if i == j:
+                    continue
+                rest = [x for k, x in enumerate(left) if k not in (i, j)]
+                for op in "+-*/":
+                    if op == "/" and b == 0:
+                        continue
+                    keys.add(
+                        self.state_key({"left": [show(x) for x in (*rest, calculate(a, op, b))]})
+                    )
+        return keys
+
+    def state_features(self, state: dict[str, Any]) -> list[float] | None:
+        """How many numbers are left, then those numbers smallest first (0 where fewer
+        than four are left)."""
+        if "left" not in state:
+            return None
+        numbers = sorted(float(to_fraction(x)) for x in state["left"])
+        return [float(len(numbers)), *numbers, *[0.0] * (4 - len(numbers))]
 
     def state_key(self, state: dict[str, Any]) -> str:
         if "left" in state:
