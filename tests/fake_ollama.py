@@ -47,6 +47,7 @@ class FakeOllama:
         server.expect_request("/api/tags", method="GET").respond_with_handler(self._tags)
         server.expect_request("/api/generate", method="POST").respond_with_handler(self._generate)
         server.expect_request("/api/pull", method="POST").respond_with_handler(self._pull)
+        server.expect_request("/api/embed", method="POST").respond_with_handler(self._embed)
 
     @property
     def url(self) -> str:
@@ -72,6 +73,15 @@ class FakeOllama:
             for name in self.models
         ]
         return Response(json.dumps({"models": models}), content_type="application/json")
+
+    def _embed(self, request: Request) -> Response:
+        """/api/embed: a made-up vector per text (its length, its vowels, 1)."""
+        body = json.loads(request.data)
+        self.requests.append(body)
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = [[float(len(t)), float(sum(c in "aeiou" for c in t)), 1.0] for t in texts]
+        answer = {"model": body["model"], "embeddings": vectors, "prompt_eval_count": 7}
+        return Response(json.dumps(answer), content_type="application/json")
 
     def _generate(self, request: Request) -> Response:
         body = json.loads(request.data)

@@ -42,6 +42,10 @@ def default_reply(body: dict[str, Any], index: int) -> str:
     )
 
 
+def embedding_of(text: str) -> list[float]:
+    return [float(len(text)), float(sum(c in "aeiou" for c in text)), 1.0]
+
+
 def token_logprob(token: str) -> float:
     return -round(0.05 + (len(token.strip()) % 4) * 0.3, 4)
 
@@ -70,6 +74,7 @@ class FakeOpenAI:
         server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
         for path in ("/v1/completions", "/v1/chat/completions"):
             server.expect_request(path, method="POST").respond_with_handler(self._complete)
+        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embed)
 
     @property
     def url(self) -> str:
@@ -87,6 +92,19 @@ class FakeOpenAI:
         return Response(
             json.dumps({"object": "list", "data": data}), content_type="application/json"
         )
+
+    def _embed(self, request: Request) -> Response:
+        """/v1/embeddings: a made-up vector per text (its length, its vowels, 1)."""
+        body = json.loads(request.data)
+        self.requests.append(body)
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": embedding_of(t)}
+            for i, t in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": 0}
+        answer = {"object": "list", "data": data[::-1], "model": body["model"], "usage": usage}
+        return Response(json.dumps(answer), content_type="application/json")
 
     def _complete(self, request: Request) -> Response:
         with self._lock:

@@ -435,3 +435,53 @@ def test_an_eval_or_bench_over_trained_items_is_refused_naming_them(
         run_bench(
             engine, ChanceGenerator(), [(6, "4 9 10 13"), (7, "1 1 1 8")], ["bfs"], judges=judges
         )
+
+
+@pytest.mark.model
+def test_embeddings_of_the_embedded_model_train_a_judge_and_count_in_a_run(tmp_path: Path) -> None:
+    from treelight.storage.models import ModelCall, Run
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'trees.db'}")
+    runs = [self_play(engine, p) for p in ("4 4 4 4", "1 1 1 1")]
+    out = tmp_path / "e.judge"
+    request = TrainRequest(out=out, run_ids=runs, features="embedding", holdout=0.5, max_states=40)
+    report = train_judge(engine, request, lambda stage, total: lambda n: None)
+    assert report["features"] == "embedding" and report["states"] > 0
+    meta = load(out).meta
+    assert (
+        meta["embedding"]["backend"] == "embedded" and len(meta["embedding"]["file_sha256"]) == 64
+    )
+    with Session(engine) as session:
+        made = session.exec(select(ModelCall).where(ModelCall.purpose == "embed")).all()
+    assert made and all(c.run_id is None and c.prompt_tokens > 0 for c in made)
+    assert all(len(c.extra["embedding"]) == 576 for c in made)  # SmolLM2-135M's width
+    train_judge(engine, request, lambda stage, total: lambda n: None)
+    with Session(engine) as session:  # the same texts again: served from storage
+        assert len(
+            session.exec(select(ModelCall).where(ModelCall.purpose == "embed")).all()
+        ) == len(made)
+
+    run = create_run(
+        engine,
+        task="game24",
+        problem="2 3 4 8",
+        strategy="bfs",
+        strategy_params={"beam": 2},
+        generator={"backend": "embedded"},
+        judges=[{"name": "game24-verifier"}, {"name": "learned", "file": str(out)}],
+        budget={"max_calls": 12},
+        status="running",
+    )
+    Runner(engine, run.id or 0).run_until_idle()
+    with Session(engine) as session:
+        stored = session.get(Run, run.id)
+        calls = session.exec(select(ModelCall).where(ModelCall.run_id == run.id)).all()
+        learned = session.exec(select(Evaluation).where(Evaluation.judge == "learned")).all()
+    assert stored is not None and stored.model_calls == len(calls) == 12  # embeddings count
+    assert stored.status == "stopped" and "model-call budget" in stored.status_reason
+    embeds = [c for c in calls if c.purpose == "embed"]
+    assert embeds and all(c.extra["embedding"] for c in embeds)
+    scored = [v for v in learned if v.score is not None and "embedding features" in v.rationale]
+    assert scored and all(
+        v.model_call_ids and set(v.model_call_ids) <= {c.id for c in embeds} for v in scored
+    )

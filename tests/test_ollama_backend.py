@@ -390,3 +390,24 @@ def test_a_game24_search_on_ollama_writes_only_legal_moves(
     assert steps and all(c.extra["constraint"] == "json schema" for c in steps)
     assert nodes and all(n.status != "invalid" for n in nodes)
     assert all(" = " in n.text and "(left: " in n.text for n in nodes)  # the engine wrote it
+
+
+def test_embeddings_come_from_api_embed(fake: FakeOllama) -> None:
+    from treelight.engine.generators.base import embed_request
+
+    generator = OllamaGenerator("tiny:1b", host=fake.url)
+    [made] = generator.complete([embed_request("left: 4 9 13")])
+    assert made.extra["embedding"] == [12.0, 1.0, 1.0] and made.prompt_tokens == 7
+    assert fake.requests[-1]["model"] == "tiny:1b"
+    assert fake.requests[-1]["input"] == "left: 4 9 13"
+
+
+def test_verdict_words_are_read_from_ollamas_top_log_probabilities(fake: FakeOllama) -> None:
+    from treelight.engine.generators.base import CompletionRequest
+
+    fake.reply = lambda request: "impossible"
+    generator = OllamaGenerator("tiny:1b", host=fake.url)
+    words = ("sure", "likely", "impossible")
+    [read] = generator.complete([CompletionRequest("Judge: ", seed=1, choices=words)])
+    assert read.text == "impossible" and read.extra["choices"]["impossible"] == 1.0
+    assert fake.requests[-1]["options"]["num_predict"] == 1 and read.logprobs

@@ -339,11 +339,13 @@ def test_log_probabilities_are_kept_on_calls_nodes_and_in_the_export(
 ) -> None:
     run_id = openai_run(engine, fake)
     Runner(engine, run_id).run_until_idle()
-    assert any(r.get("n", 1) > 1 for r in fake.requests)  # the k samples went as one request
     with Session(engine) as session:
         calls = queries.run_model_calls(session, run_id)
         nodes = queries.run_nodes(session, run_id)
         exported = json.loads(json.dumps(run_to_dict(session, run_id)))
+    # the value judge reads its words' probabilities in one call, and keeps what it read
+    valued = [c for c in calls if c.purpose == "value"]
+    assert valued and all("choices" in c.extra and c.logprobs for c in valued)
     made = [c for c in calls if c.error is None]
     assert made and all(c.logprobs for c in made)
     # Under constrain=auto the steps ran under the task's grammar, and each call says so.
@@ -381,3 +383,32 @@ def test_models_lists_the_servers_models(
     assert '"name": "tiny-1b"' in capsys.readouterr().out
     assert main(["models", "--backend", "scripted"]) == 2
     assert "has no model list" in capsys.readouterr().err
+
+
+def test_embeddings_come_from_v1_embeddings_in_order(fake: FakeOpenAI) -> None:
+    from tests.fake_openai import embedding_of
+    from treelight.engine.generators.base import embed_request
+
+    generator = OpenAIGenerator("tiny-1b", base_url=fake.url)
+    texts = ["left: 4 9 13", "left: 24", "an apple a day"]
+    made = generator.complete([embed_request(t) for t in texts])
+    assert [c.extra["embedding"] for c in made] == [embedding_of(t) for t in texts]
+    assert fake.requests[-1]["input"] == texts  # one request for all of them
+    assert all(c.text == "" and c.completion_tokens == 0 for c in made)
+
+
+def test_verdict_words_are_read_from_the_top_log_probabilities(fake: FakeOpenAI) -> None:
+    words = ("sure", "likely", "impossible")
+    fake.reply = lambda body, index: " likely"
+    generator = OpenAIGenerator("tiny-1b", base_url=fake.url)
+    assert generator.supports_choices
+    [read] = generator.complete([CompletionRequest("Judge: ", seed=1, choices=words)])
+    assert read.text.strip() == "likely" and read.extra["choices"]["likely"] == 1.0
+    assert read.extra["choice_mass"] > 0 and read.logprobs and read.logprobs[0]["top"]
+    sent = fake.requests[-1]
+    assert sent["max_tokens"] == 1 and sent["temperature"] == 0.0 and sent["logprobs"]
+
+    fake.refuse = {"logprobs"}  # a server without log-probabilities: no reading, the judge samples
+    refused = OpenAIGenerator("tiny-1b", base_url=fake.url)
+    [plain] = refused.complete([CompletionRequest("Judge: ", seed=1, choices=words)])
+    assert "choices" not in plain.extra and not refused.supports_choices

@@ -81,6 +81,25 @@ def add_parser(sub: Any) -> None:
     workers.add_argument("--delay", type=float, default=0.2, help="server seconds per request")
     workers.add_argument("--json", action="store_true")
 
+    judges = which.add_parser(
+        "judges",
+        help="judges as classifiers of live/dead states on stored trees (AUC, balanced accuracy)",
+    )
+    judges.add_argument("--eval", type=int, action="append", default=[], metavar="ID")
+    judges.add_argument("--runs", default="", help="run ids, e.g. 1,5-9")
+    judges.add_argument(
+        "--judge", type=Path, action="append", default=[], help="a judge file (repeatable)"
+    )
+    judges.add_argument("--max-states", type=int, default=5000, help="states scored (a sample)")
+    judges.add_argument(
+        "--value-states",
+        type=int,
+        default=300,
+        help="states the model's value judge scores, on the embedded model (0: none)",
+    )
+    judges.add_argument("--seed", type=int, default=0)
+    judges.add_argument("--json", action="store_true")
+
     ui = which.add_parser("ui", help="drawing time and update bytes in headless Chromium")
     ui.add_argument("--nodes", default="100,1000,5000", help="tree sizes, comma-separated")
     ui.add_argument("--update-base", type=int, default=1000)
@@ -107,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "model-bound": bench_model_bound,
         "ui": bench_ui,
         "workers": bench_workers,
+        "judges": bench_judges,
     }[args.bench]
     return handler(args)
 
@@ -204,6 +224,24 @@ def bench_game24(args: argparse.Namespace) -> int:
         f"{title}\n{game24_results.table(summaries)}"
         + (f"\nplot: {plot_path}" if plot_path else ""),
     )
+
+
+def bench_judges(args: argparse.Namespace) -> int:
+    from treelight.engine.bench import judges
+    from treelight.engine.learning.cli import parse_ids, stage_progress
+    from treelight.storage.database import make_engine
+
+    data = judges.bench_judges(
+        make_engine(),
+        eval_ids=list(args.eval),
+        run_ids=parse_ids(args.runs),
+        judge_files=list(args.judge),
+        max_states=args.max_states,
+        value_states=args.value_states,
+        seed=args.seed,
+        progress=stage_progress(),
+    )
+    return _emit(args, data, judges.table(data))
 
 
 def _seeds(text: str) -> list[int]:

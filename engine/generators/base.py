@@ -11,7 +11,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from treelight.engine.options import Field, Options, validate
@@ -41,7 +41,7 @@ class CompletionRequest:
     # Read, instead of sampling, how likely each of these words is to come next (the
     # next-token distribution right after the prompt), for backends that can: a
     # verdict judge's one short call. The completion's `extra["choices"]` holds the
-    # probabilities (normalized over the words); its text is the likeliest word.
+    # probabilities (normalized over the words); its text is the greedy next token.
     choices: tuple[str, ...] | None = None
     # Up to this many lines, each matching `grammar` on its own and none repeating an
     # earlier one: sampling without replacement from the model's own distribution
@@ -121,7 +121,9 @@ class Generator(ABC):
     supports_grammar: bool = False
     # Writes CompletionRequest.distinct_lines itself (one line at a time, no repeats).
     supports_distinct_lines: ClassVar[bool] = False
-    supports_choices: ClassVar[bool] = False  # reads CompletionRequest.choices' probabilities
+    # Reads CompletionRequest.choices' probabilities; not a ClassVar: a server backend
+    # can while its server gives top log-probabilities (and stops when it refuses).
+    supports_choices: bool = False
     supports_embedding: ClassVar[bool] = False  # answers CompletionRequest.embed (an Embedder)
     Options: ClassVar[type[GeneratorOptions]] = GeneratorOptions
 
@@ -170,6 +172,47 @@ def embedding_completion(
 ) -> Completion:
     rounded = [round(float(v), EMBEDDING_DECIMALS) for v in vector]
     return Completion("", prompt_tokens, 0, latency_seconds, extra={"embedding": rounded})
+
+
+def choices_from_top(first: Completion, words: tuple[str, ...]) -> Completion:
+    """A one-token completion read as a verdict judge's choice among `words`: the
+    top alternatives at the first position (from a server's top log-probabilities),
+    each counted for the one word it begins (a token that begins two words counts
+    for neither), normalized over the words. The completion keeps what was read as
+    its log-probabilities."""
+    import math
+
+    if not first.logprobs:  # the server gave none: no "choices", the judge samples
+        return first
+    alternatives = first.logprobs[0].get("top") or []
+    raw = dict.fromkeys(words, 0.0)
+    for entry in alternatives:
+        said = str(entry["token"]).strip().lower()
+        # At least three of a word's letters: a bare "s" is not "sure" (as embedded).
+        long_enough = [w for w in words if len(said) >= min(3, len(w))]
+        begun = [w for w in long_enough if w.lower().startswith(said)]
+        if len(begun) == 1:
+            raw[begun[0]] += math.exp(float(entry["logprob"]))
+    mass = sum(raw.values())
+    probabilities = {w: (p / mass if mass > 0 else 1 / len(raw)) for w, p in raw.items()}
+    return Completion(
+        text=first.text,  # the greedy token; the reading is in `extra["choices"]`
+        prompt_tokens=first.prompt_tokens,
+        completion_tokens=first.completion_tokens,
+        latency_seconds=first.latency_seconds,
+        cached_prompt_tokens=first.cached_prompt_tokens,
+        extra={
+            **first.extra,
+            "choices": {w: round(p, 4) for w, p in probabilities.items()},
+            "choice_mass": round(mass, 6),  # the words' share of the next-token probability
+        },
+        logprobs=first.logprobs,
+    )
+
+
+def one_token(request: CompletionRequest) -> CompletionRequest:
+    """The greedy one-token request whose top alternatives a verdict is read from."""
+    return replace(request, max_tokens=1, temperature=0.0, choices=None, grammar=None)
 
 
 DISTINCT_TRIES = 3  # draws per line of a distinct-lines request before it gives up

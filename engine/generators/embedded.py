@@ -30,11 +30,15 @@ from treelight.engine.generators.base import (
     embedding_completion,
 )
 from treelight.engine.generators.chance import remaining_lines_grammar
+from treelight.engine.generators.embedded_choices import (
+    CONTEXT_TOKENS,
+    common_prefix,
+    read_choices,
+)
 from treelight.engine.generators.token_recorder import TokenRecorder
 from treelight.engine.options import Field
 
 DEFAULT_MODEL = "smollm2-135m"
-CONTEXT_TOKENS = 2048
 EMBEDDING_CONTEXT_TOKENS = 512
 
 
@@ -209,7 +213,7 @@ class EmbeddedGenerator(Generator):
         if request.embed:
             return self._embed(request.prompt)
         if request.choices:
-            return self._read_choices(request)
+            return read_choices(self.loaded.llm, self.loaded.chat_prompt, request)
         llm = self.loaded.llm
         prompt, stop = request.prompt, list(request.stop)
         if request.chat:
@@ -222,7 +226,7 @@ class EmbeddedGenerator(Generator):
                 f"The prompt has {len(prompt_ids)} tokens, more than the model's context of "
                 f"{CONTEXT_TOKENS}: shorten the problem or the path."
             )
-        cached = _common_prefix(list(llm.input_ids[: llm.n_tokens]), prompt_ids)
+        cached = common_prefix(list(llm.input_ids[: llm.n_tokens]), prompt_ids)
         started = time.perf_counter()
         if request.distinct_lines and request.grammar:
             return self._distinct_lines(request, prompt, stop, budget, len(prompt_ids), cached)
@@ -326,75 +330,3 @@ class EmbeddedGenerator(Generator):
             latency_seconds=time.perf_counter() - started,
             cached_prompt_tokens=min(cached, max(0, prompt_tokens - 1)),
         )
-
-    def _read_choices(self, request: CompletionRequest) -> Completion:
-        """How likely each word is to come next: one greedy token, then the logits
-        llama.cpp computed for the position after the prompt (kept without
-        `logits_all`: the last decoded position's are always there)."""
-        import numpy as np
-
-        llm = self.loaded.llm
-        prompt = self.loaded.chat_prompt(request.prompt)[0] if request.chat else request.prompt
-        prompt_ids = llm.tokenize(prompt.encode("utf-8", "replace"))
-        if len(prompt_ids) >= CONTEXT_TOKENS:
-            raise ModelError(
-                f"The prompt has {len(prompt_ids)} tokens, more than the model's context of "
-                f"{CONTEXT_TOKENS}: shorten the problem or the path."
-            )
-        cached = _common_prefix(list(llm.input_ids[: llm.n_tokens]), prompt_ids)
-        started = time.perf_counter()
-        try:
-            llm.create_completion(prompt=prompt, max_tokens=1, temperature=0.0, seed=request.seed)
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-            logprobs = logits - np.logaddexp.reduce(logits)
-        except Exception as error:
-            raise ModelError(f"The embedded model failed: {error}") from error
-        assert request.choices is not None
-        starts = {word: self._first_tokens(word) for word in request.choices}
-        shared = {
-            t
-            for w, ids in starts.items()
-            for t in ids
-            if any(t in starts[o] for o in starts if o != w)
-        }
-        raw = {
-            word: float(sum(np.exp(logprobs[t]) for t in ids - shared))
-            for word, ids in starts.items()
-        }
-        mass = sum(raw.values())
-        probabilities = {w: (p / mass if mass > 0 else 1 / len(raw)) for w, p in raw.items()}
-        best = max(probabilities, key=lambda w: probabilities[w])
-        return Completion(
-            text=best,
-            prompt_tokens=len(prompt_ids),
-            completion_tokens=1,
-            latency_seconds=time.perf_counter() - started,
-            cached_prompt_tokens=min(cached, max(0, len(prompt_ids) - 1)),
-            extra={
-                "choices": {w: round(p, 4) for w, p in probabilities.items()},
-                # How much the model wanted to say one of the words at all.
-                "choice_mass": round(mass, 4),
-            },
-        )
-
-    def _first_tokens(self, word: str) -> set[int]:
-        """The tokens a word can start with as the next token (with or without a
-        space, capitalized or not) that carry at least three of its letters, so a
-        bare "s" does not count as "sure"."""
-        llm = self.loaded.llm
-        found = set()
-        for variant in (word, f" {word}", word.capitalize(), f" {word.capitalize()}"):
-            token = llm.tokenize(variant.encode(), add_bos=False, special=False)[0]
-            text = llm.detokenize([token]).decode("utf-8", "replace").strip().lower()
-            if len(text) >= min(3, len(word)) and word.lower().startswith(text):
-                found.add(token)
-        return found
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count

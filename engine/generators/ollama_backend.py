@@ -29,6 +29,9 @@ from treelight.engine.generators.base import (
     CompletionRequest,
     Generator,
     GeneratorOptions,
+    choices_from_top,
+    embedding_completion,
+    one_token,
 )
 from treelight.engine.generators.chance import language, parse_grammar
 from treelight.engine.options import Field
@@ -102,6 +105,7 @@ class OllamaGenerator(Generator):
     backend = "ollama"
     label = "Ollama server"
     supports_schema = True
+    supports_embedding = True  # /api/embed
     # GBNF is not Ollama's: a grammar whose strings can be listed goes as a JSON
     # schema (grammar_as_schema), the others run free.
     supports_grammar = True
@@ -176,6 +180,7 @@ class OllamaGenerator(Generator):
         self.top_logprobs = logprobs
         self.sleep = sleep
         self.client = ollama.Client(host=self.host, timeout=self.timeout)
+        self.supports_choices = logprobs > 0  # read from its top log-probabilities
 
     def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
         if len(requests) == 1:
@@ -197,6 +202,18 @@ class OllamaGenerator(Generator):
             wait *= 2
         raise AssertionError("unreachable")
 
+    def _embed(self, request: CompletionRequest) -> Completion:
+        """`/api/embed`: the model's embedding of the prompt."""
+        started = time.perf_counter()
+        answer = self.client.embed(
+            model=self.model, input=request.prompt, keep_alive=self.keep_alive
+        )
+        vectors = list(answer.embeddings or [])
+        if not vectors:
+            raise ModelError(f"Ollama at {self.host} returned no embedding. Resume to retry.")
+        tokens = int(answer.prompt_eval_count or 0)
+        return embedding_completion(list(vectors[0]), tokens, time.perf_counter() - started)
+
     def _options(self, request: CompletionRequest) -> dict[str, Any]:
         options: dict[str, Any] = {
             "temperature": request.temperature,
@@ -213,6 +230,10 @@ class OllamaGenerator(Generator):
     def _complete_one(self, request: CompletionRequest) -> Completion:
         import httpx
 
+        if request.embed:
+            return self._embed(request)
+        if request.choices:  # one greedy token, its top alternatives read
+            return choices_from_top(self._complete_one(one_token(request)), request.choices)
         started = time.perf_counter()
         text: list[str] = []
         logprobs: list[dict[str, Any]] = []

@@ -45,6 +45,9 @@ from treelight.engine.generators.base import (
     CompletionRequest,
     Generator,
     GeneratorOptions,
+    choices_from_top,
+    embedding_completion,
+    one_token,
 )
 from treelight.engine.generators.openai_choices import (
     Answer,
@@ -73,6 +76,7 @@ class OpenAIGenerator(Generator):
     backend = "openai"
     label = "OpenAI-compatible server (vLLM, llama-server, LM Studio, ...)"
     supports_schema = True
+    supports_embedding = True  # /v1/embeddings
 
     class Options(GeneratorOptions):
         model: str | None = Field(None, description="a model the server serves")
@@ -174,6 +178,10 @@ class OpenAIGenerator(Generator):
         self.use_n = True
 
     def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
+        if requests and all(r.embed for r in requests):
+            return self._embed([r.prompt for r in requests])
+        if any(r.embed or r.choices for r in requests):
+            return [self._one(r) for r in requests]
         batches = _same_shape(requests) if self.use_n else [[r] for r in requests]
         return [c for made in self._each(self._complete_batch, batches) for c in made]
 
@@ -194,6 +202,39 @@ class OpenAIGenerator(Generator):
             self.use_n = False
             made += self._each(lambda r: self._ask(r, 1)[0], batch[len(made) :])
         return made[: len(batch)]
+
+    def _one(self, request: CompletionRequest) -> Completion:
+        if request.embed:
+            return self._embed([request.prompt])[0]
+        if request.choices:  # one greedy token, its top alternatives read
+            return choices_from_top(self._ask(one_token(request), 1)[0], request.choices)
+        return self.complete([request])[0]
+
+    @property
+    def supports_choices(self) -> bool:  # type: ignore[override]
+        return self.top_logprobs > 0
+
+    def _embed(self, texts: list[str]) -> list[Completion]:
+        """`/v1/embeddings`, every text in one request."""
+        started = time.perf_counter()
+        response = call_server(
+            self.url,
+            self.options,
+            lambda: self.client.embeddings.create(model=self.model, input=texts),
+            model=self.model,
+        )
+        data = sorted(response.data, key=lambda item: item.index)
+        if len(data) != len(texts):
+            raise ModelError(
+                f"The server at {self.url} returned {len(data)} embeddings for {len(texts)} "
+                "texts. Resume to retry."
+            )
+        tokens = int(getattr(response.usage, "prompt_tokens", 0) or 0)
+        latency = (time.perf_counter() - started) / len(texts)
+        return [
+            embedding_completion(list(item.embedding), tokens // len(texts), latency)
+            for item in data
+        ]
 
     def _ask(self, request: CompletionRequest, n: int) -> list[Completion]:
         try:

@@ -74,7 +74,7 @@ def parse_ids(text: str) -> list[int]:
     return list(dict.fromkeys(found))
 
 
-def _progress() -> Callable[[str, int], Callable[[int], object]]:
+def stage_progress() -> Callable[[str, int], Callable[[int], object]]:
     from tqdm import tqdm
 
     def stage(name: str, total: int) -> Callable[[int], object]:
@@ -111,7 +111,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
         seed=args.seed,
         embedder=embedder,
     )
-    report = train_judge(engine, request, _progress())
+    report = train_judge(engine, request, stage_progress())
     report["plot"] = _plot(report, out)
     if args.json:
         print(json.dumps(report))

@@ -31,6 +31,7 @@ from treelight.engine.learning.labels import PERSON, Labels, StateLabel, Tree, T
 from treelight.engine.tasks import task_classes
 from treelight.storage import queries
 from treelight.storage.models import Run
+from treelight.storage.vocabulary import RunStatus
 
 Progress = Callable[[str, int], Callable[[int], object]]  # (stage, total) -> advance(n)
 
@@ -77,6 +78,8 @@ def load_trees(engine: Engine, eval_ids: list[int], run_ids: list[int]) -> list[
             )
         trees = []
         for run_id, (run, from_eval, index) in wanted.items():
+            if run.status == RunStatus.QUEUED:
+                continue  # never started: its tree is the problem alone, nothing learned
             task = task_classes()[run.task](run.problem, run.task_params)
             nodes = [
                 TreeNode(r.id, r.parent_id, r.text, r.state, str(r.status), str(r.pruned_by))
@@ -121,6 +124,8 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
     if not request.eval_ids and not request.run_ids:
         raise BadArguments("Name the trees to learn from: --eval ID and/or --runs 1,5-9.")
     trees = load_trees(engine, request.eval_ids, request.run_ids)
+    if not trees:
+        raise BadArguments("None of these runs has started: there is nothing to learn from yet.")
     task = trees[0].task
     embedder = None
     if request.features in ("embedding", "both"):

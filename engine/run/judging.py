@@ -201,6 +201,8 @@ class _Context:
         request = self.runner.request(prompt, node.key, purpose, 0, 1, choices=words)
         [call] = self.runner.calls.call(self.runner.generator, node.id, [request], purpose)
         extra = call.extra or {}
+        if "choices" not in extra:  # the server gave no probabilities: the judge samples
+            return None
         return Choices(
             dict(extra.get("choices", {})), float(extra.get("choice_mass", 0.0)), call.id or 0
         )
