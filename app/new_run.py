@@ -52,16 +52,27 @@ def page() -> None:
             params.update(option_widgets(StrategyOptions, "loop", only=LOOP_RULES))
     with right:
         backend, backend_options = generator_choice()
-        default_judges = [n for n in tasks[task].default_judges if n in judge_kinds]
+        preset_judges = parse_judge_specs(chosen.get("judges", ""))
+        default_judges = [s["name"] for s in preset_judges] or [
+            n for n in tasks[task].default_judges if n in judge_kinds
+        ]
         judges = st.multiselect(
             "Judges",
             sorted(judge_kinds),
             default=default_judges,
-            key=f"judges_{task}",
+            key=f"judges_{task}_{preset}",
             help="; ".join(f"{n}: {j.description}" for n, j in judge_kinds.items()),
         )
+        preset_options = ",".join(
+            f"{s['name']}:" + ";".join(f"{k}={v}" for k, v in s.items() if k != "name")
+            for s in preset_judges
+            if len(s) > 1
+        )
         options = st.text_input(
-            "Judge options", "", key="judge_options", placeholder="e.g. value:samples=5;weight=2"
+            "Judge options",
+            preset_options,
+            key=f"judge_options_{preset}",
+            placeholder="e.g. value:samples=5;weight=2",
         )
         budget = budget_inputs()
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed")

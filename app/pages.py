@@ -28,3 +28,9 @@ def new_run_page() -> StreamlitPage:
 
 def runs_page() -> StreamlitPage:
     return st.Page("views/runs_page.py", title="Runs", icon=":material/list:", url_path="runs")
+
+
+def judges_page() -> StreamlitPage:
+    return st.Page(
+        "views/judges_page.py", title="Judges", icon=":material/gavel:", url_path="judges"
+    )

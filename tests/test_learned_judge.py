@@ -485,3 +485,28 @@ def test_embeddings_of_the_embedded_model_train_a_judge_and_count_in_a_run(tmp_p
     assert scored and all(
         v.model_call_ids and set(v.model_call_ids) <= {c.id for c in embeds} for v in scored
     )
+
+
+def test_the_judges_page_trains_a_judge_and_lists_it(app_engine: Engine) -> None:
+    from tests.conftest import new_app
+
+    for problem in ("4 4 4 4", "1 1 1 1", "1 1 1 8"):
+        self_play(app_engine, problem)
+    at = new_app()
+    at.run()
+    at.switch_page("views/judges_page.py").run()
+    assert not at.exception
+    at.text_input(key="train_runs").set_value("1-3")
+    at.text_input(key="train_name").set_value("class.judge")
+    at.slider(key="train_holdout").set_value(0.35)
+    at.button[0].click().run(timeout=120)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Live states"] != "0" and metrics["Dead states"] != "0"
+    assert metrics["Held-out AUC"] != "n/a" or metrics["Balanced accuracy"] != "n/a"
+    assert any("learned:file=" in c.value and "class.judge" in c.value for c in at.code)
+    from treelight.app.judges_page import judges_folder
+
+    assert (judges_folder() / "class.judge").is_file()
+    listed = at.dataframe[0].value
+    assert "class.judge" in list(listed["file"])

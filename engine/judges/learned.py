@@ -27,6 +27,19 @@ from treelight.engine.judges.learned_file import JudgeFile, load
 from treelight.engine.options import Field
 from treelight.engine.types import NodeView
 
+BUILTIN = "builtin:"
+
+
+def builtin_judge(name: str) -> Path:
+    """A judge file shipped in treelight.assets/judges (see its README for how it
+    was made, and on which problems: they are refused like any trained item)."""
+    from importlib.resources import files
+
+    found = Path(str(files("treelight.assets").joinpath("judges", f"{name}.judge")))
+    if not found.is_file():
+        raise ValueError(f"no built-in judge {name!r}")
+    return found
+
 
 @lru_cache(maxsize=16)
 def _cached(path: str, _mtime: float, _size: int) -> tuple[JudgeFile, dict[str, bool], str]:
@@ -69,12 +82,17 @@ class LearnedJudge(Judge):
     )
 
     class Options(JudgeOptions):
-        file: str = Field(description="the judge file `treelight train judge` wrote")
+        file: str = Field(
+            description="the judge file `treelight train judge` wrote, or builtin:NAME for "
+            "one shipped with Treelight (builtin:game24-selfplay)"
+        )
 
         @field_validator("file")
         @classmethod
         def _absolute(cls, value: str) -> str:
             # Stored with the run: a worker started elsewhere finds the same file.
+            if value.startswith(BUILTIN):
+                return str(builtin_judge(value.removeprefix(BUILTIN)))
             return str(Path(value).expanduser().resolve())
 
     def __init__(self, **values: Any) -> None:

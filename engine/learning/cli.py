@@ -112,7 +112,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
         embedder=embedder,
     )
     report = train_judge(engine, request, stage_progress())
-    report["plot"] = _plot(report, out)
+    report["plot"] = plot_reliability(report, out)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -156,7 +156,7 @@ def _f(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _plot(report: dict[str, Any], out: Path) -> str | None:
+def plot_reliability(report: dict[str, Any], out: Path) -> str | None:
     """The held-out reliability diagram beside the judge file (None without
     matplotlib or held-out states)."""
     held = report.get("holdout")
@@ -189,7 +189,11 @@ def _plot(report: dict[str, Any], out: Path) -> str | None:
         )
     axis.set_xlabel("predicted P(live)")
     axis.set_ylabel("share live, held-out states")
-    axis.set_title(f"{out.name}: AUC {_f(held['auc'])}, bal. acc. {held['balanced_accuracy']:.0%}")
+    axis.set_title(
+        f"{out.name}\nheld out: AUC {_f(held['auc'])}, balanced accuracy "
+        f"{held['balanced_accuracy']:.0%}",
+        fontsize=10,
+    )
     axis.legend(loc="upper left")
     path = out.with_name(out.name + ".calibration.png")
     figure.tight_layout()

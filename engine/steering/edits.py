@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.judges import make_judges
+from treelight.engine.run.creation import check_learned_judges
 from treelight.engine.run.node_changes import prune_node, unprune_node
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -232,6 +233,9 @@ def swap_judges(
         run = session.get(Run, run_id)
         if run is None:
             raise RunNotFound(f"No run #{run_id}.")
+        # A learned judge trained on this very problem, or on another model's embeddings,
+        # is refused here as at creation (a swap cannot say it was on purpose).
+        check_learned_judges(judges, run.generator, {run.problem: run.problem}, "run", False)
         old = run.judges
         run.judges, run.judge_set = judges, run.judge_set + 1
         queries.add_event(
