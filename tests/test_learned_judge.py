@@ -397,8 +397,11 @@ def test_methods_name_their_judges_joined_by_plus(
     assert method.judges == [{"name": "game24-verifier"}, {"name": "learned", "file": str(out)}]
     with pytest.raises(BadArguments, match="unknown judge 'nope'"):
         parse_method("bfs:judges=nope", "game24")
-    with pytest.raises(BadArguments, match="has its own judges"):
+    with pytest.raises(BadArguments, match="judges nothing"):
         parse_method("cot:judges=value", "game24")
+    chance = parse_method(f"random:judges=game24-verifier+learned:file={out}", "game24")
+    assert chance.generator == {"backend": "random"} and chance.judges is not None
+    assert chance.judges[1]["name"] == "learned"
 
 
 def test_an_eval_or_bench_over_trained_items_is_refused_naming_them(
@@ -510,3 +513,23 @@ def test_the_judges_page_trains_a_judge_and_lists_it(app_engine: Engine) -> None
     assert (judges_folder() / "class.judge").is_file()
     listed = at.dataframe[0].value
     assert "class.judge" in list(listed["file"])
+
+
+def test_the_teaching_preset_runs_the_built_in_learned_judge(app_engine: Engine) -> None:
+    from tests.conftest import new_app
+    from treelight.engine.judges.learned import builtin_judge
+    from treelight.storage.models import Run
+
+    at = new_app().run()
+    at.switch_page("views/new_run.py").run()
+    preset = next(o for o in at.selectbox(key="preset").options if "judge learned" in o)
+    at.selectbox(key="preset").set_value(preset).run()
+    assert "learned" in at.multiselect(key=f"judges_game24_{preset}").value
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with Session(app_engine) as session:
+        [run] = session.exec(select(Run)).all()
+    assert run.problem == "4 5 6 10"
+    assert {"name": "learned", "file": str(builtin_judge("game24-selfplay"))} in run.judges
+    meta = load(builtin_judge("game24-selfplay")).meta
+    assert "4 5 6 10" not in {e["problem"] for e in meta["trained_items"]}  # a test puzzle

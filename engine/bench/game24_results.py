@@ -97,6 +97,13 @@ def table(summaries: list[MethodSummary]) -> str:
     return "\n".join(lines)
 
 
+def short_name(method: str) -> str:
+    """A method as a plot labels it: a learned judge by its file's name alone."""
+    import re
+
+    return re.sub(r"judges=[^;]*learned:file=([^;+,]+)[^;]*", r"learned judge \1", method)
+
+
 def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
     import matplotlib
 
@@ -113,13 +120,14 @@ def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
         colour = {"reference": "#808080", "random": "#dd6b20"}.get(name, "#2b6cb0")
         axes.scatter(s.tokens_per_puzzle, 100 * s.success_rate, s=60, color=colour)
         axes.annotate(
-            f"{s.method} ({s.solved}/{s.puzzles})",
+            f"{short_name(s.method)} ({s.solved}/{s.puzzles})",
             (s.tokens_per_puzzle, 100 * s.success_rate),
             textcoords="offset points",
             xytext=(6, (4, -14, 16, -26)[nth % 4]),
             fontsize=9,
         )
     axes.set_xscale("log")
+    axes.xaxis.set_minor_formatter(plt.NullFormatter())  # no crowded 2x10^2 labels
     low, high = axes.get_xlim()
     axes.set_xlim(low, high * 6)  # room for the labels of the rightmost points
     axes.set_xlabel("model tokens per puzzle (prompt + completion, log scale)")

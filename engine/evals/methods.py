@@ -10,7 +10,8 @@ parameters, as a judge's options are written), e.g. `bfs:beam=10` or
 - `bfs-free`  beam search with the model writing freely (`constrain=off`)
 - `random`    chance: beam search where each proposal is a uniform random draw
               from the task's grammar (the `random` backend, no model), judged by
-              the task's free judges (its verifiers) alone
+              the task's free judges (its verifiers) alone, or by `judges=` (chance
+              in the same shell as a model with those judges)
 - any strategy name (`bfs`, `dfs`, `mcts`, ...): that strategy with the task's
   default judges; `constrain=off` among its options makes the model write freely
   (`bfs:constrain=off` is `bfs-free`)
@@ -73,10 +74,10 @@ def parse_method(written: str, task: str) -> Method:
     # `constrain` is the backend's, not the strategy's: `bfs:constrain=off` runs free.
     writing = {"constrain": spec.pop("constrain")} if "constrain" in spec else {}
     named = _judges(str(spec.pop("judges")), written) if "judges" in spec else None
-    if named is not None and name in ("cot", "io", "cot-sc", "random"):
+    if named is not None and name in ("cot", "io", "cot-sc"):
         raise BadArguments(
-            f"The method {name} has its own judges (none, or the verifiers alone): "
-            "`judges=` is for model-guided methods such as bfs."
+            f"The method {name} judges nothing (whole answers, checked at the end): "
+            "`judges=` is for searches such as bfs, or random (chance with those judges)."
         )
     # An option the task declares is the task's (e.g. game24's moves=distinct).
     own = {k: spec.pop(k) for k in list(spec) if k in task_classes()[task].Options.model_fields}
@@ -109,7 +110,7 @@ def parse_method(written: str, task: str) -> Method:
             written,
             "bfs",
             spec,
-            judges=free_judges,
+            judges=named if named is not None else free_judges,
             generator={"backend": "random"},
             task_params=own,
         )

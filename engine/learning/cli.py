@@ -98,8 +98,8 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     if args.model:
         embedder["model"] = args.model
     out = args.out
-    if out is None:
-        out = Path("judge.judge")
+    if out is None:  # TASK.judge, once the runs say which task
+        out = Path(f"{_task_of(engine, args.eval, run_ids)}.judge")
     request = TrainRequest(
         out=out,
         eval_ids=list(args.eval),
@@ -118,6 +118,22 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
         return 0
     print(summary(report))
     return 0
+
+
+def _task_of(engine: Engine, eval_ids: list[int], run_ids: list[int]) -> str:
+    from sqlmodel import Session
+
+    from treelight.storage import queries
+
+    with Session(engine) as session:
+        for eval_id in eval_ids:
+            for _, found in queries.eval_runs(session, eval_id)[:1]:
+                return found.task
+        for run_id in run_ids:
+            run = queries.get_run(session, run_id)
+            if run is not None:
+                return run.task
+    return "judge"
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -55,8 +55,18 @@ def check_settings(
     task_obj = make_task(task, problem, task_params)
     make_strategy(strategy, task_obj, strategy_params)
     judge_specs = judges if judges is not None else [{"name": n} for n in task_obj.default_judges]
-    make_judges(judge_specs)
-    return task_obj, judge_specs
+    return task_obj, normalized_judges(judge_specs)
+
+
+def normalized_judges(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The specs as the judges read them, to be stored (a learned judge's file as an
+    absolute path, so a worker started elsewhere finds it): each option given,
+    normalized; BadArguments for a judge that cannot be made."""
+    made = make_judges(specs)
+    return [
+        {**spec, **{k: judge.options[k] for k in spec if k in judge.options}}
+        for spec, judge in zip(specs, made, strict=True)
+    ]
 
 
 BUDGET_NAMES = {

@@ -16,8 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from treelight.engine.errors import BadArguments, RunNotFound
-from treelight.engine.judges import make_judges
-from treelight.engine.run.creation import check_learned_judges
+from treelight.engine.run.creation import check_learned_judges, normalized_judges
 from treelight.engine.run.node_changes import prune_node, unprune_node
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -228,7 +227,7 @@ def swap_judges(
     """Make `judges` the active set. The open frontier is re-scored by the next
     action (its nodes have no verdict from the new set); with `whole_tree`, the
     runner also scores every other node and reports which decisions would change."""
-    make_judges(judges)  # validate before anything changes
+    judges = normalized_judges(judges)  # validated before anything changes
     with unit_of_work(engine, run_id) as session:
         run = session.get(Run, run_id)
         if run is None:
