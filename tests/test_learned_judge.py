@@ -296,15 +296,16 @@ def test_a_run_on_a_problem_the_judge_learned_from_is_refused(
     assert "allowed: The judge g24.judge was trained on" in created.reason
 
 
+@pytest.mark.parametrize("features", ["embedding", "both"])
 def test_a_judge_that_reads_embeddings_refuses_another_model(
-    tmp_path: Path, engine: Engine
+    tmp_path: Path, engine: Engine, features: str
 ) -> None:
     path = tmp_path / "e.judge"
     fitted = fit("logistic", np.array([[0.0], [1.0], [0.2], [0.9]]), np.array([0, 1, 0, 1]), 0)
     meta = {
         "model": "logistic",
         "task": "game24",
-        "features": "embedding",
+        "features": features,
         "states": 4,
         "embedding": {"backend": "embedded", "model": "smollm2-135m"},
     }

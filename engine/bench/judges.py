@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from treelight.engine.errors import BadArguments
 from treelight.engine.generators import make_generator
 from treelight.engine.generators.base import CompletionRequest, Generator
+from treelight.engine.judges.learned import reads_embeddings
 from treelight.engine.judges.learned_file import load
 from treelight.engine.judges.value import WORD_SCORES, value_prompt
 from treelight.engine.learning.features import StoredEmbedder, feature_matrix
@@ -97,7 +98,7 @@ def bench_judges(
                 "problems: score it on problems it has not seen."
             )
         embedder = None
-        if "embedding" in judge.meta["features"]:
+        if reads_embeddings(judge.meta["features"]):
             embedder = StoredEmbedder(engine, make_generator(dict(judge.meta["embedding"])))
         step = progress(f"features for {path.name}", len(states))
         x = feature_matrix(judge.meta["features"], task, states, embedder, step)

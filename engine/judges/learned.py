@@ -30,6 +30,11 @@ from treelight.engine.types import NodeView
 BUILTIN = "builtin:"
 
 
+def reads_embeddings(features: str) -> bool:
+    """Whether a judge file's features include the model's embeddings."""
+    return features in ("embedding", "both")
+
+
 def builtin_judge(name: str) -> Path:
     """A judge file shipped in treelight.assets/judges (see its README for how it
     was made, and on which problems: they are refused like any trained item)."""
@@ -100,7 +105,7 @@ class LearnedJudge(Judge):
         self.path = Path(self.options["file"])
         self.file, self.memory, self.digest = load_cached(self.path)
         self.features = str(self.file.meta["features"])
-        self.free = "embedding" not in self.features  # task features need no model call
+        self.free = not reads_embeddings(self.features)  # task features need no model call
         self.summary = describe(self.file)
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
@@ -227,7 +232,7 @@ def trained_overlap(judges: list[Judge], problems: dict[str, str], what: str) ->
 def embedding_mismatch(judges: list[Judge], generator: dict[str, Any]) -> str | None:
     """Why a learned judge that reads embeddings cannot judge with this run's model."""
     for judge in judges:
-        if not isinstance(judge, LearnedJudge) or "embedding" not in judge.features:
+        if not isinstance(judge, LearnedJudge) or not reads_embeddings(judge.features):
             continue
         made_by = judge.file.meta.get("embedding") or {}
         backend = generator.get("backend", "embedded")
