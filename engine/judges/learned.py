@@ -134,51 +134,44 @@ class LearnedJudge(Judge):
                 verdicts.append(None)
                 unseen.append(i)
         if unseen:
-            self._predict([nodes[i] for i in unseen], ctx, verdicts, unseen)
+            predicted = self._predict([nodes[i] for i in unseen], ctx)
+            for i, verdict in zip(unseen, predicted, strict=True):
+                verdicts[i] = verdict
         return [v or Verdict(None, None, "") for v in verdicts]
 
-    def _predict(
-        self,
-        nodes: list[NodeView],
-        ctx: JudgeContext,
-        verdicts: list[Verdict | None],
-        positions: list[int],
-    ) -> None:
+    def _predict(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
+        """P(live) from the file's model, for states its memory does not hold."""
         columns: list[np.ndarray] = []
         call_ids: list[list[int]] = [[] for _ in nodes]
         if self.features in ("task", "both"):
             rows = [ctx.task.state_features(n.state) for n in nodes]
             if any(r is None for r in rows):
-                for i in positions:
-                    verdicts[i] = Verdict(None, None, f"{ctx.task.name} declares no state features")
-                return
+                return [Verdict(None, None, f"{ctx.task.name} declares no state features")] * len(
+                    nodes
+                )
             columns.append(np.array(rows, dtype=np.float64))
-        if self.features in ("embedding", "both"):
-            texts = [ctx.task.state_text(n.state, _path_text(n, ctx)) for n in nodes]
-            embedded = []
-            for node, text in zip(nodes, texts, strict=True):
-                found = ctx.embed(node, [text])
+        if reads_embeddings(self.features):
+            vectors = []
+            for n, ids in zip(nodes, call_ids, strict=True):
+                found = ctx.embed(n, [ctx.task.state_text(n.state, _path_text(n, ctx))])
                 if found is None:
-                    for i in positions:
-                        verdicts[i] = Verdict(
-                            None,
-                            None,
-                            "this run's backend cannot embed: the judge reads embeddings",
-                        )
-                    return
-                embedded.append(found[0].vector)
-                call_ids[len(embedded) - 1].append(found[0].call_id)
-            columns.append(np.array(embedded, dtype=np.float64))
+                    why = "this run's backend cannot embed: the judge reads embeddings"
+                    return [Verdict(None, None, why)] * len(nodes)
+                vectors.append(found[0].vector)
+                ids.append(found[0].call_id)
+            columns.append(np.array(vectors, dtype=np.float64))
         p = self.file.predict(np.hstack(columns))
         model = self.file.meta["model"]
-        for j, i in enumerate(positions):
-            verdicts[i] = Verdict(
-                round(float(p[j]), 4),
+        return [
+            Verdict(
+                round(float(live), 4),
                 None,
-                f"{self.summary}: live {p[j]:.2f} (its {model} on the state's "
+                f"{self.summary}: live {live:.2f} (its {model} on the state's "
                 f"{self.features} features; file {self.digest})",
-                call_ids[j],
+                ids,
             )
+            for live, ids in zip(p, call_ids, strict=True)
+        ]
 
 
 def ranges(numbers: list[int]) -> str:
