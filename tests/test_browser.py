@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -668,5 +668,7 @@ def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> N
         page.get_by_role("button", name="Next decision").click()
         page.get_by_text("Decision 2 of").wait_for(timeout=30_000)
         page.get_by_text(second.prompt).first.wait_for()
-        assert page.get_by_text("the search picked").count() == 0
+        # Streamlit keeps the last decision's elements (faded) until the rerun that
+        # replaces them ends: the reveal must be gone once it has.
+        expect(page.get_by_text("the search picked")).to_have_count(0, timeout=20_000)
         browser.close()

@@ -267,7 +267,9 @@ def test_the_value_judge_reads_the_verdict_words_probabilities_and_always_answer
         shares = call.extra["choices"]
         assert set(shares) == {"sure", "likely", "impossible"}
         assert sum(shares.values()) == pytest.approx(1.0, abs=0.001)
-        assert call.completion_tokens == 1 and call.output == max(shares, key=shares.get)
+        # The output is the greedy next token; what was read is kept beside it.
+        assert call.completion_tokens == 1 and call.logprobs
+        assert call.output == call.logprobs[0]["token"] == call.logprobs[0]["top"][0]["token"]
         expected = shares["sure"] + 0.05 * shares["likely"] + 0.00005 * shares["impossible"]
         assert verdict.score == pytest.approx(expected, abs=0.001)
         assert verdict.rationale.startswith(f"sure {shares['sure']:.2f} · likely")

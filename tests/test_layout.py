@@ -94,3 +94,19 @@ def test_every_product_module_has_a_docstring() -> None:
                 continue
             tree = ast.parse(path.read_text())
             assert ast.get_docstring(tree), f"{path.relative_to(ROOT)} has no module docstring"
+
+
+def test_every_package_folder_is_in_the_wheel() -> None:
+    """A new room must be listed in pyproject.toml's packages, or the installed
+    command cannot import it (the wheel test finds it too, but only in the slow tier)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        "treelight." + ".".join(init.parent.relative_to(ROOT).parts)
+        for folder in ("app", "engine", "storage", "assets")
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)

@@ -46,6 +46,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tops = {name.split("/")[0] for name in names}
     assert tops == {"treelight", wheel.name.split("-")[0] + "-0.1.0.dist-info"}, tops
     assert "treelight/assets/presets.json" in names
+    assert "treelight/assets/judges/game24-selfplay.judge" in names  # the built-in judge
     assert "treelight/assets/tree_component.js" in names
 
     env_dir = base / "venv"
