@@ -165,7 +165,8 @@ def _close_models() -> None:
     # shutdown would print a spurious traceback.
     for loaded in _LOADED.values():
         for context in (loaded.llm, loaded._embedder):
-            context and context.close()
+            if context is not None:
+                context.close()
     _LOADED.clear()
 
 
