@@ -1,7 +1,7 @@
 """A browser session's copy of a run's nodes, kept current by revision.
 
 Each second a live explorer asks only for the nodes written since its last look
-(storage/queries.py: nodes_since, the query the engine's tree cache uses too), so
+(storage/hot_path.py: nodes_since, the query the engine's tree cache uses too), so
 reading a 1,000-node tree that did not change costs one empty query, not 1,000
 rows. Nodes are never deleted (nothing is lost), so the copy only grows and
 updates. The copies are plain Node values, not bound to any session.
@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 from sqlmodel import Session
 
-from treelight.storage import queries
+from treelight.storage import hot_path
 from treelight.storage.models import Node
 
 KEY = "explorer_tree_rows"
@@ -26,7 +26,7 @@ def current_nodes(session: Session, run_id: int) -> tuple[list[Node], int]:
     copy: dict[str, Any] | None = st.session_state.get(KEY)
     if copy is None or copy["run"] != run_id:
         copy = {"run": run_id, "rev": -1, "nodes": {}}
-    fresh = queries.nodes_since(session, run_id, copy["rev"])
+    fresh = hot_path.nodes_since(session.connection(), run_id, copy["rev"])
     if fresh:
         nodes = dict(copy["nodes"])
         for row in fresh:

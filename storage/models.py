@@ -6,6 +6,7 @@ of the StrEnums in storage/vocabulary.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -197,6 +198,32 @@ class ModelCall(SQLModel, table=True):
     logprobs: list[dict[str, Any]] | None = _json()
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """A ModelCall row as plain data. The engine's hottest write and read (one per
+    model call) go through SQLAlchemy Core with this record: building an ORM object
+    costs more than the INSERT itself (docs/BENCHMARKS.md, engine overhead)."""
+
+    backend: str
+    model: str
+    prompt: str
+    fingerprint: str
+    run_id: int | None = None
+    node_id: int | None = None
+    purpose: str = "expand"
+    params: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    latency_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+    logprobs: list[dict[str, Any]] | None = None
+    error: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
 
 
 class Command(SQLModel, table=True):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, func
+from sqlalchemy import Row, Table, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -27,53 +27,11 @@ from treelight.storage.vocabulary import (
     CommandStatus,
     EventKind,
     LabelVerdict,
-    RunRequest,
 )
 
 
 def get_run(session: Session, run_id: int) -> Run | None:
     return session.get(Run, run_id)
-
-
-@dataclass(frozen=True)
-class RunLedger:
-    """The few columns the runner checks before every action and call (cheap to read:
-    no problem text, no generator spec)."""
-
-    status: str
-    requested: RunRequest
-    steps_requested: int
-    judge_set: int
-    budget: dict[str, Any]
-    replay: bool
-    model_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    actions: int
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-LEDGER_COLUMNS = (
-    "status",
-    "requested",
-    "steps_requested",
-    "judge_set",
-    "budget",
-    "replay",
-    "model_calls",
-    "prompt_tokens",
-    "completion_tokens",
-    "actions",
-)
-
-
-def run_ledger(session: Session, run_id: int) -> RunLedger:
-    table: Table = Run.__table__  # type: ignore[attr-defined]
-    query = sa_select(*(table.c[name] for name in LEDGER_COLUMNS)).where(table.c.id == run_id)
-    return RunLedger(*session.execute(query).one())
 
 
 def run_script(session: Session, run_id: int) -> list[str] | None:
@@ -90,18 +48,6 @@ def run_nodes(session: Session, run_id: int) -> list[Node]:
 
 
 NODE_TABLE: Table = Node.__table__  # type: ignore[attr-defined]
-
-
-def nodes_since(session: Session, run_id: int, rev: int) -> list[Row[Any]]:
-    """The run's nodes written after revision `rev` (storage/revisions.py), oldest
-    first, as plain rows (every column, by name; no ORM objects are built): what
-    an incremental reader (the engine's tree cache) fetches on each look."""
-    query = (
-        sa_select(*NODE_TABLE.columns)
-        .where(NODE_TABLE.c.run_id == run_id, NODE_TABLE.c.rev > rev)
-        .order_by(NODE_TABLE.c.id)
-    )
-    return list(session.execute(query).all())
 
 
 def tree_rows(session: Session, run_id: int) -> list[Row[Any]]:
@@ -210,39 +156,11 @@ def child_count(session: Session, node_id: int) -> int:
     return int(session.exec(query).one())
 
 
-def find_model_calls(
-    session: Session, fingerprints: list[str], run_id: int | None
-) -> dict[str, ModelCall]:
-    """Earlier successful calls by fingerprint (in `run_id`, or anywhere), oldest first."""
-    if not fingerprints:
-        return {}
-    query = select(ModelCall).where(
-        col(ModelCall.fingerprint).in_(set(fingerprints)), col(ModelCall.error).is_(None)
-    )
-    if run_id is not None:
-        query = query.where(ModelCall.run_id == run_id)
-    found: dict[str, ModelCall] = {}
-    for call in session.exec(query.order_by(col(ModelCall.id))):
-        found.setdefault(call.fingerprint, call)
-    return found
-
-
 def run_fingerprints(session: Session, run_id: int) -> set[str]:
     query = select(ModelCall.fingerprint).where(
         ModelCall.run_id == run_id, col(ModelCall.error).is_(None)
     )
     return set(session.exec(query))
-
-
-def insert_model_call(connection: Connection, call: ModelCall) -> ModelCall:
-    """Insert with SQLAlchemy Core: the hottest write skips the ORM's bookkeeping."""
-    table: Table = ModelCall.__table__  # type: ignore[attr-defined]
-    values = {c.name: getattr(call, c.name) for c in table.columns if c.name != "id"}
-    result = connection.execute(table.insert(), values)  # one compiled statement, reused
-    key = result.inserted_primary_key
-    assert key is not None
-    call.id = int(key[0])
-    return call
 
 
 EVENT_TABLE: Table = Event.__table__  # type: ignore[attr-defined]

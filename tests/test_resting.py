@@ -24,7 +24,7 @@ from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
 from treelight.engine.strategies import strategy_classes
-from treelight.storage import queries
+from treelight.storage import hot_path, queries
 from treelight.storage.models import Node
 
 
@@ -297,9 +297,9 @@ def slow_run(engine: Engine, delay: float = 0.05) -> int:
     return run.id
 
 
-def ledger(engine: Engine, run_id: int) -> queries.RunLedger:
-    with Session(engine) as session:
-        return queries.run_ledger(session, run_id)
+def ledger(engine: Engine, run_id: int) -> hot_path.RunLedger:
+    with engine.connect() as connection:
+        return hot_path.run_ledger(connection, run_id)
 
 
 @pytest.mark.parametrize("command", ["pause", "stop"])

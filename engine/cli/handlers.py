@@ -36,8 +36,8 @@ from treelight.engine.run.loop import Outcome, Runner
 from treelight.engine.views.text import format_tree
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
+from treelight.storage.hot_path import RunLedger
 from treelight.storage.models import Run
-from treelight.storage.queries import RunLedger
 from treelight.storage.training import training_jsonl
 from treelight.storage.vocabulary import RunStatus
 

@@ -11,7 +11,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from treelight.engine.options import Field, Options, validate
@@ -55,8 +55,8 @@ class CompletionRequest:
 
     def params(self) -> dict[str, Any]:
         """What the call ran with, as its ModelCall row records it."""
-        params = asdict(self)
-        del params["prompt"], params["sequence"]
+        # A shallow copy (asdict's deep one cost a tenth of the engine's time per node).
+        params = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         params["stop"] = list(self.stop)
         # Calls made before these fields existed keep their fingerprints.
         for name in ("grammar", "choices"):
@@ -69,6 +69,11 @@ class CompletionRequest:
         if self.choices is not None:
             params["choices"] = list(self.choices)
         return params
+
+
+_REQUEST_FIELDS = tuple(
+    f.name for f in fields(CompletionRequest) if f.name not in ("prompt", "sequence")
+)
 
 
 @dataclass(frozen=True)

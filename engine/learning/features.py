@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from treelight.engine.errors import BadArguments
 from treelight.engine.generators.base import Generator, embed_request
 from treelight.engine.learning.labels import StateLabel
 from treelight.engine.tasks.base import Task
-from treelight.storage import queries
-from treelight.storage.models import ModelCall
+from treelight.storage import hot_path
+from treelight.storage.models import CallRecord
 
 FEATURES = ("embedding", "task", "both")
 BATCH = 32
@@ -60,8 +59,8 @@ class StoredEmbedder:
     def _batch(self, texts: list[str]) -> list[list[float]]:
         requests = [embed_request(t) for t in texts]
         prints = [self.generator.fingerprint(r) for r in requests]
-        with Session(self.engine) as session:
-            stored = queries.find_model_calls(session, prints, None)
+        with self.engine.connect() as connection:
+            stored = hot_path.find_model_calls(connection, prints, None)
         vectors: dict[str, list[float]] = {
             f: list((call.extra or {}).get("embedding", [])) for f, call in stored.items()
         }
@@ -70,7 +69,7 @@ class StoredEmbedder:
             done = self.generator.complete([r for r, _ in missing])
             with self.engine.begin() as connection:
                 for (request, fingerprint), completion in zip(missing, done, strict=True):
-                    row = ModelCall(
+                    row = CallRecord(
                         purpose="embed",
                         backend=self.generator.backend,
                         model=self.generator.model,
@@ -81,7 +80,7 @@ class StoredEmbedder:
                         latency_seconds=completion.latency_seconds,
                         extra=completion.extra,
                     )
-                    queries.insert_model_call(connection, row)
+                    hot_path.insert_model_call(connection, row)
                     vectors[fingerprint] = list(completion.extra["embedding"])
         return [vectors[f] for f in prints]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection, Row
 from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted
@@ -17,9 +18,9 @@ from treelight.engine.generators.base import repeated_lines_grammar
 from treelight.engine.run.state import RunState
 from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Shape, Transition
 from treelight.engine.types import Critique, Expand, NodeView, TreeView
-from treelight.storage import queries
+from treelight.storage import hot_path, queries, revisions
 from treelight.storage.database import unit_of_work
-from treelight.storage.models import ModelCall, Node
+from treelight.storage.models import CallRecord, Node, utcnow
 from treelight.storage.vocabulary import EventKind, NodeStatus, Origin, PrunedBy
 
 MAX_NODE_TEXT = 4_000
@@ -107,7 +108,7 @@ def propose(
     seed: int | None = None,
     temperature: float | None = None,
     first: int = 0,
-) -> list[ModelCall]:
+) -> list[CallRecord]:
     """Ask the generator for `samples` outputs continuing `node` (sample indices
     `first`, `first + 1`, ...)."""
     priors = [*tree.priors_on_path(node.id), *extra_priors]
@@ -158,7 +159,7 @@ def _shape(
 def write_children(
     runner: RunState,
     node: NodeView,
-    calls: list[ModelCall],
+    calls: list[CallRecord],
     mode: str,
     *,
     kind: EventKind,
@@ -166,18 +167,20 @@ def write_children(
     branch: str | None = None,
     origin: Origin = Origin.MODEL,
 ) -> list[int]:
-    """Turn model outputs into child nodes of `node`, all in one transaction."""
+    """Turn model outputs into child nodes of `node`, all in one transaction.
+
+    The rows are written with SQLAlchemy Core (storage/hot_path.py):
+    an expansion writes ten or more nodes, and building ORM objects for them cost
+    more than writing them (docs/BENCHMARKS.md, engine overhead)."""
     skipped = 0
-    made_ids: list[int] = []
     with unit_of_work(runner.engine, runner.run_id) as session:
-        parent = session.get(Node, node.id)
-        assert parent is not None
-        index = queries.child_count(session, node.id)
+        connection = session.connection()
+        parent = hot_path.node_row(connection, node.id)
+        index = hot_path.child_count(connection, node.id)
         room = runner.node_room()
-        invalid = 0
-        children: list[Node] = []
-        pruned_at_birth: list[tuple[Node, NodeStatus, PrunedBy]] = []  # (node, born as, by whom)
-        seen = _sibling_states(runner, session, parent, branch or parent.branch)
+        children: list[dict[str, Any]] = []
+        pruned_at_birth: list[tuple[dict[str, Any], NodeStatus]] = []  # (node, born as)
+        seen = _sibling_states(runner, connection, node.id, branch or parent.branch)
         for call in calls:
             candidates = _candidates(runner, call.output, node, mode)
             for text, transition in candidates:
@@ -185,24 +188,35 @@ def write_children(
                     skipped += 1
                     continue
                 child = _child(runner, parent, index, call, text, transition)
-                child.logprob = candidate_logprob(call, text, alone=len(candidates) == 1)
-                child.branch, child.origin = branch or parent.branch, origin
-                born, by = child.status, PrunedBy.DUPLICATE
+                child["logprob"] = candidate_logprob(call, text, alone=len(candidates) == 1)
+                child["branch"], child["origin"] = branch or parent.branch, origin
+                born = child["status"]
                 if parent.status == NodeStatus.PRUNED and branch is None:
-                    child.status, by = NodeStatus.PRUNED, PrunedBy.PARENT
-                    child.pruned_by = PrunedBy.PARENT
-                    child.status_reason = (
+                    child["status"], child["pruned_by"] = NodeStatus.PRUNED, PrunedBy.PARENT
+                    child["status_reason"] = (
                         f"its parent #{parent.id} was pruned while it was being expanded"
                     )
-                _mark_duplicate(runner, session, child, seen)
-                session.add(child)
+                else:
+                    _mark_duplicate(runner, child, seen)
                 children.append(child)
-                if child.status != born:
-                    pruned_at_birth.append((child, born, by))
+                if child["status"] != born:
+                    pruned_at_birth.append((child, born))
                 index += 1
-                invalid += child.status == NodeStatus.INVALID
-        if parent.status == NodeStatus.OPEN and branch is None:
-            parent.status = NodeStatus.EXPANDED
+        expanded = parent.status == NodeStatus.OPEN and branch is None
+        # Every written node gets its run's next revision (storage/revisions.py).
+        rev = revisions.reserve(connection, runner.run_id, len(children) + expanded)
+        for child in children:
+            original = child.pop("duplicate_of", None)
+            if original is not None:  # an earlier sibling, maybe written a moment ago
+                original_id = original if isinstance(original, int) else original["id"]
+                child["status_reason"] = f"duplicate of #{original_id}: the same state"
+            child["rev"], rev = rev, rev + 1
+            child["id"] = hot_path.insert_node(connection, child)
+        if expanded:  # the revision left after the children's
+            hot_path.update_nodes(
+                connection, runner.run_id, {node.id: {"status": NodeStatus.EXPANDED}}
+            )
+        invalid = sum(child["status"] == NodeStatus.INVALID for child in children)
         details: dict[str, Any] = {
             "candidates": len(children),
             "invalid": invalid,
@@ -217,19 +231,18 @@ def write_children(
         queries.add_event(session, runner.run_id, kind, reason, node_id=node.id, details=details)
         if note.startswith("backtrack"):
             queries.add_event(session, runner.run_id, EventKind.BACKTRACK, note, node_id=node.id)
-        session.flush()
-        for child, born, by in pruned_at_birth:
+        for child, born in pruned_at_birth:
             # Logged like any prune, so a person can restore it to what it was.
             queries.add_event(
                 session,
                 runner.run_id,
                 EventKind.PRUNE,
-                child.status_reason,
-                node_id=child.id,
-                details={"by": by, "previous": born},
+                child["status_reason"],
+                node_id=child["id"],
+                details={"by": child["pruned_by"], "previous": born},
             )
         runner.count_action(session)
-        made_ids = [c.id or 0 for c in children]
+        made_ids = [int(c["id"]) for c in children]
     if skipped:
         limit = runner.run.budget.get("max_nodes")
         raise BudgetExhausted(
@@ -240,34 +253,35 @@ def write_children(
 
 
 def _sibling_states(
-    runner: RunState, session: Session, parent: Node, branch: str
-) -> dict[str, Node]:
-    siblings = queries.children(session, parent.id or 0)
+    runner: RunState, connection: Connection, parent_id: int, branch: str
+) -> dict[str, int | dict[str, Any]]:
+    """The states the parent's children on this branch reached, each with the
+    earliest sibling that reached it (an id; a new child's values until written)."""
     return {
-        key: sibling
-        for sibling in reversed(siblings)
+        key: sibling.id
+        for sibling in reversed(hot_path.child_rows(connection, parent_id))
         if sibling.branch == branch
         and sibling.status != NodeStatus.INVALID
         and (key := runner.task.state_key(sibling.state)) is not None
     }
 
 
-def _mark_duplicate(runner: RunState, session: Session, child: Node, seen: dict[str, Node]) -> None:
+def _mark_duplicate(
+    runner: RunState, child: dict[str, Any], seen: dict[str, int | dict[str, Any]]
+) -> None:
     """A sibling that reaches a state an earlier sibling reached is kept, but
     pruned at once: expanding it again would only repeat that sibling's work."""
-    if child.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
+    if child["status"] not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
         return
-    key = runner.task.state_key(child.state)
+    key = runner.task.state_key(child["state"])
     if key is None:
         return
     original = seen.get(key)
     if original is None:
         seen[key] = child
         return
-    if original.id is None:
-        session.flush()
-    child.status, child.pruned_by = NodeStatus.PRUNED, PrunedBy.DUPLICATE
-    child.status_reason = f"duplicate of #{original.id}: the same state"
+    child["status"], child["pruned_by"] = NodeStatus.PRUNED, PrunedBy.DUPLICATE
+    child["duplicate_of"] = original  # its reason names the original's id once written
 
 
 def feedback(runner: RunState, node_id: int) -> str:
@@ -302,7 +316,7 @@ def _candidates(
     return [(text, runner.task.apply(state, text, mode)) for text in texts]
 
 
-def candidate_logprob(call: ModelCall, text: str, *, alone: bool) -> float | None:
+def candidate_logprob(call: CallRecord, text: str, *, alone: bool) -> float | None:
     """The sum of the log-probabilities of the tokens that wrote a candidate: all of
     the call's when it is the call's only candidate; else those overlapping where
     its text stands in the output (None if the task rewrote it, so it is not there)."""
@@ -325,8 +339,14 @@ def candidate_logprob(call: ModelCall, text: str, *, alone: bool) -> float | Non
 
 
 def _child(
-    runner: RunState, parent: Node, index: int, call: ModelCall, text: str, transition: Transition
-) -> Node:
+    runner: RunState,
+    parent: Row[Any],
+    index: int,
+    call: CallRecord,
+    text: str,
+    transition: Transition,
+) -> dict[str, Any]:
+    """A child node's values (every column but id and rev)."""
     state = dict(transition.state)
     if transition.answer is not None:
         state["answer"] = transition.answer
@@ -337,14 +357,23 @@ def _child(
         status, reason = NodeStatus(transition.status), ""
     else:
         status, reason = (NodeStatus.TERMINAL if transition.terminal else NodeStatus.OPEN), ""
-    return Node(
-        run_id=runner.run_id,
-        key=f"{parent.key}/{index}",
-        parent_id=parent.id,
-        depth=parent.depth + 1,
-        text=clip(transition.text or text, call.id),
-        state=state,
-        status=status,
-        status_reason=reason,
-        model_call_id=call.id,
-    )
+    return {
+        "run_id": runner.run_id,
+        "key": f"{parent.key}/{index}",
+        "parent_id": parent.id,
+        "depth": parent.depth + 1,
+        "text": clip(transition.text or text, call.id),
+        "state": state,
+        "status": status,
+        "status_reason": reason,
+        "pruned_by": PrunedBy.NONE,
+        "origin": Origin.MODEL,
+        "branch": "main",
+        "score": None,
+        "visits": 0,
+        "value": 0.0,
+        "pinned": False,
+        "model_call_id": call.id,
+        "logprob": None,
+        "created_at": utcnow(),
+    }

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from treelight.engine.generators.base import embed_request
 from treelight.engine.judges import Answer, Judge, Settlement, Verdict, settle
 from treelight.engine.judges.base import Choices, Embedding
-from treelight.engine.run.node_changes import prune_node
+from treelight.engine.run.node_changes import pruning
 from treelight.engine.run.state import RunState
 from treelight.engine.types import NodeView, TreeView, judge_key
-from treelight.storage import queries
+from treelight.storage import hot_path, queries
 from treelight.storage.database import unit_of_work
-from treelight.storage.models import Evaluation, Node
+from treelight.storage.models import utcnow
 from treelight.storage.vocabulary import EventKind, NodeStatus, PrunedBy
 
 
@@ -63,9 +64,14 @@ def evaluate(
             fresh.append((view.id, judge, verdict))
     settlements: dict[int, Settlement] = {}
     with unit_of_work(runner.engine, runner.run_id) as session:
-        stored = queries.nodes_by_id(session, node_ids)
+        connection = session.connection()
+        stored = hot_path.node_rows_by_id(connection, node_ids)
+        changes: dict[int, dict[str, Any]] = {}
+        hot_path.insert_evaluations(
+            connection,
+            [_evaluation(runner, node_id, judge, verdict) for node_id, judge, verdict in fresh],
+        )
         for node_id, judge, verdict in fresh:
-            session.add(_evaluation(runner, node_id, judge, verdict))
             _remember(runner, judge, tree.nodes[node_id], verdict)
         for view in group:
             said = [
@@ -73,8 +79,11 @@ def evaluate(
             ]
             settlement = settlements[view.id] = settle([j for j, _ in said], [v for _, v in said])
             complete = len(said) == len(runner.judges) or settlement.rejected_by is not None
-            if decide:
-                _decide(runner, session, stored[view.id], settlement, complete)
+            if decide and (
+                change := _decide(runner, session, stored[view.id], settlement, complete)
+            ):
+                changes[view.id] = change
+        hot_path.update_nodes(connection, runner.run_id, changes)
         queries.add_event(
             session,
             runner.run_id,
@@ -95,36 +104,46 @@ def _rejected(runner: RunState, verdicts: dict[str, Verdict]) -> bool:
     )
 
 
-def _evaluation(runner: RunState, node_id: int, judge: Judge, verdict: Verdict) -> Evaluation:
-    return Evaluation(
-        run_id=runner.run_id,
-        node_id=node_id,
-        judge=judge.name,
-        judge_config=judge.config(),
-        judge_set=runner.judge_set,
-        role=judge.role,
-        score=verdict.score,
-        passed=verdict.passed,
-        rationale=verdict.rationale,
-        model_call_ids=verdict.model_call_ids,
-    )
+def _evaluation(runner: RunState, node_id: int, judge: Judge, verdict: Verdict) -> dict[str, Any]:
+    """An Evaluation row's values (written with Core: storage/hot_path.py)."""
+    return {
+        "run_id": runner.run_id,
+        "node_id": node_id,
+        "judge": judge.name,
+        "judge_config": judge.config(),
+        "judge_set": runner.judge_set,
+        "role": judge.role,
+        "score": verdict.score,
+        "passed": verdict.passed,
+        "rationale": verdict.rationale,
+        "model_call_ids": list(verdict.model_call_ids),
+        "created_at": utcnow(),
+    }
 
 
 def _decide(
-    runner: RunState, session: Session, node: Node, settlement: Settlement, complete: bool = True
-) -> None:
-    if complete:  # a score from some of the judges would rank the node wrongly
-        node.score = settlement.score
+    runner: RunState,
+    session: Session,
+    node: Row[Any],
+    settlement: Settlement,
+    complete: bool = True,
+) -> dict[str, Any]:
+    """What the verdicts change on a node (its columns, written by the caller)."""
+    change: dict[str, Any] = {}
+    if complete and node.score != settlement.score:  # a partial score would rank it wrongly
+        change["score"] = settlement.score
     if node.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
-        return  # a person decided it meanwhile: keep the verdicts, not a decision
+        return change  # a person decided it meanwhile: keep the verdicts, not a decision
     if settlement.rejected_by:
-        prune_node(session, runner.run_id, node, settlement.rejected_by, PrunedBy.JUDGE)
+        reason, by = settlement.rejected_by, PrunedBy.JUDGE
+        change |= pruning(session, runner.run_id, node.id, node.status, reason, by)
     elif node.status == NodeStatus.TERMINAL:
         check = runner.task.check_answer(node.state.get("answer", ""))
         if check is not None and check.passed:
-            node.status, node.status_reason = NodeStatus.SOLVED, check.reason
+            change |= {"status": NodeStatus.SOLVED, "status_reason": check.reason}
         elif settlement.solved_by:
-            node.status, node.status_reason = NodeStatus.SOLVED, settlement.solved_by
+            change |= {"status": NodeStatus.SOLVED, "status_reason": settlement.solved_by}
+    return change
 
 
 def earlier_verdict(runner: RunState, judge: Judge, node: NodeView) -> tuple[Verdict, int] | None:

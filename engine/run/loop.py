@@ -32,7 +32,7 @@ from treelight.engine.types import (
     Finish,
     Prune,
 )
-from treelight.storage import leases, queries
+from treelight.storage import hot_path, leases, queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Run
 from treelight.storage.vocabulary import EventKind, RunRequest, RunStatus
@@ -59,14 +59,14 @@ class Runner(RunState):
         self.start_clock()
         try:
             while True:
-                requested = self.ledger().requested
-                command = None if requested else self._next_command()
-                if requested:
-                    return Outcome(self._apply_request(requested))
+                ledger = self.ledger()  # one read of the run's row per turn of the loop
+                if ledger.requested:
+                    return Outcome(self._apply_request(ledger.requested))
+                command = self._next_command()
                 if command is not None:
                     queued_work.serve(self, command)
-                elif self._should_act():
-                    self.step()
+                elif self._should_act(ledger):
+                    self.step(ledger.judge_set)
                 else:
                     return Outcome(self.reload())
         except BudgetExhausted as exhausted:
@@ -81,6 +81,9 @@ class Runner(RunState):
             leases.release_run(self.engine, self.run_id, self.owner)
 
     def _next_command(self) -> Command | None:
+        with self.engine.connect() as connection:  # the cheap check, every turn
+            if not hot_path.has_pending_command(connection, self.run_id):
+                return None
         with Session(self.engine) as session:
             pending = queries.pending_commands(session, self.run_id)
         return pending[0] if pending else None
@@ -93,8 +96,7 @@ class Runner(RunState):
         }[requested]
         return resting.rest(self, status, reason, event, actor="person", request=requested)
 
-    def _should_act(self) -> bool:
-        run = self.ledger()
+    def _should_act(self, run: hot_path.RunLedger) -> bool:
         if run.status == RunStatus.QUEUED:
             self.set_status(RunStatus.RUNNING, "", EventKind.START)
             return True
@@ -106,9 +108,9 @@ class Runner(RunState):
             return True
         return run.status == RunStatus.RUNNING
 
-    def step(self) -> Action:
-        """Decide and perform one action."""
-        tree = self.load()
+    def step(self, judge_set: int | None = None) -> Action:
+        """Decide and perform one action (`judge_set`: the run's, if just read)."""
+        tree = self.load(judge_set)
         self.check_time_budget()
         action: Action = self.strategy.next_action(tree)
         if isinstance(action, Finish):  # not before what a rest left half-judged is judged

@@ -1,5 +1,6 @@
 """Every model call goes through here: served from storage when identical,
-checked against the budget, made, and logged as a ModelCall row at once.
+checked against the budget, made, and logged as a ModelCall row at once
+(a CallRecord written with SQLAlchemy Core: no ORM object on the hot path).
 
 Calls are committed one by one, as they return, with the run's totals in the
 same transaction, so `run.model_calls` always equals the rows on disk and no
@@ -20,9 +21,8 @@ from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted, ModelError
 from treelight.engine.generators import CompletionRequest, Generator
-from treelight.storage import queries
-from treelight.storage.database import unit_of_work
-from treelight.storage.models import ModelCall
+from treelight.storage import hot_path, queries
+from treelight.storage.models import CallRecord
 
 
 def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
@@ -77,9 +77,9 @@ class ModelCaller:
         self.known: set[str] | None = None  # fingerprints of this run's stored calls
         # Budget and totals as of the runner's last look (it calls `sync` before every
         # action); while it holds the lease, only these calls change the totals.
-        self.ledger: queries.RunLedger | None = None
+        self.ledger: hot_path.RunLedger | None = None
 
-    def sync(self, ledger: queries.RunLedger) -> None:
+    def sync(self, ledger: hot_path.RunLedger) -> None:
         self.ledger = ledger
 
     def call(
@@ -88,23 +88,23 @@ class ModelCaller:
         node_id: int,
         requests: list[CompletionRequest],
         purpose: str,
-    ) -> list[ModelCall]:
-        """One ModelCall row per request, in order."""
+    ) -> list[CallRecord]:
+        """One stored call per request, in order."""
         fingerprints = [generator.fingerprint(r) for r in requests]
         if self.ledger is None or self.known is None:
             with Session(self.engine) as session:
-                self.ledger = queries.run_ledger(session, self.run_id)
+                self.ledger = hot_path.run_ledger(session.connection(), self.run_id)
                 self.known = queries.run_fingerprints(session, self.run_id)
         ledger = self.ledger
         # While this runner holds the lease, only it adds calls to the run: a
         # fingerprint it has not seen cannot be in storage (unless replaying).
         wanted = fingerprints if ledger.replay else [f for f in fingerprints if f in self.known]
-        stored: dict[str, ModelCall] = {}
+        stored: dict[str, CallRecord] = {}
         if wanted:
-            with Session(self.engine) as session:
+            with self.engine.connect() as connection:
                 scope = None if ledger.replay else self.run_id
-                stored = queries.find_model_calls(session, wanted, scope)
-        rows: list[ModelCall | None] = [stored.get(f) for f in fingerprints]
+                stored = hot_path.find_model_calls(connection, wanted, scope)
+        rows: list[CallRecord | None] = [stored.get(f) for f in fingerprints]
         fresh = [i for i, row in enumerate(rows) if row is None]
         sized, exhausted = self._fit_budget(
             generator, [(requests[i], fingerprints[i]) for i in fresh], ledger
@@ -123,7 +123,7 @@ class ModelCaller:
         self,
         generator: Generator,
         requests: list[tuple[CompletionRequest, str]],
-        ledger: queries.RunLedger,
+        ledger: hot_path.RunLedger,
     ) -> tuple[list[tuple[CompletionRequest, str]], str | None]:
         """The requests that fit the budget (sized to it), and why the rest do not."""
         budget = ledger.budget
@@ -154,9 +154,9 @@ class ModelCaller:
         node_id: int,
         batch: list[tuple[CompletionRequest, str]],
         purpose: str,
-    ) -> list[ModelCall]:
+    ) -> list[CallRecord]:
         rows = [
-            ModelCall(
+            CallRecord(
                 run_id=self.run_id,
                 node_id=node_id,
                 purpose=purpose,
@@ -174,8 +174,8 @@ class ModelCaller:
         except ModelError as error:
             rows[0].error = str(error)
             rows[0].latency_seconds = time.perf_counter() - started
-            with unit_of_work(self.engine) as session:
-                session.add(rows[0])
+            with self.engine.begin() as connection:
+                hot_path.insert_model_call(connection, rows[0])
             raise
         for row, completion in zip(rows, completions, strict=True):
             row.output, replaced = storable(completion.text)
@@ -188,7 +188,7 @@ class ModelCaller:
             # One commit per call, so no output is lost; the run's totals follow in
             # the same commit (a trigger, storage/migrations.py m005).
             with self.engine.begin() as connection:
-                queries.insert_model_call(connection, row)
+                hot_path.insert_model_call(connection, row)
             if self.known is not None:
                 self.known.add(row.fingerprint)
             if self.ledger is not None:

@@ -9,11 +9,13 @@ meanwhile is left as it is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from treelight.engine.run.state import RunState
 from treelight.engine.types import Backup, Prune, TreeView
-from treelight.storage import queries
+from treelight.storage import hot_path, queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Node
 from treelight.storage.vocabulary import EventKind, NodeStatus, PrunedBy
@@ -24,16 +26,35 @@ def prune_node(
 ) -> None:
     """The one way a node becomes pruned: status, reason, who, and the event that
     lets a person restore it to what it was."""
+    changes = pruning(session, run_id, node.id or 0, node.status, reason, by, actor)
+    node.status, node.status_reason, node.pruned_by = (
+        changes["status"],
+        changes["status_reason"],
+        changes["pruned_by"],
+    )
+
+
+def pruning(
+    session: Session,
+    run_id: int,
+    node_id: int,
+    previous: NodeStatus,
+    reason: str,
+    by: PrunedBy,
+    actor: str = "engine",
+) -> dict[str, Any]:
+    """`prune_node` for a node written with Core: logs the event and returns the
+    columns to write (the caller writes them, with a revision)."""
     queries.add_event(
         session,
         run_id,
         EventKind.PRUNE,
         reason,
-        node_id=node.id,
+        node_id=node_id,
         actor=actor,
-        details={"by": str(by), "previous": str(node.status)},
+        details={"by": str(by), "previous": str(previous)},
     )
-    node.status, node.status_reason, node.pruned_by = NodeStatus.PRUNED, reason, by
+    return {"status": NodeStatus.PRUNED, "status_reason": reason, "pruned_by": by}
 
 
 def unprune_node(node: Node, status: NodeStatus, reason: str) -> None:
@@ -63,12 +84,19 @@ def backup(runner: RunState, tree: TreeView, action: Backup) -> None:
 
 
 def prune(runner: RunState, action: Prune) -> None:
+    """A strategy's prunes (beam cut, threshold, selection), written with Core: a
+    beam search cuts most of every level, so this is on the hot path."""
     with unit_of_work(runner.engine, runner.run_id) as session:
-        stored = queries.nodes_by_id(session, list(action.reasons))
+        connection = session.connection()
+        stored = hot_path.node_rows_by_id(connection, list(action.reasons))
+        changes: dict[int, dict[str, Any]] = {}
         for node_id, reason in action.reasons.items():
             node = stored.get(node_id)
             if node is None or node.status not in (NodeStatus.OPEN, NodeStatus.TERMINAL):
                 continue
             why = reason if reason.startswith(action.kind) else f"{action.kind}: {reason}"
-            prune_node(session, runner.run_id, node, why, action.kind)
+            changes[node_id] = pruning(
+                session, runner.run_id, node_id, node.status, why, action.kind
+            )
+        hot_path.update_nodes(connection, runner.run_id, changes)
         runner.count_action(session)

@@ -13,9 +13,8 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted, RunNotFound
 from treelight.engine.generators import CompletionRequest, Generator, make_generator
@@ -27,9 +26,9 @@ from treelight.engine.run.tree_cache import TreeCache
 from treelight.engine.strategies import Strategy
 from treelight.engine.tasks.base import Task
 from treelight.engine.types import TreeView
-from treelight.storage import leases, queries
+from treelight.storage import hot_path, leases, queries
 from treelight.storage.database import unit_of_work
-from treelight.storage.models import Run, utcnow
+from treelight.storage.models import Run
 from treelight.storage.vocabulary import EventKind, RunStatus
 
 LEASE_SECONDS = 60.0
@@ -100,12 +99,15 @@ class RunState:
                 spec["outputs"] = queries.run_script(session, self.run_id) or []
         return spec
 
-    def ledger(self) -> queries.RunLedger:
-        with Session(self.engine) as session:
-            return queries.run_ledger(session, self.run_id)
+    def ledger(self) -> hot_path.RunLedger:
+        with self.engine.connect() as connection:
+            return hot_path.run_ledger(connection, self.run_id)
 
-    def load(self) -> TreeView:
-        if self.ledger().judge_set != self.judge_set:  # a person swapped the judges
+    def load(self, judge_set: int | None = None) -> TreeView:
+        """The tree as stored now (`judge_set`: the run's, if the caller just read it)."""
+        if judge_set is None:
+            judge_set = self.ledger().judge_set
+        if judge_set != self.judge_set:  # a person swapped the judges
             run = self.reload()
             self.judge_set, self.judges = run.judge_set, make_judges(run.judges)
             self.verdict_memo = None
@@ -162,13 +164,7 @@ class RunState:
             self._renewed = now
 
     def count_action(self, session: Session) -> None:
-        session.execute(
-            update(Run)
-            .where(col(Run.id) == self.run_id)
-            .values(
-                actions=col(Run.actions) + 1, elapsed_seconds=self.elapsed(), updated_at=utcnow()
-            )
-        )
+        hot_path.count_action(session.connection(), self.run_id, self.elapsed())
 
     def node_room(self) -> int | None:
         limit = self.run.budget.get("max_nodes")

@@ -2,7 +2,7 @@
 
 `load_tree` reads a whole run. `TreeCache` keeps one in memory and, on each
 refresh, reads only what was written since its last look: nodes by revision
-(storage/revisions.py; plain rows, no ORM objects: storage/queries.py
+(storage/revisions.py; plain rows, no ORM objects: storage/hot_path.py
 nodes_since), verdicts and priors by id. The result is the same as a full load
 (a test checks this), at a cost that does not grow with the tree.
 """
@@ -12,17 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from treelight.engine.types import NodeView, TreeView, judge_key
-from treelight.storage import queries
-from treelight.storage.models import Evaluation, Prior
+from treelight.storage import hot_path
 
 
 def _view(node: Any, verdicts: frozenset[str], evaluated: bool, rejected: bool) -> NodeView:
-    """A NodeView of a node row (storage/queries.py: nodes_since) or a Node."""
+    """A NodeView of a node row (storage/hot_path.py: nodes_since) or a Node."""
     return NodeView(
         id=node.id or 0,
         key=node.key,
@@ -84,36 +81,20 @@ class TreeCache:
         if self.key != (judge_set, judges):  # "judged" means judged by this set
             self._forget()
             self.key = (judge_set, judges)
-        with Session(self.engine) as session:
-            nodes = queries.nodes_since(session, self.run_id, self.last_rev)
-            evaluations = list(
-                session.execute(
-                    sa_select(
-                        col(Evaluation.id),
-                        col(Evaluation.node_id),
-                        col(Evaluation.judge_config),
-                        col(Evaluation.role),
-                        col(Evaluation.passed),
-                    ).where(
-                        col(Evaluation.run_id) == self.run_id,
-                        col(Evaluation.id) > self.last_evaluation,
-                        col(Evaluation.judge_set) == judge_set,
-                    )
-                )
+        with self.engine.connect() as connection:  # one snapshot (SQLite: one read transaction)
+            nodes = hot_path.nodes_since(connection, self.run_id, self.last_rev)
+            evaluations = hot_path.evaluations_since(
+                connection, self.run_id, self.last_evaluation, judge_set
             )
-            priors = list(
-                session.exec(
-                    select(Prior)
-                    .where(Prior.run_id == self.run_id, col(Prior.id) > self.last_prior)
-                    .order_by(col(Prior.id))
-                )
-            )
+            priors = hot_path.priors_since(connection, self.run_id, self.last_prior)
         newly_judged = set()
-        for evaluation_id, node_id, config, role, passed in evaluations:
-            self.last_evaluation = max(self.last_evaluation, evaluation_id or 0)
-            if role == "gate" and passed is False:
+        for evaluation in evaluations:
+            node_id = evaluation.node_id
+            self.last_evaluation = max(self.last_evaluation, evaluation.id)
+            if evaluation.role == "gate" and evaluation.passed is False:
                 self.rejected.add(node_id)
-            self.judged[node_id] = self.judged.get(node_id, frozenset()) | {judge_key(config)}
+            verdicts = self.judged.get(node_id, frozenset()) | {judge_key(evaluation.judge_config)}
+            self.judged[node_id] = verdicts
             newly_judged.add(node_id)
         for node in nodes:
             self.last_rev = max(self.last_rev, node.rev)
