@@ -17,7 +17,7 @@ from treelight.app.services import get_engine
 from treelight.app.token_view import least_sure, token_html
 from treelight.engine import steering
 from treelight.engine.errors import TreelightError
-from treelight.engine.judges import judge_classes, parse_judge_specs
+from treelight.engine.judges import judges_for, parse_judge_specs
 from treelight.engine.views.text import decision
 from treelight.storage import queries
 from treelight.storage.models import Evaluation, ModelCall, Node, Run
@@ -351,7 +351,7 @@ def judge_panel(run_id: int) -> None:
     ):
         with st.form("judges_form", border=False):
             current = [j["name"] for j in run.judges]
-            kinds = judge_classes()
+            kinds = judges_for(run.task)
             chosen = st.multiselect(
                 "Active judges",
                 sorted(kinds),

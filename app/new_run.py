@@ -13,8 +13,8 @@ from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.engine.errors import TreelightError
 from treelight.engine.generators import prepare_generator
-from treelight.engine.judges import judge_classes, parse_judge_specs
-from treelight.engine.run.creation import create_run
+from treelight.engine.judges import judges_for, parse_judge_specs
+from treelight.engine.run.creation import RunSettings, check_run, store_run
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.engine.tasks import task_classes
@@ -30,7 +30,7 @@ def page() -> None:
     chosen = next(p for p in PRESETS if p["name"] == preset)
     left, right = st.columns(2, gap="large")
     with left:
-        tasks, strategies, judge_kinds = task_classes(), strategy_classes(), judge_classes()
+        tasks, strategies = task_classes(), strategy_classes()
         task = st.selectbox(
             "Task",
             sorted(tasks),
@@ -52,6 +52,7 @@ def page() -> None:
             params.update(option_widgets(StrategyOptions, "loop", only=LOOP_RULES))
     with right:
         backend, backend_options = generator_choice()
+        judge_kinds = judges_for(task)  # only the judges that can judge this task
         preset_judges = parse_judge_specs(chosen.get("judges", ""))
         default_judges = [s["name"] for s in preset_judges] or [
             n for n in tasks[task].default_judges if n in judge_kinds
@@ -84,8 +85,7 @@ def page() -> None:
             generator = prepare_generator(backend, backend_options, temperature)
             for extra in parse_judge_specs(options):
                 specs = [s if s["name"] != extra["name"] else extra for s in specs]
-            run = create_run(
-                get_engine(),
+            settings = RunSettings(
                 task=task,
                 problem=problem,
                 strategy=strategy,
@@ -96,6 +96,7 @@ def page() -> None:
                 seed=int(seed),
                 budget=budget,
             )
+            run = store_run(get_engine(), check_run(settings))
         except TreelightError as error:
             st.error(md(error))
             return
@@ -105,11 +106,13 @@ def page() -> None:
         st.switch_page(explorer_page(), query_params={"run": str(run.id)})
 
 
-# key, label, default, largest, step, limited by default
+# key, label, default, largest, step, limited by default. Only model calls are
+# limited by default: a newcomer's first run must not end on a clock they never set
+# (a first embedded run on the easy preset once stopped at 311 s of 300).
 BUDGET_FIELDS = (
     ("max_calls", "Model calls", 60, 100_000, 1, True),
     ("max_tokens", "Tokens", 20_000, 10_000_000, 1000, False),
-    ("max_seconds", "Seconds", 300, 86_400, 10, True),
+    ("max_seconds", "Seconds", 600, 86_400, 10, False),
     ("max_nodes", "Nodes", 200, 100_000, 10, False),
 )
 
@@ -118,6 +121,10 @@ def budget_inputs() -> dict[str, int | None]:
     """Each limit is a number of at least 1, or none at all, ticked on purpose: a run
     with no limit at all is never started by a field left at 0."""
     st.markdown("**Budget**")
+    st.caption(
+        "A run ends when its strategy does (an answer passed its checks, or nothing is "
+        "left to try) or at the first limit ticked here; you can pause or stop it any time."
+    )
     budget: dict[str, int | None] = {}
     for column, (key, label, default, largest, step, limited) in zip(
         st.columns(2) * 2, BUDGET_FIELDS, strict=True

@@ -11,13 +11,20 @@ from streamlit.navigation.page import StreamlitPage
 
 
 def explorer_page() -> StreamlitPage:
+    """The home page: the explorer, at the app's root URL (`/?run=ID`)."""
     return st.Page(
         "views/explorer.py",
         title="Explorer",
         icon=":material/account_tree:",
-        url_path="explorer",
+        url_path="home",  # a default page is served at "/", not at its url_path
         default=True,
     )
+
+
+def explorer_alias_page() -> StreamlitPage:
+    """The explorer at `/explorer?run=ID` too (the path people guess and share);
+    hidden from the menu, where the home page already stands for it."""
+    return st.Page("views/explorer.py", title="Explorer", url_path="explorer", visibility="hidden")
 
 
 def new_run_page() -> StreamlitPage:

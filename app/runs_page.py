@@ -38,7 +38,7 @@ def page() -> None:
                 "task": r.task,
                 "strategy": r.strategy,
                 "problem": r.problem[:60],
-                "answer": r.answer,
+                "answer": r.answer if r.answer is not None else "no answer",
                 "nodes": counts[r.id],
                 "model calls": r.model_calls,
                 "tokens": r.prompt_tokens + r.completion_tokens,
@@ -108,7 +108,8 @@ def compare_runs(first: int, second: int) -> None:
         columns, loaded, ("cmp_tree_a", "cmp_tree_b"), strict=True
     ):
         with column:
-            st.markdown(f"**#{run.id}** · {md(run.strategy)} · answer: {md(str(run.answer))}")
+            answer = f"answer: {md(run.answer)}" if run.answer is not None else "no answer"
+            st.markdown(f"**#{run.id}** · {md(run.strategy)} · {answer}")
             path = best_path(nodes, run)
             vis_nodes, vis_edges = vis_elements(
                 fold_for_view(nodes, path),

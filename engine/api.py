@@ -28,7 +28,7 @@ from treelight.engine import steering
 from treelight.engine.errors import RunNotFound
 from treelight.engine.generators import prepare_generator
 from treelight.engine.judges import parse_judge_specs
-from treelight.engine.run.creation import create_run as store_run
+from treelight.engine.run.creation import RunSettings, check_run, store_run
 from treelight.engine.run.loop import Runner
 from treelight.engine.run.tree_cache import load_tree
 from treelight.engine.types import NodeView
@@ -73,8 +73,7 @@ def create_run(
     engine = engine or connect()
     specs = parse_judge_specs(judges) if isinstance(judges, str) else judges
     generator = prepare_generator(backend, dict(backend_options or {}), temperature)
-    run = store_run(
-        engine,
+    settings = RunSettings(
         task=task,
         problem=problem,
         strategy=strategy,
@@ -84,8 +83,8 @@ def create_run(
         judges=specs,
         budget=budget,
         seed=seed,
-        status=RunStatus.PAUSED,
     )
+    run = store_run(engine, check_run(settings), RunStatus.PAUSED)
     assert run.id is not None
     return RunHandle(engine, run.id)
 

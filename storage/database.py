@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-from sqlalchemy import event, update
+from sqlalchemy import bindparam, event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, create_engine
 
@@ -51,6 +51,10 @@ def get_engine() -> Engine:
     return shared_engine(database_url())
 
 
+# Built once: this runs at the start of every write transaction of a run.
+_LOCK_RUN = update(Run).where(col(Run.id) == bindparam("run")).values(revision=col(Run.revision))
+
+
 @contextmanager
 def unit_of_work(engine: Engine, run_id: int | None = None) -> Iterator[Session]:
     """One session, one transaction: committed on success, rolled back on any error.
@@ -67,9 +71,7 @@ def unit_of_work(engine: Engine, run_id: int | None = None) -> Iterator[Session]
     with Session(engine, expire_on_commit=False) as session:
         try:
             if run_id is not None:
-                session.execute(
-                    update(Run).where(col(Run.id) == run_id).values(revision=col(Run.revision))
-                )
+                session.connection().execute(_LOCK_RUN, {"run": run_id})
             yield session
             session.commit()
         except BaseException:

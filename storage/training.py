@@ -201,3 +201,12 @@ def training_jsonl(
 ) -> str:
     lines = training_lines(session, run_id, format, judges)
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+
+
+# Why a run gives no lines in a format: said on stderr, so an empty file is explained.
+EMPTY_BECAUSE = {
+    "preference": "no step where one candidate survived (or was labelled good) and a "
+    "sibling was rejected by a judge, the rules or a person: no preference pairs",
+    "prm": "no step on a solved path and no rejected step: no prm labels",
+    "sft": "no solved path and no finished path a person labelled good: no sft examples",
+}

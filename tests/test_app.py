@@ -46,7 +46,11 @@ def start_run_from_the_new_run_page(tmp_path: Path) -> tuple[AppTest, int]:
     at = new_app().run()
     at.switch_page("views/new_run.py").run()
     at.selectbox(key="preset").set_value("Free problem").run()
+    at.selectbox(key="task_Free problem").set_value("math").run()
+    assert {"calculator", "answer"} <= set(at.multiselect(key="judges_math_Free problem").options)
     at.selectbox(key="task_Free problem").set_value("game24").run()
+    offered = set(at.multiselect(key="judges_game24_Free problem").options)
+    assert "game24-verifier" in offered and not offered & {"code-tests", "answer", "calculator"}
     at.text_area(key="problem_Free problem").input("4 4 4 4")
     at.number_input(key="param_bfs_samples").set_value(3)
     at.radio(key="backend").set_value("scripted").run()
@@ -108,6 +112,9 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
     assert [(p.node_id, p.text) for p in priors] == [(child.id, "multiply the two fours first")]
     assert ("prior", "person", child.id) in events(app_engine, run_id)
 
+    offered = set(at.multiselect(key="judges_choice").options)
+    assert {"game24-verifier", "value", "vote", "learned"} <= offered  # the task's and any task's
+    assert not offered & {"code-tests", "answer", "calculator", "on-target"}  # other tasks'
     at.multiselect(key="judges_choice").set_value(["game24-verifier"])
     at.checkbox(key="judges_whole").check()
     at.button[[b.label for b in at.button].index("Swap judges")].click().run()
@@ -370,12 +377,13 @@ def test_no_budget_is_unlimited_unless_chosen_on_purpose(
     at, run_id = start_run_from_the_new_run_page(tmp_path)
     with Session(app_engine) as session:
         run = queries.get_run(session, run_id)
-    assert run is not None and run.budget == {"max_calls": 60, "max_seconds": 300}
+    # Only model calls are limited unless chosen: no clock a newcomer never set.
+    assert run is not None and run.budget == {"max_calls": 60}
     page = new_app().run()
     page.switch_page("views/new_run.py").run()
     assert page.number_input(key="max_calls").min == 1  # 0 cannot be typed in
-    for key in ("max_calls", "max_seconds"):
-        page.checkbox(key=f"{key}_unlimited").check().run()
+    assert any("A run ends when its strategy does" in c.value for c in page.caption)
+    page.checkbox(key="max_calls_unlimited").check().run()
     assert page.number_input(key="max_calls").disabled
     assert any("No limit at all" in w.value for w in page.warning)
     page.selectbox(key="preset").set_value("Free problem").run()

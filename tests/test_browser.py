@@ -197,6 +197,11 @@ def test_hostile_model_text_is_shown_literally_and_never_runs(
         assert page.locator("img[src='x']").count() == 0
         assert page.locator("a[href^='javascript']").count() == 0
         assert_nothing_ran(page)
+        # The explorer answers at /explorer too (the path people guess and share).
+        page.goto(f"{url}/explorer?run={run_id}")
+        page.get_by_text(f"Run #{run_id} ·").first.wait_for(timeout=30_000)
+        page.locator(".treelight-tree").first.wait_for(timeout=30_000)
+        assert page.get_by_text("Page not found").count() == 0
 
     # The standalone HTML export, opened on its own.
     engine = make_engine(f"sqlite:///{home / 'treelight.db'}")

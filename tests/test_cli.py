@@ -243,3 +243,17 @@ def test_label_a_node_from_the_command_line(
         main(["label", str(run_id), str(node), "great"])
     assert refused.value.code == 2
     assert "invalid choice: 'great'" in capsys.readouterr().err
+
+
+def test_a_judge_for_another_task_is_refused_with_the_ones_that_fit(
+    treelight_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = treelight_home.parent / "script.json"
+    script.write_text(json.dumps(game24_script(1)))
+    code = main(
+        ["run", "--task", "game24", "--problem", "4 4 4 4", "--judges", "code-tests",
+         "--backend", "scripted", "--script", str(script)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != 0 and "The judge code-tests judges code problems, not game24" in err
+    assert "game24-verifier" in err and "value" in err and "calculator" not in err

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from tests.conftest import game24_script
@@ -32,7 +32,7 @@ from treelight.engine.generators.scripted import ScriptedGenerator
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
-from treelight.storage import queries
+from treelight.storage import hot_path, queries
 from treelight.storage.database import make_engine
 from treelight.storage.models import Node
 
@@ -187,18 +187,18 @@ def test_a_prune_made_while_the_runner_decides_is_not_overwritten(
     with Session(engine) as session:
         child = [n for n in queries.run_nodes(session, run.id) if n.parent_id is not None][0]
     assert child.status == "terminal"
-    real_nodes_by_id = queries.nodes_by_id
+    real_nodes_by_id = hot_path.node_rows_by_id
     person_done = threading.Event()
 
-    def read_then_let_a_person_prune(session: Session, ids: list[int]) -> Any:
-        found = real_nodes_by_id(session, ids)
+    def read_then_let_a_person_prune(connection: Connection, ids: list[int]) -> Any:
+        found = real_nodes_by_id(connection, ids)
         threading.Thread(
             target=lambda: (steering.prune(engine, run.id, child.id or 0), person_done.set())
         ).start()
         person_done.wait(1.0)  # with the run's lock held, the person waits for us
         return found
 
-    monkeypatch.setattr(queries, "nodes_by_id", read_then_let_a_person_prune)
+    monkeypatch.setattr(hot_path, "node_rows_by_id", read_then_let_a_person_prune)
     runner.step()  # check the answer: reads the node, then the person prunes it
     assert person_done.wait(10)
     monkeypatch.undo()

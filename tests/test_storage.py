@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from tests.conftest import DATABASES, engine_on_each_database, game24_script
+from tests.conftest import DATABASES, engine_on_each_database, game24_script, game24_search
 from treelight.engine import steering
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
-from treelight.storage import paths, queries
+from treelight.storage import hot_path, paths, queries
 from treelight.storage.database import make_engine
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.migrations import MIGRATIONS, migrate
+from treelight.storage.models import CallRecord, ModelCall
 
 
 @pytest.fixture(params=DATABASES)
@@ -139,3 +141,39 @@ def test_graphml_export_is_the_tree_with_text_as_data(engine: Engine) -> None:
     assert len(root.findall(".//g:node", ns)) == node_total
     assert len(root.findall(".//g:edge", ns)) == node_total - 1
     assert "<img" not in graphml and "&lt;img src=x onerror=alert(1)&gt;" in graphml
+
+
+def test_the_hot_path_writes_what_the_orm_would(engine: Engine) -> None:
+    """The runner writes nodes, calls, verdicts and decisions with Core
+    (storage/hot_path.py): every write still gets its own revision, in the order
+    written, whoever wrote it (a person's ORM prune in between), and a stored call
+    reads back field for field."""
+    run_id = game24_search(engine, "paused", max_calls=12)
+    runner = Runner(engine, run_id)
+    runner.step()  # expand the root (Core)
+    with Session(engine) as session:
+        child = queries.run_nodes(session, run_id)[1]
+    steering.prune(engine, run_id, child.id or 0, note="a person's cut")  # ORM
+    steering.resume(engine, run_id)
+    Runner(engine, run_id).run_until_idle()  # judging, beam prunes, more expansions
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        run = queries.get_run(session, run_id)
+        calls = queries.run_model_calls(session, run_id)
+    assert run is not None and len(nodes) > 4 and calls
+    revs = [n.rev for n in nodes]
+    assert len(set(revs)) == len(revs) and max(revs) <= run.revision
+    assert all(n.created_at is not None and n.rev > 0 for n in nodes)
+    with engine.connect() as connection:
+        records = hot_path.find_model_calls(connection, [c.fingerprint for c in calls], run_id)
+    by_id = {call.id: call for call in calls}
+    assert set(records) == {call.fingerprint for call in calls}
+    for record in records.values():  # the oldest call of each fingerprint
+        call = by_id[record.id]
+        assert {name: getattr(record, name) for name in hot_path.CALL_FIELDS} == {
+            name: getattr(call, name) for name in hot_path.CALL_FIELDS
+        }
+    assert {f.name for f in dataclass_fields(CallRecord)} == {
+        c.name
+        for c in ModelCall.__table__.columns  # type: ignore[attr-defined]
+    }

@@ -19,7 +19,9 @@ from treelight.engine.errors import BadArguments
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
+from treelight.engine.strategies.base import cut_below, ranked
 from treelight.engine.strategies.sampling import lead_probability
+from treelight.engine.types import NodeView
 from treelight.storage import queries
 from treelight.storage.models import Node, Run
 
@@ -326,3 +328,32 @@ def test_adaptive_rounds_draw_the_same_samples_as_one_round_of_all(engine: Engin
         every = [c.fingerprint for c in queries.run_model_calls(session, whole.id or 0)]
     assert whole.model_calls == 10 and adaptive.model_calls < 10
     assert drawn == every[: len(drawn)]  # the same seeds, in the same order: a prefix
+
+
+def _view(node_id: int, score: float | None, pinned: bool = False) -> NodeView:
+    return NodeView(
+        id=node_id, key=f"0/{node_id}", parent_id=1, depth=1, text=f"#{node_id}", state={},
+        status="open", status_reason="", origin="model", branch="main", score=score,
+        visits=0, value=0.0, pinned=pinned, evaluated=True,
+    )  # fmt: skip
+
+
+def test_a_beam_cut_says_why_in_words_that_are_true() -> None:
+    """A tie is a tie (cut by the tie rule), a pin is a pin, and scores that print
+    alike are printed with the digits that tell them apart."""
+    tied = cut_below(ranked([_view(2, 0.33), _view(3, 0.33)]), 1, "beam cutoff")
+    assert tied is not None
+    [why] = tied.reasons.values()
+    assert "tied at 0.33 with #" in why and "tie rule" in why and "<" not in why
+    pinned = cut_below(ranked([_view(4, 0.1, pinned=True), _view(5, 0.9)]), 1, "beam cutoff")
+    assert pinned is not None
+    assert pinned.reasons == {
+        5: "beam cutoff — rank 2 of 2, score 0.90, behind #4, which a person pinned"
+    }
+    close = cut_below(ranked([_view(6, 0.334), _view(7, 0.331)]), 1, "beam cutoff")
+    assert close is not None and close.reasons[7].endswith("score 0.331 < 0.334")
+    plain = cut_below(ranked([_view(8, 0.8), _view(9, 0.2)]), 1, "beam cutoff", " (beam 1)")
+    assert (
+        plain is not None
+        and plain.reasons[9] == "beam cutoff — rank 2 of 2, score 0.20 < 0.80 (beam 1)"
+    )

@@ -242,3 +242,21 @@ def test_labels_made_through_the_api_reach_the_export_command(
     assert (steps[kept[0].id]["label"], steps[kept[0].id]["label_source"]) == (0, "person")
     assert (steps[invalid[0].id]["label"], steps[invalid[0].id]["label_source"]) == (1, "person")
     assert {s["label_source"] for s in steps.values()} <= {"person", "rules", "game24-verifier"}
+
+
+def test_an_empty_export_says_why_on_stderr(
+    app_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = game24_search(app_engine, "paused")  # only its root: nothing to learn from
+    for format, why in [
+        ("preference", "no preference pairs"),
+        ("sft", "no sft examples"),
+        ("prm", "no prm labels"),
+    ]:
+        assert main(["export", str(run_id), "--format", format]) == 0
+        out, err = capsys.readouterr()
+        assert out == "" and f"run #{run_id} has no " in err and why in err
+    solved = finished_run(app_engine, {"backend": "scripted", "outputs": game24_script(5)})
+    assert main(["export", str(solved), "--format", "prm"]) == 0
+    out, err = capsys.readouterr()
+    assert out and err == ""  # lines, so nothing to explain

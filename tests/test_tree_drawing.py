@@ -277,7 +277,14 @@ def test_a_big_tree_is_drawn_around_its_best_path_and_the_selected_node(tmp_path
     labels = {n["id"]: n["label"] for n in vis_nodes}
     for parent, group in below.items():
         assert labels[parent].endswith(f"+{len(group)} below")
-    assert all(labels[f"s{parent}"] == f"+{len(group)} more" for parent, group in boxes.items())
+    for parent, group in boxes.items():  # a box counts what a click on it opens
+        kids = sum(n.parent_id == parent for n in group)
+        rest = len(group) - kids
+        assert labels[f"s{parent}"] == f"+{kids} more" + (f" ({rest} below)" if rest else "")
+    opened = fold_for_view(nodes, path, opened=set(boxes))
+    for parent, group in boxes.items():
+        shown = [n for n in opened.nodes if n.parent_id == parent and n.id in {g.id for g in group}]
+        assert len(shown) == sum(n.parent_id == parent for n in group)
 
     side = next(n for n in drawn if n.id in below)  # a side branch: select it
     around_side = fold_for_view(nodes, path | {side.id or 0}, keep=side.id)

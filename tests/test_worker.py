@@ -11,12 +11,17 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tests.conftest import DATABASES, engine_on_each_database, game24_search
+from tests.conftest import DATABASES, engine_on_each_database, game24_script, game24_search
 from treelight.engine import steering
+from treelight.engine.errors import RunBusy
+from treelight.engine.run.creation import RunSettings, check_run, store_run
+from treelight.engine.run.loop import Runner
+from treelight.engine.run.state import new_owner
 from treelight.engine.run.worker import Worker, wait_until_idle
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
 from treelight.storage.models import Run, utcnow
+from treelight.storage.vocabulary import RunStatus
 
 
 @pytest.fixture(params=DATABASES)
@@ -99,3 +104,24 @@ def test_background_thread_picks_up_new_runs(engine: Engine) -> None:
         thread.join(timeout=5)
     with Session(engine) as session:
         assert queries.get_run(session, run_id).status in ("done", "stopped")  # type: ignore
+
+
+def test_a_run_started_by_treelight_run_is_born_leased_to_it(engine: Engine) -> None:
+    """The app's worker polls for running runs: one that `treelight run` has just
+    stored must not be taken from under it (it once printed "another process
+    (None)" for a run the app's worker had taken and finished)."""
+    owner = new_owner()
+    settings = RunSettings(
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        generator={"backend": "scripted", "outputs": game24_script(2)},
+        budget={"max_calls": 6},
+    )
+    run = store_run(engine, check_run(settings), RunStatus.RUNNING, lease_owner=owner)
+    assert run.id is not None
+    assert Worker(engine).work_once() is None  # the worker sees it and leaves it
+    with pytest.raises(RunBusy, match=owner.split(":")[0]):
+        Runner(engine, run.id).run_until_idle()  # any other runner is told who has it
+    outcome = Runner(engine, run.id, owner=owner).run_until_idle()
+    assert outcome.run.status == RunStatus.STOPPED and outcome.run.model_calls == 6

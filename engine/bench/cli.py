@@ -65,6 +65,11 @@ def add_parser(sub: Any) -> None:
 
     overhead = which.add_parser("overhead", help="engine cost per node vs plain sqlite3")
     overhead.add_argument("--nodes", default="100,1000,10000", help="tree sizes, comma-separated")
+    overhead.add_argument(
+        "--database-url",
+        help="measure on this database (e.g. postgresql+psycopg://…; every run it makes "
+        "stays there) instead of a fresh SQLite file; the sqlite3 floor is then not measured",
+    )
     overhead.add_argument("--json", action="store_true")
 
     bound = which.add_parser("model-bound", help="share of wall time inside model calls")
@@ -285,7 +290,7 @@ def bench_overhead(args: argparse.Namespace) -> int:
     from treelight.engine.bench.overhead import measure
 
     sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
-    results = [measure(n) for n in sizes]
+    results = [measure(n, args.database_url) for n in sizes]
     largest = results[-1]
     lines = ["nodes   engine s  ms/node  sqlite3 s  sqlite3 ms/node  ratio  calls  commits"]
     for r in results:

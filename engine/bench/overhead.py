@@ -2,7 +2,8 @@
 
 A beam search on an open question (beam about sqrt(N), ten proposals per node,
 the value judge on every candidate) grows to N nodes; every candidate, verdict,
-event and model call is persisted to a SQLite file, exactly as in a real run.
+event and model call is persisted to a SQLite file (or the database at `--database-url`, e.g.
+PostgreSQL), exactly as in a real run.
 Beside it, the same number of rows is written with plain `sqlite3` and the
 same number of commits: the floor any engine writing every step would pay.
 """
@@ -45,8 +46,10 @@ def _outputs(count: int) -> list[str]:
     return [f"Idea {i}: look at it from another side. likely" for i in range(count)]
 
 
-def engine_run(folder: Path, nodes: int) -> tuple[float, dict[str, int]]:
-    engine = make_engine(f"sqlite:///{folder / 'engine.db'}")
+def engine_run(folder: Path, nodes: int, url: str | None = None) -> tuple[float, dict[str, int]]:
+    """The engine's seconds for a tree of `nodes`, in a fresh SQLite file in `folder`
+    (or the database at `url`, e.g. PostgreSQL), and what it wrote."""
+    engine = make_engine(url or f"sqlite:///{folder / 'engine.db'}")
     run = create_run(
         engine,
         task="question",
@@ -151,11 +154,12 @@ def sqlite_floor(folder: Path, counts: dict[str, int]) -> float:
     return seconds
 
 
-def measure(nodes: int) -> OverheadResult:
+def measure(nodes: int, url: str | None = None) -> OverheadResult:
+    """One size. The plain-sqlite3 floor is measured beside a SQLite run only."""
     with tempfile.TemporaryDirectory(prefix="treelight-bench-") as tmp:
         folder = Path(tmp)
-        seconds, counts = engine_run(folder, nodes)
-        floor = sqlite_floor(folder, counts)
+        seconds, counts = engine_run(folder, nodes, url)
+        floor = 0.0 if url else sqlite_floor(folder, counts)
     made = counts["nodes"]
     return OverheadResult(
         nodes=made,

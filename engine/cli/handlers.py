@@ -27,18 +27,18 @@ from treelight.engine.errors import BadArguments, RunNotFound
 from treelight.engine.generators import make_generator
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.creation import (
-    check_budget,
-    check_learned_judges,
-    check_settings,
-    create_run,
+    RunSettings,
+    check_run,
+    store_run,
 )
 from treelight.engine.run.loop import Outcome, Runner
+from treelight.engine.run.state import new_owner
 from treelight.engine.views.text import format_tree
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.hot_path import RunLedger
 from treelight.storage.models import Run
-from treelight.storage.training import training_jsonl
+from treelight.storage.training import EMPTY_BECAUSE, training_jsonl
 from treelight.storage.vocabulary import RunStatus
 
 
@@ -72,7 +72,13 @@ def summary(engine: Engine, run: Run) -> dict[str, Any]:
     }
 
 
-def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = None) -> int:
+def _drive(
+    engine: Engine,
+    run: Run,
+    args: argparse.Namespace,
+    generator: Any = None,
+    owner: str | None = None,
+) -> int:
     from tqdm import tqdm
 
     total = run.budget.get("max_calls")
@@ -92,7 +98,7 @@ def _drive(engine: Engine, run: Run, args: argparse.Namespace, generator: Any = 
 
     try:
         outcome: Outcome = Runner(
-            engine, run.id or 0, generator=generator, progress=progress
+            engine, run.id or 0, generator=generator, progress=progress, owner=owner
         ).run_until_idle()
     finally:
         bar.close()
@@ -123,34 +129,25 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     judges = None
     if args.judges is not None:
         judges = [] if args.judges.strip() == "none" else parse_judge_specs(args.judges)
-    params = key_values(args.param, "--param")
-    params_of_task = task_params(args)
-    task, specs = check_settings(
-        args.task, args.problem, args.strategy, params, params_of_task, judges
-    )
-    check_budget(_budget(args))
-    allowed = check_learned_judges(
-        specs, spec, {task.problem: task.problem}, "run", args.allow_trained_items
-    )
-    if allowed:
-        print(f"Note, allowed on purpose: {allowed}", file=sys.stderr)
-    generator = make_generator(spec)  # fails early on a missing model file or package
-    run = create_run(
-        engine,
+    settings = RunSettings(
         task=args.task,
         problem=args.problem,
         strategy=args.strategy,
-        strategy_params=params,
-        task_params=params_of_task,
+        strategy_params=key_values(args.param, "--param"),
+        task_params=task_params(args),
         generator=spec,
         judges=judges,
         budget=_budget(args),
         seed=args.seed,
         replay=args.replay,
-        status=RunStatus.RUNNING,
-        allow_trained_items=args.allow_trained_items,
     )
-    return _drive(engine, run, args, generator)
+    checked = check_run(settings, args.allow_trained_items)
+    if checked.allowed:
+        print(f"Note, allowed on purpose: {checked.allowed}", file=sys.stderr)
+    generator = make_generator(spec)  # fails early on a missing model file or package
+    owner = new_owner()  # born leased to this process: no worker can take it first
+    run = store_run(engine, checked, RunStatus.RUNNING, lease_owner=owner)
+    return _drive(engine, run, args, generator, owner)
 
 
 def cmd_resume(engine: Engine, args: argparse.Namespace) -> int:
@@ -205,11 +202,24 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
             elif args.format == "graphml":
                 print(run_to_graphml(session, args.run_id))
             else:
+                empty = []
                 for run_id in run_ids:
-                    sys.stdout.write(training_jsonl(session, run_id, args.format, judges))
+                    lines = training_jsonl(session, run_id, args.format, judges)
+                    sys.stdout.write(lines)
+                    if not lines:
+                        empty.append(run_id)
+                if empty:
+                    _say_why_empty(empty, len(run_ids), args.format, judges)
         except LookupError:
             raise RunNotFound(f"No run #{args.run_id}: `treelight runs` lists the runs.") from None
     return 0
+
+
+def _say_why_empty(empty: list[int], total: int, format: str, judges: set[str] | None) -> None:
+    """An empty export is not an error, but it is said, with why, on stderr."""
+    which = f"run #{empty[0]} has" if total == 1 else f"{len(empty)} of {total} runs have"
+    only = f" (only judges {', '.join(sorted(judges))} counted)" if judges else ""
+    print(f"{which} {EMPTY_BECAUSE[format]}{only}.", file=sys.stderr)
 
 
 def cmd_runs(engine: Engine, args: argparse.Namespace) -> int:

@@ -43,6 +43,11 @@ def judge_classes() -> dict[str, type[Judge]]:
     return registry().roles["judge"]
 
 
+def judges_for(task: str) -> dict[str, type[Judge]]:
+    """The installed judges that can judge `task` (those that name no task judge any)."""
+    return {n: j for n, j in judge_classes().items() if not j.tasks or task in j.tasks}
+
+
 def parse_judge_specs(text: str) -> list[dict[str, Any]]:
     """`"game24-verifier,value:samples=5;weight=2"` -> a list of judge spec dicts."""
     specs: list[dict[str, Any]] = []

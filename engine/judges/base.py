@@ -102,6 +102,9 @@ class Judge(ABC):
     name: ClassVar[str]
     default_role: ClassVar[str] = "weight"
     description: ClassVar[str] = ""
+    # The tasks this judge can judge (by name); () for any. Lists of judges offered to
+    # a person (the New run form, the explorer's Judges control) show only these.
+    tasks: ClassVar[tuple[str, ...]] = ()
     # A free judge makes no model call (a verifier: rules, a calculator, tests). Free
     # judges speak first, and every candidate they can settle is settled before a run
     # rests, whatever ends or pauses it: checking costs no model-call budget. Not a

@@ -16,6 +16,7 @@ from treelight.engine.types import NodeView
 
 class Calculator(Judge):
     name = "calculator"
+    tasks = ("math",)
     free = True
     default_role = "gate"
     description = "Recomputes every 'a op b = c' in a step; a wrong result rejects the step."
@@ -41,6 +42,7 @@ class Calculator(Judge):
 
 class AnswerChecker(Judge):
     name = "answer"
+    tasks = ("math",)
     free = True
     default_role = "gate"
     description = "Checks a finished path's answer with the task's checker (e.g. --answer)."

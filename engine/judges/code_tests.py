@@ -125,6 +125,7 @@ class HasTests(Protocol):
 
 class CodeTests(Judge):
     name = "code-tests"
+    tasks = ("code",)
     free = True
     default_role = "gate"
     description = "Runs the code task's tests against each candidate in the sandbox."

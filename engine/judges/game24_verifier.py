@@ -13,6 +13,7 @@ from treelight.engine.types import NodeView
 
 class Game24Verifier(Judge):
     name = "game24-verifier"
+    tasks = ("game24",)
     free = True
     default_role = "gate"
     description = "Checks each step's arithmetic and that a finished path makes exactly 24."

@@ -3,12 +3,14 @@ stored run's roles. Shared by the CLI, the app, the Python API and the runner.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from treelight.engine.errors import BadArguments
-from treelight.engine.judges import Judge, make_judges
+from treelight.engine.judges import Judge, judge_classes, judges_for, make_judges
 from treelight.engine.judges.learned import embedding_mismatch, trained_overlap
 from treelight.engine.plugins import BUILTIN, registry
 from treelight.engine.strategies import Strategy, make_strategy
@@ -16,7 +18,7 @@ from treelight.engine.tasks import make_task
 from treelight.engine.tasks.base import Task
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
-from treelight.storage.models import Node, Run, RunScript
+from treelight.storage.models import Node, Run, RunScript, utcnow
 from treelight.storage.vocabulary import EventKind, Origin, RunStatus
 
 
@@ -55,6 +57,13 @@ def check_settings(
     task_obj = make_task(task, problem, task_params)
     make_strategy(strategy, task_obj, strategy_params)
     judge_specs = judges if judges is not None else [{"name": n} for n in task_obj.default_judges]
+    for spec in judge_specs:
+        kind = judge_classes().get(str(spec.get("name")))
+        if kind is not None and kind.tasks and task not in kind.tasks:
+            raise BadArguments(
+                f"The judge {kind.name} judges {' and '.join(kind.tasks)} problems, not {task}; "
+                f"the judges for {task} are {', '.join(sorted(judges_for(task)))}."
+            )
     return task_obj, normalized_judges(judge_specs)
 
 
@@ -95,47 +104,80 @@ def check_budget(budget: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def create_run(
+BIRTH_LEASE_SECONDS = 60.0  # the runner's own lease (run/state.py) takes over at once
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run is asked to do: what the CLI, the app and the Python API each
+    collect, then check and store through the same two functions below."""
+
+    task: str
+    problem: str
+    strategy: str
+    generator: dict[str, Any]
+    judges: list[dict[str, Any]] | None = None  # None: the task's own
+    strategy_params: dict[str, Any] | None = None
+    task_params: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None
+    seed: int = 0
+    replay: bool = False
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    """Settings that can work, as they will be stored."""
+
+    settings: RunSettings
+    task: Task
+    judges: list[dict[str, Any]]
+    budget: dict[str, Any]
+    allowed: str | None  # a learned judge's training overlap, allowed on purpose
+
+
+def check_run(settings: RunSettings, allow_trained_items: bool = False) -> CheckedRun:
+    """Raise BadArguments for settings that cannot work. A learned judge trained on
+    this very problem is refused unless `allow_trained_items`."""
+    s = settings
+    task, judges = check_settings(
+        s.task, s.problem, s.strategy, s.strategy_params, s.task_params, s.judges
+    )
+    allowed = check_learned_judges(
+        judges, s.generator, {task.problem: task.problem}, "run", allow_trained_items
+    )
+    return CheckedRun(s, task, judges, check_budget(s.budget or {}), allowed)
+
+
+def store_run(
     engine: Engine,
-    *,
-    task: str,
-    problem: str,
-    strategy: str,
-    generator: dict[str, Any],
-    judges: list[dict[str, Any]] | None = None,
-    strategy_params: dict[str, Any] | None = None,
-    task_params: dict[str, Any] | None = None,
-    budget: dict[str, Any] | None = None,
-    seed: int = 0,
-    replay: bool = False,
+    checked: CheckedRun,
     status: RunStatus = RunStatus.QUEUED,
-    allow_trained_items: bool = False,
+    lease_owner: str | None = None,
 ) -> Run:
-    """Validate a run's settings, then store it with its root node. A learned judge
-    trained on this very problem is refused unless `allow_trained_items`."""
-    task_obj, judge_specs = check_settings(
-        task, problem, strategy, strategy_params, task_params, judges
-    )
-    trained = check_learned_judges(
-        judge_specs, generator, {task_obj.problem: task_obj.problem}, "run", allow_trained_items
-    )
-    budget = check_budget(budget or {})
-    generator = dict(generator)
+    """Store a checked run with its root node and its creation event. With
+    `lease_owner`, the run is born leased to it: a process that creates a running
+    run to work on it itself (`treelight run`) cannot lose it to a worker (the app's,
+    say) that sees the new run before it claims it."""
+    s, task_obj = checked.settings, checked.task
+    generator = dict(s.generator)
     outputs = generator.pop("outputs", None)  # kept beside the run: see RunScript
     with unit_of_work(engine) as session:
         run = Run(
-            task=task,
+            task=s.task,
             problem=task_obj.problem,
-            task_params=task_params or {},
-            strategy=strategy,
-            strategy_params=strategy_params or {},
+            task_params=s.task_params or {},
+            strategy=s.strategy,
+            strategy_params=s.strategy_params or {},
             generator=generator,
-            judges=judge_specs,
-            budget=budget,
-            seed=seed,
-            replay=replay,
+            judges=checked.judges,
+            budget=checked.budget,
+            seed=s.seed,
+            replay=s.replay,
             status=status,
         )
+        if lease_owner is not None:
+            run.lease_owner = lease_owner
+            run.lease_until = utcnow() + timedelta(seconds=BIRTH_LEASE_SECONDS)
         run.plugins = roles_from_plugins(run)
         session.add(run)
         session.flush()
@@ -152,11 +194,23 @@ def create_run(
                 origin=Origin.PERSON,
             )
         )
-        why = f"{strategy} on {task}"
-        if trained:  # allowed on purpose: the log says so
-            why += f" — allowed: {trained}"
+        why = f"{s.strategy} on {s.task}"
+        if checked.allowed:  # allowed on purpose: the log says so
+            why += f" — allowed: {checked.allowed}"
         queries.add_event(session, run.id, EventKind.CREATE, why, actor="person")
     return run
+
+
+def create_run(
+    engine: Engine,
+    *,
+    status: RunStatus = RunStatus.QUEUED,
+    allow_trained_items: bool = False,
+    **settings: Any,
+) -> Run:
+    """`store_run(check_run(RunSettings(**settings)))`, for scripts, benchmarks and
+    tests: the keywords are RunSettings' fields."""
+    return store_run(engine, check_run(RunSettings(**settings), allow_trained_items), status)
 
 
 def check_learned_judges(

@@ -52,9 +52,11 @@ class Runner(RunState):
     def run_until_idle(self) -> Outcome:
         """Work until the run is done, paused or stopped and no command is pending."""
         if not leases.claim_run(self.engine, self.run_id, self.owner, LEASE_SECONDS):
+            holder = self.reload().lease_owner  # who holds it now, not when we first looked
             raise RunBusy(
                 f"Run #{self.run_id} is being worked on by another process "
-                f"({self.run.lease_owner}); wait for it, or stop that process first."
+                f"({holder or 'one that has just let go of it: try again'}); "
+                "wait for it, or stop that process first."
             )
         self.start_clock()
         try:

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from treelight.engine.errors import BudgetExhausted, ModelError
 from treelight.engine.generators import CompletionRequest, Generator
+from treelight.engine.generators.base import Completion
 from treelight.storage import hot_path, queries
 from treelight.storage.models import CallRecord
 
@@ -177,25 +178,30 @@ class ModelCaller:
             with self.engine.begin() as connection:
                 hot_path.insert_model_call(connection, rows[0])
             raise
-        for row, completion in zip(rows, completions, strict=True):
-            row.output, replaced = storable(completion.text)
-            row.prompt_tokens = completion.prompt_tokens
-            row.completion_tokens = completion.completion_tokens
-            row.cached_prompt_tokens = completion.cached_prompt_tokens
-            row.latency_seconds = completion.latency_seconds
-            row.extra = completion.extra | ({"replaced_characters": replaced} if replaced else {})
-            row.logprobs = storable_logprobs(completion.logprobs)
-            # One commit per call, so no output is lost; the run's totals follow in
-            # the same commit (a trigger, storage/migrations.py m005).
-            with self.engine.begin() as connection:
-                hot_path.insert_model_call(connection, row)
-            if self.known is not None:
-                self.known.add(row.fingerprint)
-            if self.ledger is not None:
-                self.ledger = replace(
-                    self.ledger,
-                    model_calls=self.ledger.model_calls + 1,
-                    prompt_tokens=self.ledger.prompt_tokens + completion.prompt_tokens,
-                    completion_tokens=self.ledger.completion_tokens + completion.completion_tokens,
-                )
+        with self.engine.connect() as connection:  # one connection, a commit per call
+            for row, completion in zip(rows, completions, strict=True):
+                self._store(connection, row, completion)
         return rows
+
+    def _store(self, connection: Connection, row: CallRecord, completion: Completion) -> None:
+        """Write one returned call in its own commit and count it in the ledger."""
+        row.output, replaced = storable(completion.text)
+        row.prompt_tokens = completion.prompt_tokens
+        row.completion_tokens = completion.completion_tokens
+        row.cached_prompt_tokens = completion.cached_prompt_tokens
+        row.latency_seconds = completion.latency_seconds
+        row.extra = completion.extra | ({"replaced_characters": replaced} if replaced else {})
+        row.logprobs = storable_logprobs(completion.logprobs)
+        # One commit per call, so no output is lost; the run's totals follow in
+        # the same commit (a trigger, storage/migrations.py m005).
+        with connection.begin():
+            hot_path.insert_model_call(connection, row)
+        if self.known is not None:
+            self.known.add(row.fingerprint)
+        if self.ledger is not None:
+            self.ledger = replace(
+                self.ledger,
+                model_calls=self.ledger.model_calls + 1,
+                prompt_tokens=self.ledger.prompt_tokens + completion.prompt_tokens,
+                completion_tokens=self.ledger.completion_tokens + completion.completion_tokens,
+            )

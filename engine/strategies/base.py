@@ -207,12 +207,27 @@ def cut_below(
     cutoff = ranked_nodes[keep - 1]
     return Prune(
         {
-            n.id: f"{what} — rank {rank} of {len(ranked_nodes)}, score {score_text(n)} "
-            f"< {score_text(cutoff)}{note}"
+            n.id: f"{what} — rank {rank} of {len(ranked_nodes)}, {behind(n, cutoff)}{note}"
             for rank, n in enumerate(ranked_nodes[keep:], start=keep + 1)
         },
         kind=kind,
     )
+
+
+def behind(node: NodeView, last_kept: NodeView) -> str:
+    """Why `node` ranked below the last node kept, in words that are true: a lower
+    score, a pin, or a tie settled by the tie rule (never "0.33 < 0.33")."""
+    if last_kept.pinned and not node.pinned:
+        return f"score {score_text(node)}, behind #{last_kept.id}, which a person pinned"
+    if node.score == last_kept.score:
+        return (
+            f"tied at {score_text(node)} with #{last_kept.id}, cut by the tie rule "
+            "(equal scores in a fixed random order)"
+        )
+    ours, theirs = score_text(node), score_text(last_kept)
+    if ours == theirs and node.score is not None and last_kept.score is not None:
+        ours, theirs = f"{node.score:.4g}", f"{last_kept.score:.4g}"
+    return f"score {ours} < {theirs}"
 
 
 def pending_evaluation(tree: TreeView) -> Evaluate | None:

@@ -37,7 +37,7 @@ def outcome(run: Run, nodes: list[Node]) -> dict[str, Any]:
     statuses = Counter(n.status for n in nodes)
     return {
         "status": run.status,
-        "answer": run.answer if run.answer is not None else "(none)",
+        "answer": run.answer if run.answer is not None else "no answer",
         "why": run.status_reason,
         "nodes": len(nodes),
         "solved nodes": statuses[NodeStatus.SOLVED],

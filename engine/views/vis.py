@@ -186,10 +186,15 @@ def vis_elements(
             text = f"+{len(folded)} {_fold_kind(folded)}"
             lines = [f"{len(folded)} candidates folded; click to show them", "", *reasons[:12]]
         else:
-            text = f"+{len(folded)} more"
+            # Count what a click opens (the children), and say how much lies below them.
+            kids = sum(n.parent_id == parent_id for n in folded)
+            rest = len(folded) - kids
+            text = f"+{kids} more" + (f" ({rest} below)" if rest else "")
             lines = [
-                f"{len(folded)} nodes below this one (not on the best path or near the "
-                "selected node); click to show its children"
+                f"{kids} more children of #{parent_id}"
+                + (f", with {rest} nodes below them" if rest else "")
+                + " (not on the best path or near the selected node); "
+                f"click to show the {kids}"
             ]
         net.add_node(
             f"{kind}{parent_id}",

@@ -126,6 +126,7 @@ class Greedy(Strategy):
 
 class OnTarget(Judge):
     name = "on-target"
+    tasks = ("count-to",)
     free = True  # no model call: it runs before any model judge, and before a run rests
     # A weight: its score ranks the nodes (a gate's only passes or rejects them). A
     # finished count is checked by the task's `check_answer` and marked solved.
