@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from treelight.app.charts import run_charts
 from treelight.app.inspector import inspector
-from treelight.app.run_status import status_line
+from treelight.app.run_status import status_line, step_report
 from treelight.app.safe import md
 from treelight.app.services import get_engine
 from treelight.app.teaching import presenting
@@ -159,10 +159,16 @@ def event_log(run_id: int) -> None:
 def controls(run: Run) -> None:
     engine = get_engine()
     assert run.id is not None
+    run_id = run.id
     columns = st.columns([1, 1, 1, 1, 1.2, 1.2, 1.2])
     finished = run.status == RunStatus.DONE
 
     def act(name: str) -> None:
+        if name == "step":  # what the step does is read from the log after this point
+            with Session(engine) as session:
+                st.session_state["step_from"] = (run.id, queries.last_event_id(session, run_id))
+        elif name in ("resume", "stop"):
+            st.session_state.pop("step_from", None)
         try:
             getattr(steering, name)(engine, run.id)
         except TreelightError as error:
@@ -220,6 +226,7 @@ def controls(run: Run) -> None:
         )
     if "flash" in st.session_state:
         st.error(md(st.session_state.pop("flash")))
+    step_report(run)
 
 
 def _export_json(run_id: int) -> str:
@@ -293,8 +300,9 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             priors = queries.run_priors(session, run_id)
             notes = queries.run_notes(session, run_id)
             labels = queries.run_labels(session, run_id)
-            busy = bool(queries.pending_commands(session, run_id))
-        status_line(run, nodes)
+            pending = queries.pending_commands(session, run_id)
+            busy = bool(pending)
+        status_line(run, nodes, pending)
         if st.session_state.get("unfolded_run") != run_id:  # folds are per run
             st.session_state["unfolded"], st.session_state["unfolded_run"] = set(), run_id
             st.session_state["opened"] = set()

@@ -7,12 +7,18 @@ Shows what the database holds; decides nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
+from sqlmodel import Session
 
 from treelight.app.safe import md
+from treelight.app.services import get_engine
 from treelight.engine.views.best_path import answer_tally, best_node
-from treelight.storage.models import Node, Run
-from treelight.storage.vocabulary import RunRequest, RunStatus
+from treelight.engine.views.step_summary import step_summary
+from treelight.storage import queries
+from treelight.storage.models import Command, Node, Run
+from treelight.storage.vocabulary import CommandKind, RunRequest, RunStatus
 
 REQUESTED = {
     RunRequest.PAUSE: "pausing after the current step…",
@@ -20,7 +26,16 @@ REQUESTED = {
 }
 
 
-def status_line(run: Run, nodes: list[Node]) -> None:
+# A person's request waiting for the worker, said at once (a re-run can wait for a
+# model call in flight before the worker takes it).
+WAITING = {
+    CommandKind.RERUN: "Re-running #{node}",
+    CommandKind.COUNTERFACTUAL: "Expanding pruned #{node} anyway",
+    CommandKind.RESCORE_TREE: "Re-scoring the whole tree",
+}
+
+
+def status_line(run: Run, nodes: list[Node], pending: Sequence[Command] = ()) -> None:
     node_total = len(nodes)
     tokens = run.prompt_tokens + run.completion_tokens
     shown = REQUESTED.get(run.requested)  # asked for, not yet applied by the runner
@@ -41,6 +56,13 @@ def status_line(run: Run, nodes: list[Node]) -> None:
         )
     else:
         st.markdown(line.replace("\n", " "))
+    for command in pending:
+        what = WAITING.get(command.kind, str(command.kind)).format(node=command.node_id)
+        settings = ", ".join(f"{k}={v}" for k, v in command.payload.items() if k != "prior")
+        st.info(
+            md(f"{what}{f' ({settings})' if settings else ''}… waiting for the worker"),
+            icon=":material/hourglass_top:",
+        )
     if run.answer is not None:
         st.success("Answer")
         st.code(run.answer, language=None)
@@ -92,3 +114,18 @@ def budget_bars(run: Run, node_total: int) -> None:
         column.progress(
             min(1.0, value / limit) if limit else 0.0, text=f"{label}: {value:,.0f} / {limit:,.0f}"
         )
+
+
+def step_report(run: Run) -> None:
+    """What the last Step did, from the log: "expanded #12: 8 candidates, 2 invalid ·
+    cut #14, #15 by the beam" (shown until the next Step, Resume or Stop)."""
+    stepped = st.session_state.get("step_from")
+    if not stepped or stepped[0] != run.id:
+        return
+    if run.steps_requested > 0 or run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        st.info("Stepping: one action, then the run pauses again…", icon=":material/hourglass_top:")
+        return
+    with Session(get_engine()) as session:
+        done = step_summary(queries.events_after(session, run.id or 0, stepped[1]))
+    if done:  # engine text (counts, ids, reasons it wrote): escaped all the same
+        st.info(md(f"Step: {done}"), icon=":material/footprint:")

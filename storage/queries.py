@@ -87,6 +87,17 @@ def run_events(session: Session, run_id: int) -> list[Event]:
     return list(session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.id))))
 
 
+def events_after(session: Session, run_id: int, event_id: int) -> list[Event]:
+    """The run's events logged after the event `event_id`, oldest first."""
+    query = select(Event).where(Event.run_id == run_id, col(Event.id) > event_id)
+    return list(session.exec(query.order_by(col(Event.id))))
+
+
+def last_event_id(session: Session, run_id: int) -> int:
+    query = select(func.max(Event.id)).where(Event.run_id == run_id)
+    return int(session.exec(query).one() or 0)
+
+
 def model_calls_by_id(session: Session, call_ids: list[int]) -> list[ModelCall]:
     if not call_ids:
         return []
@@ -164,6 +175,7 @@ def run_fingerprints(session: Session, run_id: int) -> set[str]:
 
 
 EVENT_TABLE: Table = Event.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = EVENT_TABLE.insert()  # built once: every action logs at least one event
 
 
 def add_event(
@@ -182,7 +194,7 @@ def add_event(
     ORM objects are not flushed for it (an event names a node by id only)."""
     at = utcnow()
     session.connection().execute(
-        EVENT_TABLE.insert(),
+        _INSERT_EVENT,
         {
             "run_id": run_id,
             "kind": kind,

@@ -84,9 +84,17 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
     at = explorer(run_id)
     at = click(at, "pause")
     assert at.button(key="step").disabled is False
+    said = []
     for _ in range(3):
         at = click(at, "step")
+        assert any("Stepping" in i.value for i in at.info)  # at once, before the worker
         Worker(app_engine).work_once()
+        at.run()
+        shown = [i.value.replace("\\", "") for i in at.info]  # Markdown-escaped on the page
+        said += [text for text in shown if text.startswith("Step: ")]
+    # Each step says what it did, from the log (the first expands the root).
+    assert len(said) == 3 and said[0].startswith("Step: expanded #1: ") and "candidates" in said[0]
+    assert any("judged" in s for s in said), said
     with Session(app_engine) as session:
         run = queries.get_run(session, run_id)
         nodes = queries.run_nodes(session, run_id)
@@ -131,6 +139,8 @@ def test_start_pause_step_prune_prior_judges_rerun_and_replay(
     at.slider(key="rerun_temp").set_value(1.3)
     at.number_input(key="rerun_seed").set_value(42)
     at.button[[b.label for b in at.button].index("Re-run")].click().run()
+    waiting = [i.value.replace("\\", "") for i in at.info]
+    assert f"Re-running #{child.id} (temperature=1.3, seed=42)… waiting for the worker" in waiting
     Worker(app_engine).work_once()
     with Session(app_engine) as session:
         rerun_nodes = [n for n in queries.run_nodes(session, run_id) if n.branch == "rerun-1"]

@@ -112,8 +112,16 @@ def test_swapping_judges_rescores_the_frontier_and_reports_the_rest(engine: Engi
 def test_rerun_grows_a_separate_branch_the_main_search_ignores(engine: Engine) -> None:
     run_id = paused_run(engine)
     node_id = open_child(engine, run_id)
-    steering.rerun(engine, run_id, node_id, temperature=1.2, seed=99, prior="use 4 * 4")
+    first = steering.rerun(engine, run_id, node_id, temperature=1.2, seed=99, prior="use 4 * 4")
+    # The same request again (a form sent by Enter and by a click) is the same request.
+    again = steering.rerun(engine, run_id, node_id, temperature=1.2, seed=99, prior="use 4 * 4")
+    assert again.id == first.id
     Runner(engine, run_id).run_until_idle()
+    after = steering.rerun(engine, run_id, node_id, temperature=1.2, seed=99, prior="use 4 * 4")
+    assert after.id == first.id  # done: the same seed would only draw the same branch
+    with Session(engine) as session:
+        reruns = [c for c in queries.run_commands(session, run_id) if c.kind == "rerun"]
+    assert len(reruns) == 1
     tree = load_tree(engine, run_id, 1)
     rerun_nodes = [n for n in tree.nodes.values() if n.branch == "rerun-1"]
     assert rerun_nodes and all(n.parent_id == node_id and n.origin == "rerun" for n in rerun_nodes)

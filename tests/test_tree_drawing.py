@@ -24,9 +24,10 @@ from treelight.engine import steering
 from treelight.engine.views.best_path import best_path
 from treelight.engine.views.folding import FOLD_AT, Folded, fold_siblings
 from treelight.engine.views.replay import tree_at
+from treelight.engine.views.step_summary import step_summary
 from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
-from treelight.storage.models import Node, Run
+from treelight.storage.models import Event, Node, Run
 
 
 def merge(old: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -332,3 +333,25 @@ def test_the_explorers_copy_of_the_nodes_follows_every_change(engine: Engine) ->
     with Session(engine) as session:  # nothing changed: the same copy, the same revision
         again, rev = current_nodes(session, run_id)
     assert fields(again) == fields(full) and rev == seen_rev
+
+
+def test_a_step_is_told_in_one_line_from_its_events() -> None:
+    def event(kind: str, node: int | None, reason: str = "", **details: object) -> Event:
+        return Event(run_id=1, kind=kind, node_id=node, reason=reason, details=details)
+
+    events = [
+        Event(run_id=1, kind="step", actor="person", reason="a person asked"),
+        event("evaluate", 3, "3 nodes by value", nodes=[4, 5, 6]),
+        event("prune", 5, "beam cutoff — rank 2 of 3", by="beam cutoff", previous="open"),
+        event("prune", 6, "beam cutoff — rank 3 of 3", by="beam cutoff", previous="open"),
+        event("expand", 4, "8 candidates, 2 invalid"),
+        event("paused", None, "one step done"),
+    ]
+    assert step_summary(events) == (
+        "judged #4, #5, #6 (3 nodes by value) · expanded #4: 8 candidates, 2 invalid"
+        " · cut #5, #6 by the beam"
+    )
+    assert step_summary([event("finish", None, "found an answer that passed its checks")]) == (
+        "finish: found an answer that passed its checks"
+    )
+    assert step_summary([]) == ""

@@ -2,9 +2,10 @@
 checked against the budget, made, and logged as a ModelCall row at once
 (a CallRecord written with SQLAlchemy Core: no ORM object on the hot path).
 
-Calls are committed one by one, as they return, with the run's totals in the
-same transaction, so `run.model_calls` always equals the rows on disk and no
-output is lost when the action that asked for it crashes.
+Calls are committed as they return (a batch asked of the generator at once, in
+one commit), with the run's totals in the same transaction, so `run.model_calls`
+always equals the rows on disk and no output is lost when the action that asked
+for it crashes.
 """
 
 from __future__ import annotations
@@ -178,13 +179,15 @@ class ModelCaller:
             with self.engine.begin() as connection:
                 hot_path.insert_model_call(connection, rows[0])
             raise
-        with self.engine.connect() as connection:  # one connection, a commit per call
+        # One commit for what one generator call returned (a batch arrives whole), so
+        # every output is on disk before the next model call is made.
+        with self.engine.begin() as connection:
             for row, completion in zip(rows, completions, strict=True):
                 self._store(connection, row, completion)
         return rows
 
     def _store(self, connection: Connection, row: CallRecord, completion: Completion) -> None:
-        """Write one returned call in its own commit and count it in the ledger."""
+        """Write one returned call (in the caller's transaction) and count it."""
         row.output, replaced = storable(completion.text)
         row.prompt_tokens = completion.prompt_tokens
         row.completion_tokens = completion.completion_tokens
@@ -192,10 +195,8 @@ class ModelCaller:
         row.latency_seconds = completion.latency_seconds
         row.extra = completion.extra | ({"replaced_characters": replaced} if replaced else {})
         row.logprobs = storable_logprobs(completion.logprobs)
-        # One commit per call, so no output is lost; the run's totals follow in
-        # the same commit (a trigger, storage/migrations.py m005).
-        with connection.begin():
-            hot_path.insert_model_call(connection, row)
+        # The run's totals follow in the same commit (a trigger, storage/migrations.py m005).
+        hot_path.insert_model_call(connection, row)
         if self.known is not None:
             self.known.add(row.fingerprint)
         if self.ledger is not None:

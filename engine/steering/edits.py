@@ -24,6 +24,7 @@ from treelight.storage.models import Command, Node, Prior, Run
 from treelight.storage.queries import Label
 from treelight.storage.vocabulary import (
     CommandKind,
+    CommandStatus,
     EventKind,
     LabelVerdict,
     NodeStatus,
@@ -253,7 +254,11 @@ def swap_judges(
 def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Command:
     """Ask the runner to expand `node_id` again with other settings (model,
     temperature, seed, prior); the new children form a branch of their own,
-    drawn beside the original ones and ignored by the main search."""
+    drawn beside the original ones and ignored by the main search.
+
+    Idempotent: the same request for the same node (a form sent twice, by Enter and
+    by a click) is the request already made, not a second branch — the same settings
+    and seed would only draw the same candidates again. A failed one may be retried."""
     allowed = {"model", "temperature", "seed", "prior"}
     unknown = set(overrides) - allowed
     if unknown:
@@ -262,12 +267,15 @@ def rerun(engine: Engine, run_id: int, node_id: int, **overrides: Any) -> Comman
         node = _node(session, run_id, node_id)
         if node.status == NodeStatus.INVALID:
             raise BadArguments("An invalid node has no state to continue from; re-run its parent.")
-        command = Command(
-            run_id=run_id,
-            kind=CommandKind.RERUN,
-            node_id=node_id,
-            payload={k: v for k, v in overrides.items() if v not in (None, "")},
-        )
+        payload = {k: v for k, v in overrides.items() if v not in (None, "")}
+        for earlier in queries.run_commands(session, run_id):
+            if (earlier.kind, earlier.node_id, earlier.payload) == (
+                CommandKind.RERUN,
+                node_id,
+                payload,
+            ) and earlier.status != CommandStatus.FAILED:
+                return earlier
+        command = Command(run_id=run_id, kind=CommandKind.RERUN, node_id=node_id, payload=payload)
         session.add(command)
         queries.add_event(
             session,
