@@ -31,7 +31,7 @@ from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
-from treelight.storage.vocabulary import NodeStatus, RunRequest, RunStatus
+from treelight.storage.vocabulary import EventKind, NodeStatus, RunRequest, RunStatus
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 WHOLE_PAGE_SHOWN = "explorer_whole_page_shown"
@@ -163,14 +163,14 @@ def controls(run: Run) -> None:
     columns = st.columns([1, 1, 1, 1, 1.2, 1.2, 1.2])
     finished = run.status == RunStatus.DONE
 
-    def act(name: str) -> None:
-        if name == "step":  # what the step does is read from the log after this point
+    def act(name: EventKind) -> None:
+        if name == EventKind.STEP:  # what the step does is read from the log after this
             with Session(engine) as session:
                 st.session_state["step_from"] = (run.id, queries.last_event_id(session, run_id))
-        elif name in ("resume", "stop"):
+        elif name in (EventKind.RESUME, EventKind.STOP):
             st.session_state.pop("step_from", None)
         try:
-            getattr(steering, name)(engine, run.id)
+            getattr(steering, str(name))(engine, run.id)
         except TreelightError as error:
             st.session_state["flash"] = str(error)
 
@@ -178,7 +178,7 @@ def controls(run: Run) -> None:
         "Pause",
         key="pause",
         on_click=act,
-        args=("pause",),
+        args=(EventKind.PAUSE,),
         disabled=run.status not in LIVE or bool(run.requested),
         width="stretch",
         help="Pause after the action in flight; its candidates are checked first",
@@ -187,7 +187,7 @@ def controls(run: Run) -> None:
         "Resume",
         key="resume",
         on_click=act,
-        args=("resume",),
+        args=(EventKind.RESUME,),
         disabled=run.status not in (RunStatus.PAUSED, RunStatus.STOPPED),
         width="stretch",
     )
@@ -195,7 +195,7 @@ def controls(run: Run) -> None:
         "Step",
         key="step",
         on_click=act,
-        args=("step",),
+        args=(EventKind.STEP,),
         disabled=finished or run.status in LIVE,
         width="stretch",
         help="Do exactly one action (expand, judge, prune, back up, critique or finish), "
@@ -205,7 +205,7 @@ def controls(run: Run) -> None:
         "Stop",
         key="stop",
         on_click=act,
-        args=("stop",),
+        args=(EventKind.STOP,),
         disabled=finished or run.status == RunStatus.STOPPED or run.requested == RunRequest.STOP,
         width="stretch",
         help="End the run after the action in flight (Resume can continue it)",

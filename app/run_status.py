@@ -58,7 +58,7 @@ def status_line(run: Run, nodes: list[Node], pending: Sequence[Command] = ()) ->
         st.markdown(line.replace("\n", " "))
     for command in pending:
         what = WAITING.get(command.kind, str(command.kind)).format(node=command.node_id)
-        settings = ", ".join(f"{k}={v}" for k, v in command.payload.items() if k != "prior")
+        settings = ", ".join(f"{k}={str(v)[:40]}" for k, v in command.payload.items())
         st.info(
             md(f"{what}{f' ({settings})' if settings else ''}… waiting for the worker"),
             icon=":material/hourglass_top:",

@@ -43,5 +43,12 @@ class RunNotFound(TreelightError):
     pass
 
 
+class Interrupted(Exception):
+    """A person asked the run to pause or stop while an action was making its model
+    calls: the action is left between two calls (every call made is stored, and a
+    resumed run asks for exactly those again, served from storage), and the loop
+    applies the request. Not an error: never shown, never pauses the run as one."""
+
+
 class RunBusy(TreelightError):
     """Another live process holds the run's lease."""

@@ -97,6 +97,15 @@ def count_action(connection: Connection, run_id: int, elapsed: float) -> None:
     connection.execute(_COUNT_ACTION, {"run": run_id, "elapsed": elapsed, "now": utcnow()})
 
 
+_REQUESTED = select(RUN.c.requested).where(RUN.c.id == bindparam("run"))
+
+
+def requested(connection: Connection, run_id: int) -> str:
+    """A person's pending pause or stop ("" when none): the one column a runner
+    checks between the model calls of an action."""
+    return str(connection.execute(_REQUESTED, {"run": run_id}).scalar_one() or "")
+
+
 _PENDING = (
     select(COMMAND.c.id)
     .where(COMMAND.c.run_id == bindparam("run"), COMMAND.c.status == CommandStatus.PENDING)

@@ -316,8 +316,10 @@ def test_pause_and_stop_are_applied_between_actions_and_then_nothing_moves(
     while ledger(engine, run_id).model_calls < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     asked = getattr(steering, command)(engine, run_id)
-    # The runner holds the run: the request waits for the end of the action in flight.
-    assert (asked.status, asked.requested) == ("running", command)
+    # The runner holds the run: the request waits for it (between two model calls at
+    # the latest), or the runner has applied it already.
+    ended = {"pause": "paused", "stop": "stopped"}[command]
+    assert (asked.status, asked.requested) in (("running", command), (ended, ""))
     worker.join(30)
     assert not worker.is_alive()
     final = ledger(engine, run_id)
@@ -369,6 +371,40 @@ def test_step_on_a_running_run_pauses_after_the_action_in_flight(engine: Engine)
     worker.join(30)
     run = ledger(engine, run_id)
     assert run.status == "paused" and run.steps_requested == 0
+
+
+def test_a_stop_cuts_an_action_between_its_model_calls(engine: Engine) -> None:
+    """Judging six candidates takes six value calls; a stop that comes after the first
+    costs at most the call in flight, and a resumed run asks for nothing twice."""
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="bfs",
+        strategy_params={"samples": 6},
+        generator={"backend": "scripted", "outputs": game24_script(5), "delay": 0.3},
+        judges=parse_judge_specs("value:samples=1"),
+        budget={"max_calls": 40},
+        status="running",
+    )
+    run_id = run.id or 0
+    worker = threading.Thread(target=lambda: Runner(engine, run_id).run_until_idle())
+    worker.start()
+    deadline = time.monotonic() + 30
+    while ledger(engine, run_id).model_calls < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the six proposals, then the first verdict
+    at_stop = ledger(engine, run_id).model_calls
+    steering.stop(engine, run_id)
+    worker.join(30)
+    final = ledger(engine, run_id)
+    assert final.status == "stopped" and final.requested == ""
+    assert at_stop == 7 and final.model_calls <= at_stop + 1  # not the other five verdicts
+    steering.resume(engine, run_id)
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        calls = queries.run_model_calls(session, run_id)
+    assert len(calls) > final.model_calls
+    assert len({c.fingerprint for c in calls}) == len(calls)  # what was asked is reused
 
 
 # --- a judge swap reports what would change ---------------------------------------------

@@ -19,7 +19,7 @@ from typing import assert_never
 
 from sqlmodel import Session
 
-from treelight.engine.errors import BudgetExhausted, RunBusy, TreelightError
+from treelight.engine.errors import BudgetExhausted, Interrupted, RunBusy, TreelightError
 from treelight.engine.run import expansion, node_changes, queued_work, resting
 from treelight.engine.run.judging import evaluate
 from treelight.engine.run.state import LEASE_SECONDS, RunState
@@ -65,12 +65,15 @@ class Runner(RunState):
                 if ledger.requested:
                     return Outcome(self._apply_request(ledger.requested))
                 command = self._next_command()
-                if command is not None:
-                    queued_work.serve(self, command)
-                elif self._should_act(ledger):
-                    self.step(ledger.judge_set)
-                else:
+                if command is None and not self._should_act(ledger):
                     return Outcome(self.reload())
+                try:
+                    if command is not None:
+                        queued_work.serve(self, command)
+                    else:
+                        self.step(ledger.judge_set)
+                except Interrupted:
+                    continue  # a pause or stop came in between two model calls: apply it
         except BudgetExhausted as exhausted:
             return Outcome(self._stop_on_budget(str(exhausted)))
         except TreelightError as error:

@@ -20,11 +20,13 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from treelight.engine.errors import BudgetExhausted, ModelError
+from treelight.engine.errors import BudgetExhausted, Interrupted, ModelError
 from treelight.engine.generators import CompletionRequest, Generator
 from treelight.engine.generators.base import Completion
 from treelight.storage import hot_path, queries
 from treelight.storage.models import CallRecord
+
+CHECK_EVERY = 0.25  # seconds between looks for a pause or stop during an action
 
 
 def derive_seed(run_seed: int, node_key: str, purpose: str, index: int) -> int:
@@ -80,6 +82,7 @@ class ModelCaller:
         # Budget and totals as of the runner's last look (it calls `sync` before every
         # action); while it holds the lease, only these calls change the totals.
         self.ledger: hot_path.RunLedger | None = None
+        self._checked = time.monotonic()  # the last look for a person's pause or stop
 
     def sync(self, ledger: hot_path.RunLedger) -> None:
         self.ledger = ledger
@@ -113,6 +116,7 @@ class ModelCaller:
         )
         if sized:
             self.heartbeat()
+            self._stop_if_asked()
             made = self._make(generator, node_id, sized, purpose)
             for position, row in zip(fresh, made, strict=False):
                 rows[position] = row
@@ -120,6 +124,18 @@ class ModelCaller:
         if exhausted:
             raise BudgetExhausted(exhausted, made_rows)
         return made_rows
+
+    def _stop_if_asked(self) -> None:
+        """A person's pause or stop cuts an action between two model calls, so a stop
+        costs at most the call in flight (looked up at most every CHECK_EVERY s)."""
+        now = time.monotonic()
+        if now - self._checked < CHECK_EVERY:
+            return
+        self._checked = now
+        with self.engine.connect() as connection:
+            asked = hot_path.requested(connection, self.run_id)
+        if asked:
+            raise Interrupted(asked)
 
     def _fit_budget(
         self,
