@@ -371,16 +371,26 @@ def judge_panel(run_id: int) -> None:
                 try:
                     steering.swap_judges(engine, run_id, specs, whole_tree=whole)
                     st.session_state["steer_note"] = (
-                        "Judges swapped: the open frontier is re-scored by the next action."
+                        "Judges swapped: the whole tree is being re-scored now."
+                        if whole
+                        else "Judges swapped: the open frontier is being re-scored now."
                     )
                 except TreelightError as error:
                     st.session_state["steer_note"] = str(error)
                 st.rerun()
-        with Session(engine) as session:
-            reports = [
-                e for e in queries.run_events(session, run_id) if e.kind == EventKind.RESCORE_REPORT
-            ]
-        if reports:
-            st.caption(f"Latest whole-tree re-score: {md(reports[-1].reason)}")
-            for change in reports[-1].details.get("changes", [])[:50]:
-                st.text(f"• {change}")
+    with Session(engine) as session:
+        events = queries.run_events(session, run_id)
+    swaps = [e.id or 0 for e in events if e.kind == EventKind.JUDGE_SWAP]
+    reports = [
+        e
+        for e in events
+        if e.kind == EventKind.RESCORE_REPORT and swaps and (e.id or 0) > swaps[-1]
+    ]
+    if reports:  # in the page, not in the collapsed expander: it is what the swap did
+        changes = reports[-1].details.get("changes", [])
+        st.info(
+            md(f"After the last judge swap: {reports[-1].reason}")
+            + "".join(f"\n- {md(change)}" for change in changes[:30])
+            + (f"\n- … and {len(changes) - 30} more" if len(changes) > 30 else ""),
+            icon=":material/gavel:",
+        )

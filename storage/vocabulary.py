@@ -119,6 +119,7 @@ class CommandKind(StrEnum):
     RERUN = "rerun"  # a branch again, with other settings
     COUNTERFACTUAL = "counterfactual"  # a pruned node expanded anyway
     RESCORE_TREE = "rescore_tree"  # the whole tree re-judged after a judge swap
+    RESCORE_FRONTIER = "rescore_frontier"  # the open frontier judged at once after a swap
 
 
 class CommandStatus(StrEnum):

@@ -23,6 +23,7 @@ from treelight.engine import steering
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
+from treelight.engine.run.worker import Worker
 from treelight.engine.strategies import strategy_classes
 from treelight.storage import hot_path, queries
 from treelight.storage.models import Node
@@ -436,6 +437,50 @@ def test_a_judge_swap_reports_the_decisions_that_would_change(engine: Engine) ->
         f"#{second.id} would fall out of the beam at depth 1",
         f"#{first.id} would be kept in the beam at depth 1",
     ]
+
+
+def test_a_judge_swap_rescores_the_frontier_at_once_and_counts_threshold_flips(
+    engine: Engine,
+) -> None:
+    """Depth first with a threshold: the value judge calls one step impossible (cut by
+    the threshold) and the other likely. Swapped for a vote that prefers the cut one,
+    on a paused run: a worker re-scores at once (no resume), and the report counts
+    the threshold cut that would flip."""
+    run_id = scripted_run(
+        engine,
+        ["4 + 4 = 8 (left: 4 4 8)\n4 * 4 = 16 (left: 4 4 16)", "impossible", "likely"]
+        + ["The best choice is 1"] * 4,  # what the swapped-in vote will say
+        task="game24",
+        problem="4 4 4 4",
+        strategy="dfs",
+        judges=parse_judge_specs("game24-verifier,value:samples=1"),
+    )
+    runner = Runner(engine, run_id)
+    for _ in range(3):  # expand, judge, prune by the threshold
+        runner.step()
+    steering.pause(engine, run_id)
+    first, second = [n for n in nodes_and_verdicts(engine, run_id)[0] if n.parent_id]
+    assert (first.status, first.pruned_by, second.status) == ("pruned", "threshold", "open")
+
+    steering.swap_judges(engine, run_id, parse_judge_specs("game24-verifier,vote:samples=1"))
+    Worker(engine).work_once()  # the re-score is served on the paused run, at once
+    assert ledger(engine, run_id).status == "paused"
+    with Session(engine) as session:
+        reports = [
+            e.reason for e in queries.run_events(session, run_id) if e.kind == "rescore_report"
+        ]
+        second_now = session.get(Node, second.id)
+    assert reports == ["re-scored the open frontier: 1 node"]
+    assert second_now is not None and second_now.score is not None  # the vote's score
+
+    steering.swap_judges(engine, run_id, parse_judge_specs("game24-verifier,vote:samples=1"), True)
+    Worker(engine).work_once()
+    with Session(engine) as session:
+        [*_, report] = [
+            e for e in queries.run_events(session, run_id) if e.kind == "rescore_report"
+        ]
+    assert f"#{first.id} would now pass the threshold (1.00 ≥ 0.01)" in report.details["changes"]
+    assert report.reason.startswith("re-scored 2 nodes;")
 
 
 def test_replay_shows_unexplored_nodes_from_the_end_of_the_run(engine: Engine) -> None:

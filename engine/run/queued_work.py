@@ -16,6 +16,7 @@ from treelight.engine.judges import Settlement
 from treelight.engine.run.expansion import propose, write_children
 from treelight.engine.run.judging import evaluate
 from treelight.engine.run.state import RunState
+from treelight.engine.strategies.base import pending_evaluation
 from treelight.engine.types import TreeView
 from treelight.storage import queries
 from treelight.storage.database import unit_of_work
@@ -36,6 +37,8 @@ def serve(runner: RunState, command: Command) -> None:
             result = _rerun(runner, command)
         elif command.kind == CommandKind.RESCORE_TREE:
             result = _rescore_tree(runner)
+        elif command.kind == CommandKind.RESCORE_FRONTIER:
+            result = _rescore_frontier(runner)
         else:
             result = f"unknown command {command.kind!r}"
         _close(runner, command, CommandStatus.DONE, result)
@@ -112,38 +115,83 @@ KEPT = (NodeStatus.EXPANDED, NodeStatus.SOLVED, NodeStatus.TERMINAL, NodeStatus.
 DECIDED = (*KEPT, NodeStatus.PRUNED)
 
 
+def _rescore_frontier(runner: RunState) -> str:
+    """Judge the open frontier with the active judges now, group by group as the
+    search's next actions would (gates prune what they reject), instead of waiting
+    for a resume."""
+    judged = cut = 0
+    while (group := pending_evaluation(tree := runner.load())) is not None:
+        settled = evaluate(runner, tree, list(group.node_ids), kind=EventKind.RESCORE)
+        judged += len(settled)
+        cut += sum(s.rejected_by is not None for s in settled.values())
+    nodes = f"{judged} node" + ("" if judged == 1 else "s")
+    result = f"re-scored the open frontier: {nodes}" + (f", {cut} cut by a gate" if cut else "")
+    _report(runner, result, [])
+    return result
+
+
 def _rescore_tree(runner: RunState) -> str:
-    """Score every decided node with the active judges and list what would change."""
-    tree = runner.load()
-    todo = [
-        n
-        for n in tree.main()
-        if n.parent_id is not None and not n.evaluated and n.status in DECIDED
-    ]
+    """Score every sibling group of the tree with the active judges, each group as the
+    search judged it (all the valid children of one node, so a vote compares what
+    the search compared), and list every decision that would change. The open
+    frontier is decided as the search would (its gates prune); decided nodes keep
+    their status and show their new score."""
+    before = tree = runner.load()  # the decisions as the search made them
+    groups: dict[int, list[int]] = {}
+    for node in tree.main():
+        if (
+            node.parent_id is not None
+            and node.status != NodeStatus.INVALID
+            and node.pruned_by not in (PrunedBy.DUPLICATE, PrunedBy.PARENT)
+        ):
+            groups.setdefault(node.parent_id, []).append(node.id)
     settlements: dict[int, Settlement] = {}
-    for parent_id in sorted({n.parent_id for n in todo if n.parent_id is not None}):
-        group = [n.id for n in todo if n.parent_id == parent_id]
-        settlements.update(evaluate(runner, tree, group, decide=False))
-    changes = what_would_change(tree, settlements)
+    for parent_id in sorted(groups):
+        tree = runner.load()
+        settlements.update(evaluate(runner, tree, groups[parent_id], kind=EventKind.RESCORE))
+    threshold = runner.strategy.params.get("threshold")
+    changes = what_would_change(before, settlements, threshold)
+    result = f"re-scored {len(settlements)} nodes; {len(changes)} decisions would change"
+    _report(runner, result, changes)
+    return result
+
+
+def _report(runner: RunState, result: str, changes: list[str]) -> None:
     with unit_of_work(runner.engine, runner.run_id) as session:
         queries.add_event(
             session,
             runner.run_id,
             EventKind.RESCORE_REPORT,
-            f"{len(changes)} decisions would change",
+            result,
             details={"changes": changes},
         )
-    return f"re-scored {len(settlements)} nodes; {len(changes)} decisions would change"
 
 
-def what_would_change(tree: TreeView, settlements: dict[int, Settlement]) -> list[str]:
+def what_would_change(
+    tree: TreeView, settlements: dict[int, Settlement], threshold: float | None = None
+) -> list[str]:
+    """Each decision of the search that the new scores would flip: a gate's prune, a
+    kept node a gate now rejects, a threshold cut, a beam's selection. `tree` is
+    the tree as the search decided it (statuses), before the new verdicts."""
     changes = []
     for node_id, settled in sorted(settlements.items()):
         node = tree.nodes[node_id]
+        new = settled.score
+        if threshold is not None and new is not None and not settled.rejected_by:
+            if node.pruned_by == PrunedBy.THRESHOLD and new >= threshold:
+                changes.append(
+                    f"#{node_id} would now pass the threshold ({new:.2f} ≥ {threshold:g})"
+                )
+            elif node.status in KEPT and new < threshold:
+                changes.append(
+                    f"#{node_id} would now be cut by the threshold ({new:.2f} < {threshold:g})"
+                )
         rejected_before = node.status == NodeStatus.PRUNED and node.pruned_by == PrunedBy.JUDGE
         if rejected_before and not settled.rejected_by:
             changes.append(f"#{node_id} would now pass the gates (was {node.status_reason})")
-        elif node.status in (NodeStatus.EXPANDED, NodeStatus.SOLVED) and settled.rejected_by:
+        elif node.status in (NodeStatus.OPEN, NodeStatus.TERMINAL) and settled.rejected_by:
+            changes.append(f"#{node_id} was cut now, on the open frontier: {settled.rejected_by}")
+        elif node.status in KEPT and settled.rejected_by:
             changes.append(f"#{node_id} would now be {settled.rejected_by}")
     # Beam selections: would the kept set of a level change under the new scores?
     for depth in sorted({tree.nodes[i].depth for i in settlements}):

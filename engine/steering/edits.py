@@ -23,6 +23,7 @@ from treelight.storage.database import unit_of_work
 from treelight.storage.models import Command, Node, Prior, Run
 from treelight.storage.queries import Label
 from treelight.storage.vocabulary import (
+    ENDED,
     CommandKind,
     CommandStatus,
     EventKind,
@@ -225,9 +226,11 @@ def label(
 def swap_judges(
     engine: Engine, run_id: int, judges: list[dict[str, Any]], whole_tree: bool = False
 ) -> Run:
-    """Make `judges` the active set. The open frontier is re-scored by the next
-    action (its nodes have no verdict from the new set); with `whole_tree`, the
-    runner also scores every other node and reports which decisions would change."""
+    """Make `judges` the active set. The open frontier is re-scored at once (a command
+    the runner or a worker serves before anything else, running or paused: its gates
+    prune what they reject); with `whole_tree`, every sibling group of the tree is
+    re-scored as the search judged it, and a report lists each decision that would
+    change."""
     judges = normalized_judges(judges)  # validated before anything changes
     with unit_of_work(engine, run_id) as session:
         run = session.get(Run, run_id)
@@ -246,8 +249,10 @@ def swap_judges(
             actor="person",
             details={"old": old, "new": judges, "judge_set": run.judge_set},
         )
-        if whole_tree:
+        if whole_tree:  # the frontier's groups are among the tree's
             session.add(Command(run_id=run_id, kind=CommandKind.RESCORE_TREE))
+        elif run.status not in ENDED:  # an ended run has no frontier left to judge
+            session.add(Command(run_id=run_id, kind=CommandKind.RESCORE_FRONTIER))
     return run
 
 
