@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import time
 from typing import Any
 
@@ -12,32 +10,29 @@ from sqlmodel import Session
 
 from treelight.app.charts import run_charts
 from treelight.app.inspector import inspector
-from treelight.app.run_status import status_line, step_report
-from treelight.app.safe import md
+from treelight.app.run_controls import controls
+from treelight.app.run_status import status_below_tree, status_line
 from treelight.app.services import get_engine
-from treelight.app.teaching import presenting
+from treelight.app.teaching import presentation_toggle, presenting
 from treelight.app.tree_component import live_tree
 from treelight.app.tree_rows import current_nodes
-from treelight.engine import steering
-from treelight.engine.errors import TreelightError
 from treelight.engine.options import describe
 from treelight.engine.strategies import strategy_classes
 from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.engine.views.best_path import best_path
 from treelight.engine.views.folding import FOCUS_LIMIT, fold_for_view, neighbourhood
-from treelight.engine.views.html_export import standalone_html
 from treelight.engine.views.palette import legend
 from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
-from treelight.storage.export import run_to_dict, run_to_graphml
 from treelight.storage.models import Run
-from treelight.storage.vocabulary import EventKind, NodeStatus, RunRequest, RunStatus
+from treelight.storage.vocabulary import NodeStatus, RunStatus
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 WHOLE_PAGE_SHOWN = "explorer_whole_page_shown"
 # With the tree sent alone, how long to wait for the browser to say it drew it
 # before sending the rest anyway (a browser that never says so still gets a page).
 TREE_FIRST_WAIT = 3.0
+PROBLEM_INLINE = 70  # a longer problem is shown in full in an expander
 # Streamlit's own Material icons: they render without an emoji font, and the
 # status is also written out in words on the status line.
 STATUS_ICON = {
@@ -74,22 +69,33 @@ def page() -> None:
     if st.query_params.get("run") != str(run.id):
         st.query_params["run"] = str(run.id)
 
-    st.markdown(
+    # One header row (what run, on what problem, the projector switch), then one
+    # toolbar: at 1280 x 720 the tree must start on the first screen.
+    title, problem, present = st.columns([2.4, 2.6, 1.6], vertical_alignment="center")
+    title.markdown(
         f"### {STATUS_ICON.get(run.status, '')} Run #{run.id} · {run.task} · {run.strategy}"
     )
-    st.caption("Problem")
-    st.text(run.problem)
+    with problem:
+        first_line = run.problem.strip().splitlines()[0] if run.problem.strip() else ""
+        if len(run.problem) <= PROBLEM_INLINE and first_line == run.problem.strip():
+            st.text(f"Problem: {run.problem.strip()}")
+        else:
+            with st.expander(f"Problem: {first_line[:PROBLEM_INLINE]}…"):
+                st.text(run.problem)
+    with present:
+        presentation_toggle()
     controls(run)
     live = following(run, busy)
     if presenting():  # the tree full width; the inspector beside it only if wanted
-        side = st.toggle("Show the inspector", key="present_inspector")
+        # (its switch sits in the tree's own row of switches: see tree_panel)
+        side = bool(st.session_state.get("present_inspector"))
         left, right = st.columns([3, 1.3], gap="medium") if side else (st.container(), None)
     else:
         left, right = st.columns([3, 2], gap="medium")
     tree_first = not st.session_state.get(WHOLE_PAGE_SHOWN)
     with left:
-        method_note(run)
         tree_panel(run.id, live, tree_first)
+        method_note(run)
     if tree_first:
         # A browser session's first explorer page sends the tree alone: the
         # browser draws nothing until every element of a page is ready, and the
@@ -156,108 +162,16 @@ def event_log(run_id: int) -> None:
     st.dataframe(rows, hide_index=True, width="stretch", height=320)
 
 
-def controls(run: Run) -> None:
-    engine = get_engine()
-    assert run.id is not None
-    run_id = run.id
-    columns = st.columns([1, 1, 1, 1, 1.2, 1.2, 1.2])
-    finished = run.status == RunStatus.DONE
-
-    def act(name: EventKind) -> None:
-        if name == EventKind.STEP:  # what the step does is read from the log after this
-            with Session(engine) as session:
-                st.session_state["step_from"] = (run.id, queries.last_event_id(session, run_id))
-        elif name in (EventKind.RESUME, EventKind.STOP):
-            st.session_state.pop("step_from", None)
-        try:
-            getattr(steering, str(name))(engine, run.id)
-        except TreelightError as error:
-            st.session_state["flash"] = str(error)
-
-    columns[0].button(
-        "Pause",
-        key="pause",
-        on_click=act,
-        args=(EventKind.PAUSE,),
-        disabled=run.status not in LIVE or bool(run.requested),
-        width="stretch",
-        help="Pause after the action in flight; its candidates are checked first",
-    )
-    columns[1].button(
-        "Resume",
-        key="resume",
-        on_click=act,
-        args=(EventKind.RESUME,),
-        disabled=run.status not in (RunStatus.PAUSED, RunStatus.STOPPED),
-        width="stretch",
-    )
-    columns[2].button(
-        "Step",
-        key="step",
-        on_click=act,
-        args=(EventKind.STEP,),
-        disabled=finished or run.status in LIVE,
-        width="stretch",
-        help="Do exactly one action (expand, judge, prune, back up, critique or finish), "
-        "then pause again",
-    )
-    columns[3].button(
-        "Stop",
-        key="stop",
-        on_click=act,
-        args=(EventKind.STOP,),
-        disabled=finished or run.status == RunStatus.STOPPED or run.requested == RunRequest.STOP,
-        width="stretch",
-        help="End the run after the action in flight (Resume can continue it)",
-    )
-    exports = [
-        ("JSON", _export_json, "json", "application/json"),
-        ("GraphML", _export_graphml, "graphml", "application/xml"),
-        ("HTML page", _export_html, "html", "text/html"),
-    ]
-    for column, (label, export, extension, mime) in zip(columns[4:], exports, strict=True):
-        column.download_button(
-            label,
-            data=functools.partial(export, run.id or 0),  # built only when clicked
-            file_name=f"treelight-run-{run.id}.{extension}",
-            mime=mime,
-            key=f"export_{extension}",
-            icon=":material/download:",
-        )
-    if "flash" in st.session_state:
-        st.error(md(st.session_state.pop("flash")))
-    step_report(run)
-
-
-def _export_json(run_id: int) -> str:
-    with Session(get_engine()) as session:
-        return json.dumps(run_to_dict(session, run_id), indent=1)
-
-
-def _export_graphml(run_id: int) -> str:
-    with Session(get_engine()) as session:
-        return run_to_graphml(session, run_id)
-
-
-def _export_html(run_id: int) -> str:
-    with Session(get_engine()) as session:
-        run = queries.get_run(session, run_id)
-        assert run is not None
-        return standalone_html(
-            run,
-            queries.run_nodes(session, run_id),
-            queries.run_priors(session, run_id),
-            queries.run_notes(session, run_id),
-            queries.run_labels(session, run_id),
-        )
-
-
 def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
     """The tree and its status line. With `tree_first`, the rest of the page is
     not sent yet: the tree reports when it is drawn, and then the page reruns."""
-    hide, whole, layout = st.columns([1.1, 1, 1])
+    if presenting():  # one row of switches, so the tree gets the screen's height
+        hide, whole, layout, side = st.columns([1, 1, 1.2, 1], vertical_alignment="center")
+        side.toggle("Inspector", key="present_inspector", help="Show the inspector beside the tree")
+    else:
+        hide, whole, layout = st.columns([1, 1, 1.1], vertical_alignment="center")
     hide_invalid = hide.toggle(
-        "Hide invalid candidates",
+        "Hide invalid",
         key="hide_invalid",
         help="Small models propose many unusable steps; they stay in "
         "the database and the exports either way.",
@@ -275,6 +189,9 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
         default="top-down",
         key="tree_layout",
         label_visibility="collapsed",
+        format_func=lambda way: {"top-down": "↓ down", "left-right": "→ across"}[way],
+        help="Lay the tree out top-down or left to right",
+        width="stretch",
     )
 
     if tree_first:
@@ -302,7 +219,7 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             labels = queries.run_labels(session, run_id)
             pending = queries.pending_commands(session, run_id)
             busy = bool(pending)
-        status_line(run, nodes, pending)
+        status_line(run, nodes, pending)  # one line above the tree; the rest below it
         if st.session_state.get("unfolded_run") != run_id:  # folds are per run
             st.session_state["unfolded"], st.session_state["unfolded_run"] = set(), run_id
             st.session_state["opened"] = set()
@@ -353,11 +270,12 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             best=list(path),
             near=neighbourhood(drawn.nodes, selected),
             fit=refit,
-            height=760 if presenting() else 560,
+            height=1000 if presenting() else 860,  # at most: it fits the window
             large=presenting(),
             report_drawn=tree_first,
             unchanged=unchanged,
         )
+        status_below_tree(run, nodes)
         st.html(_legend_html())
         waited = time.monotonic() - st.session_state.get("tree_first_at", 0.0)
         if tree_first and (st.session_state.get("tree_drawn") or waited > TREE_FIRST_WAIT):

@@ -32,6 +32,7 @@ WAITING = {
     CommandKind.RERUN: "Re-running #{node}",
     CommandKind.COUNTERFACTUAL: "Expanding pruned #{node} anyway",
     CommandKind.RESCORE_TREE: "Re-scoring the whole tree",
+    CommandKind.RESCORE_FRONTIER: "Re-scoring the open frontier",
 }
 
 
@@ -63,11 +64,15 @@ def status_line(run: Run, nodes: list[Node], pending: Sequence[Command] = ()) ->
             md(f"{what}{f' ({settings})' if settings else ''}… waiting for the worker"),
             icon=":material/hourglass_top:",
         )
+
+
+def status_below_tree(run: Run, nodes: list[Node]) -> None:
+    """The answer (or the best so far), the tally and the budget, under the tree."""
     if run.answer is not None:
         st.success("Answer")
         st.code(run.answer, language=None)
     results(run, nodes)
-    budget_bars(run, node_total)
+    budget_bars(run, len(nodes))
 
 
 def results(run: Run, nodes: list[Node]) -> None:

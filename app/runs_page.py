@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from treelight.app.safe import md
 from treelight.app.services import get_engine
-from treelight.app.teaching import guided_replay, show_notes
+from treelight.app.teaching import guided_replay, presentation_toggle, show_notes
 from treelight.app.tree_component import live_tree
 from treelight.engine.views import compare
 from treelight.engine.views.best_path import best_path
@@ -125,9 +125,12 @@ def compare_runs(first: int, second: int) -> None:
 
 
 def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
-    run_id = st.selectbox(
+    pick, present = st.columns([4, 1.3], vertical_alignment="bottom")
+    run_id = pick.selectbox(
         "Run to replay", run_ids, format_func=labels.__getitem__, key="replay_run"
     )
+    with present:
+        presentation_toggle()
     if run_id is None:
         return
     with Session(get_engine()) as session:

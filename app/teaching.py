@@ -14,6 +14,14 @@ from treelight.engine.views.replay import tree_at
 from treelight.engine.views.vis import vis_elements
 from treelight.storage.models import Event, Node, Prior, Run
 
+# Always: less empty space above the first line of a page (Streamlit's default top
+# padding is 6rem), so at 1280 x 720 the tree starts on the first screen.
+APP_CSS = """
+<style>
+.stMainBlockContainer { padding-top: 3.2rem !important; padding-bottom: 2rem !important; }
+</style>
+"""
+
 PRESENTATION_CSS = """
 <style>
 .stMainBlockContainer { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem; }
@@ -30,14 +38,21 @@ def presenting() -> bool:
 
 
 def presentation_toggle() -> None:
-    st.sidebar.toggle(
+    """The switch for the presentation view, where a page puts it (the explorer's
+    header, the Runs page's replay). The choice outlives the widget: a page that
+    does not draw the switch keeps the view (main.py reads it on every page)."""
+    st.toggle(
         "Presentation view",
-        key="present",
+        value=presenting(),
+        key="present_switch",
+        on_change=_remember_presenting,
         help="Large type and the tree full width, for a projector; the inspector can be "
         "hidden. Replays can ask the class to predict each decision (Runs page).",
     )
-    if presenting():
-        st.html(PRESENTATION_CSS)  # our own fixed styles: no model text
+
+
+def _remember_presenting() -> None:
+    st.session_state["present"] = bool(st.session_state.get("present_switch"))
 
 
 def show_notes(notes: list[Event]) -> None:

@@ -28,6 +28,9 @@ CSS = """
   border: 1px solid rgba(128,128,128,0.5); background: rgba(255,255,255,0.92); color: #222;
   cursor: pointer; }
 .treelight-view button:hover { background: #eef4fb; }
+.treelight-shown { position: absolute; left: 8px; bottom: 6px; z-index: 2; pointer-events: none;
+  font: 13px sans-serif; color: #555; background: rgba(255,255,255,0.85); padding: 1px 6px;
+  border-radius: 4px; }
 """
 
 _component = st.components.v2.component("treelight_tree", js=JS, css=CSS)

@@ -12,7 +12,7 @@
 //   nodes, edges: [...],        added or changed items
 //   remove_nodes, remove_edges: removed ids
 //   options?: {...},            vis-network options (with a reset)
-//   selected: id | null, height: px
+//   selected: id | null, height: px (the most it may take; it also fits the window)
 //   best: [id, ...],            the best path (for "Best path")
 //   fit: bool                   re-fit the view (a person changed what is shown)
 //   drawn_as: string            which tree in which layout (a reset of the same one keeps the view)
@@ -21,10 +21,12 @@
 // }
 //
 // The view follows the tree as it grows until the person zooms, drags or selects
-// a node; from then on it never moves by itself, until they press Fit. The view
-// it follows is readable: the whole tree when its labels come out at 12 px or
-// more, else the selected node's neighbourhood and the best path at that size
-// (vis-network leaves out any label smaller than 11 px on screen).
+// a node; from then on it never moves by itself, until they press Fit or Readable.
+// The default view is readable: the whole tree when its labels come out at 12 px
+// or more, else the selected node's neighbourhood and the best path at that size
+// (vis-network leaves out any label smaller than 11 px on screen), and a line in
+// the corner says what it shows. Fit shows every drawn node, centred, whatever
+// the label size; the tree then follows that view as it grows.
 //
 // Model text arrives only in `label` (drawn on a canvas) and `title` (a
 // string, which vis-network shows as text). Nothing here sets innerHTML.
@@ -70,9 +72,9 @@ export default function (component) {
     }
     const container = document.createElement("div");
     container.className = "treelight-tree";
-    container.style.height = `${data.height || 560}px`;
     container.style.width = "100%";
     host.appendChild(container);
+    container.style.height = `${fitHeight(container, data.height || 560)}px`;
     const nodes = new window.vis.DataSet(data.nodes);
     const edges = new window.vis.DataSet(data.edges);
     const network = new window.vis.Network(container, { nodes, edges }, data.options);
@@ -96,12 +98,14 @@ export default function (component) {
     network.on("zoom", () => { tree.touched = true; });
     network.on("dragStart", () => { tree.touched = true; });
     addViewButtons(tree);
+    addShownNote(tree);
     tree.fontSize = (data.options && data.options.nodes && data.options.nodes.font.size) || 12;
     tree.readablePx = data.readable_px || READABLE_PX;
     tree.best = data.best || [];
     tree.near = data.near || [];
+    tree.mode = "readable";
     if (kept) network.moveTo(kept);
-    else readableView(tree);
+    else showView(tree);
     container.dataset.buildMs = String(Math.round(performance.now() - started));
     // The page may be holding the rest back until the tree is drawn.
     if (data.report_drawn) setStateValue("drawn", Date.now());
@@ -117,7 +121,7 @@ export default function (component) {
     if (data.fit) tree.touched = false;
     tree.best = data.best || [];
     tree.near = data.near || [];
-    if ((grew || data.fit) && !tree.touched) readableView(tree);
+    if ((grew || data.fit) && !tree.touched) showView(tree);
   }
   tree.best = data.best || [];
   tree.near = data.near || [];
@@ -150,14 +154,17 @@ function addViewButtons(tree) {
     tree.network.moveTo({ scale: tree.network.getScale() * factor, animation });
   };
   const buttons = [
-    ["Fit", "The whole tree if its labels can be read, else the best path and the " +
-      "selected node; and follow the tree as it grows", () => {
+    ["Fit", "Every drawn node in view, centred (labels too small to read are left " +
+      "out); and follow the tree as it grows", () => {
       tree.touched = false;
-      readableView(tree, animation);
+      tree.mode = "all";
+      showView(tree, animation);
     }],
-    ["Whole tree", "Every node at once (labels too small to read are left out)", () => {
-      tree.touched = true;
-      tree.network.fit({ animation });
+    ["Readable", "The whole tree if its labels can be read, else the best path and " +
+      "the selected node at a readable size; and follow the tree as it grows", () => {
+      tree.touched = false;
+      tree.mode = "readable";
+      showView(tree, animation);
     }],
     ["+", "Zoom in", () => zoom(1.4)],
     ["\u2212", "Zoom out", () => zoom(1 / 1.4)],
@@ -186,18 +193,79 @@ function addViewButtons(tree) {
   tree.container.appendChild(bar);
 }
 
+// The canvas fills the window below where it starts (a projector's 720 px too),
+// at least MIN_HEIGHT and at most what the page asked for.
+const MIN_HEIGHT = 340;
+
+function fitHeight(element, most) {
+  const top = element.getBoundingClientRect().top;
+  const room = window.innerHeight - Math.max(0, top) - 12;
+  return Math.round(Math.max(MIN_HEIGHT, Math.min(most, room)));
+}
+
+// A line in the canvas's corner saying what the view shows (fixed words and node
+// counts: no model text).
+function addShownNote(tree) {
+  const note = document.createElement("div");
+  note.className = "treelight-shown";
+  tree.container.appendChild(note);
+  tree.shownNote = note;
+}
+
+function sayShown(tree, text) {
+  if (tree.shownNote) tree.shownNote.textContent = text;
+  tree.container.dataset.shown = text;
+}
+
+function showView(tree, animation) {
+  if (tree.mode === "all") return fitAll(tree, animation);
+  return readableView(tree, animation);
+}
+
+// Every drawn node inside the canvas, centred, with room for the labels.
+function fitAll(tree, animation) {
+  const network = tree.network;
+  const ids = tree.nodes.getIds();
+  network.fit({ animation: false });
+  const box = bounds(network, ids);
+  const canvas = network.canvas.frame.canvas;
+  const room = labelRoom(tree);
+  const scale = Math.min(
+    MOST_ZOOM,
+    canvas.clientWidth / (box.right - box.left + room.x),
+    canvas.clientHeight / (box.bottom - box.top + room.y),
+  );
+  const position = { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 + 20 };
+  network.moveTo(animation ? { position, scale, animation } : { position, scale });
+  sayShown(tree, `All ${ids.length} drawn nodes` + (
+    scale < readableScale(tree) ? " (some labels too small to read: Readable, or zoom in)" : ""));
+}
+
 // The default view: the whole tree if its labels can be read; else the best path
 // and the selected node's neighbourhood at a readable size; else as much of them
 // as fits, the deepest part first (where the search is).
 const READABLE_PX = 12;
 const MOST_ZOOM = 1.3;
+const LABEL_ROOM_X = 160; // half a label's width to each side of the outer nodes
+const LABEL_ROOM_Y = 140; // a label below the lowest nodes, the largest node above the highest
+
+// Room for labels, in the tree's own units: larger type (a projector) needs more.
+function labelRoom(tree) {
+  const factor = (tree.fontSize || 12) / 12;
+  return { x: LABEL_ROOM_X * factor, y: LABEL_ROOM_Y * factor };
+}
+
+function readableScale(tree) {
+  return (tree.readablePx || READABLE_PX) / tree.fontSize;
+}
 
 function readableView(tree, animation) {
   const network = tree.network;
-  const readable = (tree.readablePx || READABLE_PX) / tree.fontSize;
-  network.fit({ animation: false });
-  if (network.getScale() >= readable) {
-    if (network.getScale() > MOST_ZOOM) network.moveTo({ scale: MOST_ZOOM });
+  const readable = readableScale(tree);
+  const all = tree.nodes.getIds();
+  if (fits(tree, all, readable)) {
+    fitAll(tree, animation);
+    sayShown(tree, `All ${all.length} drawn nodes`);
     return;
   }
   const present = (ids) => ids.filter((id) => tree.nodes.get(id));
@@ -206,14 +274,21 @@ function readableView(tree, animation) {
   // With a selection, its neighbourhood comes first; the best path if it fits too.
   const tries = (near.length ? [near.concat(best), near] : [best]).filter((ids) => ids.length);
   if (!tries.length) tries.push(present(tree.nodes.getIds()).slice(0, 1)); // the root
-  for (const ids of tries) {
-    if (fits(network, ids, readable)) return centreOn(tree, ids, readable, animation);
+  const what = near.length ? ["the selected node's neighbourhood and the best path",
+    "the selected node's neighbourhood"] : ["the best path"];
+  for (const [i, ids] of tries.entries()) {
+    if (fits(tree, ids, readable)) {
+      centreOn(tree, ids, readable, animation);
+      return sayShown(tree, `Readable: ${what[i] || "the root"} (Fit: all ${all.length})`);
+    }
   }
   // Too long for the screen: drop the shallowest nodes until the rest fits.
   const ids = tries[tries.length - 1].slice().sort(
     (a, b) => (tree.nodes.get(b).level || 0) - (tree.nodes.get(a).level || 0));
-  while (ids.length > 1 && !fits(network, ids, readable)) ids.pop();
+  while (ids.length > 1 && !fits(tree, ids, readable)) ids.pop();
   centreOn(tree, ids, readable, animation);
+  sayShown(tree, `Readable: the deepest ${ids.length} nodes of ${what[what.length - 1]} ` +
+    `(Fit: all ${all.length})`);
 }
 
 function bounds(network, ids) {
@@ -223,13 +298,15 @@ function bounds(network, ids) {
   return { left: Math.min(...xs), right: Math.max(...xs), top: Math.min(...ys), bottom: Math.max(...ys) };
 }
 
-function fits(network, ids, scale) {
+function fits(tree, ids, scale) {
+  const network = tree.network;
   const box = bounds(network, ids);
+  const room = labelRoom(tree);
   const canvas = network.canvas.frame.canvas;
   const width = canvas.clientWidth / scale;
   const height = canvas.clientHeight / scale;
   // Room for a node's label below it and half a label's width to each side.
-  return box.right - box.left + 160 <= width && box.bottom - box.top + 110 <= height;
+  return box.right - box.left + room.x <= width && box.bottom - box.top + room.y <= height;
 }
 
 function centreOn(tree, ids, readable, animation) {

@@ -534,7 +534,7 @@ def check_readable_tree(page: Page, url: str, engine: Engine, run_id: int, size:
     focused = f"el => el.__treelight.selected === {side.id} && el.__treelight.near.length > 1"
     wait_until(lambda: tree.evaluate(focused), 30)
     settle(page)
-    page.locator("button[data-action='Fit']").click()
+    page.locator("button[data-action='Readable']").click()
     time.sleep(0.5)
     near = set(tree.evaluate("el => el.__treelight.near"))
     children = {n.id for n in nodes if n.parent_id == side.id} & near
@@ -676,4 +676,92 @@ def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> N
         # Streamlit keeps the last decision's elements (faded) until the rerun that
         # replaces them ends: the reveal must be gone once it has.
         expect(page.get_by_text("the search picked")).to_have_count(0, timeout=20_000)
+        browser.close()
+
+
+# Every drawn node's place on screen against the canvas, and every pair of drawn
+# text lines whose boxes overlap (each line's box from the canvas's own measure).
+FRAMING_JS = """
+(el) => {
+  const tree = el.__treelight, net = tree.network, canvas = net.canvas.frame.canvas;
+  const ids = tree.nodes.getIds(), pos = net.getPositions(ids);
+  const outside = ids.filter((id) => {
+    const p = net.canvasToDOM(pos[id]);
+    return p.x < 0 || p.x > canvas.clientWidth || p.y < 0 || p.y > canvas.clientHeight;
+  });
+  const lines = [];
+  const proto = CanvasRenderingContext2D.prototype, native = proto.fillText;
+  proto.fillText = function (text, x, y, ...rest) {
+    if (this.canvas === canvas && String(text).trim()) {
+      const m = this.getTransform(), ratio = window.devicePixelRatio || 1;
+      const w = (this.measureText(String(text)).width * m.a) / ratio;
+      const h = (parseFloat(this.font) * m.a) / ratio;
+      const cx = (m.a * x + m.e) / ratio, cy = (m.d * y + m.f) / ratio;
+      const left = this.textAlign === "left" ? cx : cx - w / 2;
+      const top = cy - h / 2;
+      lines.push({ text: String(text), left, right: left + w, top, bottom: top + h });
+    }
+    return native.call(this, text, x, y, ...rest);
+  };
+  net.redraw();
+  proto.fillText = native;
+  const overlaps = [];
+  for (let i = 0; i < lines.length; i++) for (let j = i + 1; j < lines.length; j++) {
+    const a = lines[i], b = lines[j];
+    const across = a.left < b.right - 1 && b.left < a.right - 1;
+    if (across && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps.push([a.text, b.text]);
+  }
+  return { drawn: ids.length, outside, overlaps: overlaps.slice(0, 5), lines: lines.length,
+           top: el.getBoundingClientRect().top, shown: el.dataset.shown };
+}
+"""
+
+
+def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path) -> None:
+    """At 1280 x 720 and 1920 x 1080, for trees of 9, 30 and 300 nodes: the canvas
+    starts on the first screen (in the explorer and the Presentation view), Fit
+    brings every drawn node inside it (explorer, Compare), the default view says
+    what it shows, and no two drawn labels overlap."""
+    from treelight.engine.bench.ui import beam_run
+
+    home = tmp_path / "home"
+    home.mkdir()
+    runs = {size: beam_run(home, size, seed=size) for size in (9, 30, 300)}
+    with served_app(home, worker=False) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for width, height in ((1280, 720), (1920, 1080)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            for size, run_id in runs.items():
+                page.goto(f"{url}/?run={run_id}")
+                page.locator(".treelight-tree[data-tree-nodes]").first.wait_for(timeout=60_000)
+                settle(page)
+                tree = page.locator(".treelight-tree").first
+                seen = tree.evaluate(FRAMING_JS)
+                where = (width, size, seen)
+                assert seen["top"] + 300 <= height, where  # most of the canvas on screen 1
+                assert seen["shown"], where  # the corner says what the view shows
+                assert seen["lines"] >= 2 * seen["drawn"] and not seen["overlaps"], where
+                tree.locator("button[data-action='Fit']").click()
+                page.wait_for_timeout(400)
+                seen = tree.evaluate(FRAMING_JS)
+                assert not seen["outside"], (width, size, seen)
+                assert seen["shown"].startswith(f"All {seen['drawn']} drawn nodes")
+            page.screenshot(path=str(ARTIFACTS / f"explorer-{width}.png"))
+            page.get_by_role("switch", name="Presentation view").dispatch_event("click")
+            page.wait_for_timeout(1500)
+            settle(page)
+            tree = page.locator(".treelight-tree[data-tree-nodes]").first
+            tree.wait_for(timeout=30_000)
+            seen = tree.evaluate(FRAMING_JS)
+            assert seen["top"] + 300 <= height and not seen["overlaps"], (width, seen)
+            page.screenshot(path=str(ARTIFACTS / f"presentation-{width}.png"))
+            page.get_by_role("switch", name="Presentation view").dispatch_event("click")
+            page.goto(f"{url}/runs")  # Compare: the two newest runs side by side
+            page.locator(".treelight-tree").first.wait_for(timeout=60_000)
+            settle(page)
+            for tree in page.locator(".treelight-tree").all():
+                tree.locator("button[data-action='Fit']").click()
+                page.wait_for_timeout(400)
+                assert not tree.evaluate(FRAMING_JS)["outside"], width
+            page.close()
         browser.close()

@@ -73,7 +73,8 @@ def test_presentation_view_makes_the_tree_full_width(app_engine: Engine) -> None
     at = new_app()
     at.query_params["run"] = str(run_id)
     at.run()
-    at.sidebar.toggle(key="present").set_value(True).run()
+    at.toggle(key="present_switch").set_value(True).run()
+    assert at.session_state["present"] is True  # outlives the switch, for every page
     assert not at.exception
     assert at.toggle(key="present_inspector").value is False
     assert not [h for h in at.markdown if h.value.startswith("#### Node #")]  # no inspector

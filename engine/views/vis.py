@@ -254,7 +254,7 @@ def vis_options(direction: str = "UD", large: bool = False) -> dict[str, Any]:
         {
             "direction": direction,
             "sortMethod": "directed",
-            "levelSeparation": 150 if large else 110,
+            "levelSeparation": 200 if large else 110,
             # About a label's width: 22 characters at 20 px (projector) or 12 px.
             "nodeSpacing": 210 if large else 120,
             "edgeMinimization": False,
