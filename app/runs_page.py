@@ -12,7 +12,7 @@ from treelight.app.tree_component import live_tree
 from treelight.engine.views import compare
 from treelight.engine.views.best_path import best_path
 from treelight.engine.views.folding import fold_for_view
-from treelight.engine.views.replay import tree_at
+from treelight.engine.views.replay import notes_at, tree_at
 from treelight.engine.views.text import format_tree
 from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
@@ -166,7 +166,7 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
     replay_run = Run.model_validate(
         {**run.model_dump(), "answer_node_id": None} if step < len(events) else run.model_dump()
     )
-    so_far = [n for n in notes if n.created_at <= event.created_at]
+    so_far = notes_at(notes, shown, events, step - 1)  # each at the event that drew its node
     path = best_path(shown, replay_run)
     # Drawn as the explorer draws it: big trees around the best path and the node
     # this event is about.

@@ -10,7 +10,7 @@ from treelight.app.tree_component import live_tree
 from treelight.engine.views.best_path import best_path
 from treelight.engine.views.folding import fold_for_view
 from treelight.engine.views.guided_replay import questions
-from treelight.engine.views.replay import tree_at
+from treelight.engine.views.replay import notes_at, tree_at
 from treelight.engine.views.vis import vis_elements
 from treelight.storage.models import Event, Node, Prior, Run
 
@@ -66,7 +66,7 @@ def guided_replay(
 ) -> None:
     """One decision at a time: the tree before it, the question, the class's guess,
     then the answer with the engine's reason and the tree after it."""
-    asked = questions(nodes, events)
+    asked = questions(nodes, events, priors)
     if not asked:
         st.info("This run has no decisions with more than one possible choice to ask about.")
         return
@@ -83,7 +83,8 @@ def guided_replay(
     step = question.event_index if revealed else question.event_index - 1
     shown = tree_at(nodes, events, step)
     replay_run = Run.model_validate({**run.model_dump(), "answer_node_id": None})
-    path = best_path(shown, replay_run)
+    # Before the reveal no gold path: the best node so far is often the answer.
+    path = best_path(shown, replay_run) if revealed else set()
     # Every choice stays in sight however big the tree (focus folding keeps them).
     drawn = fold_for_view(
         shown,
@@ -91,7 +92,7 @@ def guided_replay(
         keep=question.answer if revealed else None,
     )
     moment = events[step].created_at
-    so_far = [n for n in notes if n.created_at <= moment]
+    so_far = notes_at(notes, shown, events, step)
     vis_nodes, vis_edges = vis_elements(
         drawn,
         priors=[p for p in priors if p.created_at <= moment],
@@ -114,12 +115,16 @@ def guided_replay(
         if not revealed and st.button("Reveal", key=f"{key}_reveal", type="primary"):
             state["revealed"] = True
             state["done"] += 1
-            state["right"] += int(choice == question.answer)
+            state["right"] += int(question.is_right(choice))
+            state["refit"] = True  # bring the answer into view
             st.rerun()
         if revealed:
-            verdict = "Right" if choice == question.answer else "Not this time"
+            verdict = "Right" if question.is_right(choice) else "Not this time"
+            also = ", ".join(f"#{i}" for i in question.accepted)
+            counted = f" ({also} counted as right too)" if also else ""
             st.success(
-                f"{verdict}: the search picked #{question.answer}. Why: {md(question.reason)}"
+                f"{verdict}: the search picked #{question.answer}{counted}. "
+                f"Why: {md(question.reason)}"
             )
             if at + 1 < len(asked) and st.button("Next decision", key=f"{key}_next"):
                 state.update(at=at + 1, revealed=False)
@@ -139,6 +144,8 @@ def guided_replay(
             key="guided_tree",
             large=presenting(),
             best=list(path),
-            near=sorted(question.choices),  # the view keeps the choices readable
+            # The view keeps the choices readable; after the reveal, the answer.
+            near=[question.answer] if revealed else sorted(question.choices),
+            fit=bool(state.pop("refit", False)),
         )
     show_notes(so_far)

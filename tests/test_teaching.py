@@ -120,3 +120,78 @@ def test_an_instructors_note_is_kept_and_shown_in_replay_and_the_html_export(
     at.slider(key=f"replay_step_{run_id}").set_value(len(events)).run()
     assert not at.exception
     assert f"Note on #{target}: watch the <b>value</b> judge here" in [t.value for t in at.text]
+
+
+def test_any_choice_the_engine_could_have_made_counts_and_the_reveal_says_why(
+    engine: Engine,
+) -> None:
+    """A beam cuts several candidates in one step: naming any of them is right. A
+    pinned node expanded first: the reveal says it was pinned. A tie: the reveal
+    names the tie rule and counts the tied nodes."""
+    from treelight.engine import steering
+    from treelight.engine.run.loop import Runner
+
+    run_id = game24_search(engine, status="paused", beam=1, max_calls=30)
+    runner = Runner(engine, run_id)
+    runner.step()  # expand the problem
+    with Session(engine) as session:
+        kids = [n for n in queries.run_nodes(session, run_id) if n.parent_id and n.status == "open"]
+    steering.pin(engine, run_id, kids[-1].id or 0)  # a person pins one
+    steering.add_prior(engine, run_id, kids[-1].id or 0, "try this one")
+    steering.resume(engine, run_id)
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+        priors = queries.run_priors(session, run_id)
+    asked = questions(nodes, events, priors)
+    cuts = [q for q in asked if q.kind == "prune" and q.accepted]
+    assert cuts, "a beam of 1 cuts more than one candidate in one step"
+    for question in cuts:
+        assert all(question.is_right(other) for other in question.accepted)
+        assert question.answer not in question.accepted
+        later = [
+            events[question.event_index + 1 + i].node_id for i in range(len(question.accepted))
+        ]
+        assert list(question.accepted) == later  # exactly the step's other cuts
+    for question in cuts:  # a candidate kept in that step is not right
+        kept = set(question.choices) - {question.answer, *question.accepted}
+        assert kept and not any(question.is_right(node) for node in kept)
+    assert any("which a person pinned" in q.reason for q in cuts)  # the cut names the pin
+
+    # A beam of 2 keeps two; the pinned one is expanded first, and the reveal says why.
+    run_id = game24_search(engine, status="paused", beam=2, max_calls=30)
+    Runner(engine, run_id).step()
+    with Session(engine) as session:
+        kids = [n for n in queries.run_nodes(session, run_id) if n.parent_id and n.status == "open"]
+    steering.pin(engine, run_id, kids[-1].id or 0)
+    steering.add_prior(engine, run_id, kids[-1].id or 0, "try this one")
+    steering.resume(engine, run_id)
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+        priors = queries.run_priors(session, run_id)
+    pinned = [q for q in questions(nodes, events, priors) if q.kind == "expand"]
+    assert pinned and pinned[0].answer == kids[-1].id
+    assert "pinned by a person" in pinned[0].reason
+    assert "a person's prior" in pinned[0].reason and "try this one" in pinned[0].reason
+
+
+def test_a_note_shows_at_the_event_that_drew_its_node(engine: Engine) -> None:
+    from treelight.engine import steering
+    from treelight.engine.views.replay import notes_at
+
+    run_id = finished_bfs(engine)
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+    deep = max(nodes, key=lambda n: n.depth)
+    steering.add_note(engine, run_id, deep.id or 0, "look here")  # written after the run
+    with Session(engine) as session:
+        events = queries.run_events(session, run_id)
+    notes = [e for e in events if e.kind == "note"]
+    born = next(
+        i for i in range(len(events)) if deep.id in {n.id for n in tree_at(nodes, events, i)}
+    )
+    assert notes_at(notes, tree_at(nodes, events, born - 1), events, born - 1) == []
+    assert notes_at(notes, tree_at(nodes, events, born), events, born) == notes

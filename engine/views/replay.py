@@ -61,3 +61,20 @@ def tree_at(nodes: list[Node], events: list[Event], step: int) -> list[Node]:
         copy.score = node.score if node_id in judged else None
         shown.append(copy)
     return shown
+
+
+def notes_at(notes: list[Event], shown: list[Node], events: list[Event], step: int) -> list[Event]:
+    """An instructor's notes to show at `step` of a replay: a note is about a node,
+    so it shows from the event that drew that node; a note written while the run
+    was going shows from when it was written, if that is later."""
+    if not events:
+        return []
+    moment = events[max(0, min(step, len(events) - 1))].created_at
+    worked = [e.created_at for e in events if e.kind != EventKind.NOTE]
+    ended = max(worked) if worked else moment
+    there = {n.id for n in shown}
+    return [
+        note
+        for note in notes
+        if note.node_id in there and (note.created_at <= moment or note.created_at > ended)
+    ]
