@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from treelight.engine.cli.app_script import app_script
+from treelight.engine.cli.app_script import SERVER_FLAGS, app_script
 
 APP_SCRIPT = app_script()
 # In a checkout, the repository's root (screenshots go to its test-artifacts/).
@@ -28,6 +28,9 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+SERVERS: dict[str, int] = {}  # a served app's URL -> its server's process id
 
 
 @contextmanager
@@ -48,10 +51,7 @@ def served_app(home: Path, worker: bool = True) -> Iterator[str]:
             str(port),
             "--server.address",
             "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
+            *SERVER_FLAGS,
         ],
         env=env,
         stdout=log,
@@ -70,8 +70,10 @@ def served_app(home: Path, worker: bool = True) -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError((home / "app.log").read_text()) from None
                 time.sleep(0.3)
+        SERVERS[url] = process.pid
         yield url
     finally:
+        SERVERS.pop(url, None)
         process.terminate()
         try:
             process.wait(timeout=10)

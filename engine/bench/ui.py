@@ -156,7 +156,7 @@ def _wait_for_nodes(page: Any, count: int, timeout: float = 180.0) -> float:
     raise TimeoutError(f"the tree did not show {count} nodes within {timeout} s")
 
 
-def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
+def measure(sizes: list[int], update_base: int = 1000, cpu_seconds: float = 15.0) -> dict[str, Any]:
     """Page load to drawn tree for each size, in a browser that has opened the
     explorer before (its HTTP cache holds Streamlit's scripts, as a returning
     person's does), and once for the largest size in a fresh browser profile."""
@@ -181,13 +181,72 @@ def measure(sizes: list[int], update_base: int = 1000) -> dict[str, Any]:
             first_visit = _draw(fresh, url, runs[sizes[-1]], sizes[-1])
             fresh.close()
             update = _measure_update(returning, url, home, live, update_base)
+            cpu = server_cpu(returning, url, home, runs[sizes[-1]], cpu_seconds)
         browser.close()
     return {
         "draws": draws,
         "first_visit": first_visit,
         "update": update,
         "page_baseline_seconds": baseline,
+        "server_cpu": cpu,
     }
+
+
+def server_cpu(
+    context: Any, url: str, home: Path, finished: int, seconds: float = 15.0
+) -> dict[str, Any]:
+    """The explorer server's share of one core with one tab open: on a finished run,
+    then on a live one (an open question searched by a scripted model taking 0.05 s
+    a call, driven from this process as `treelight run` would be; about 8 new nodes
+    a second, so the page redraws every second)."""
+    import threading
+
+    import psutil
+
+    from treelight.engine.bench.browser import SERVERS
+    from treelight.engine.bench.overhead import _outputs
+    from treelight.engine.run.loop import Runner
+
+    server = psutil.Process(SERVERS[url])
+
+    def share() -> float:
+        before = server.cpu_times()
+        time.sleep(seconds)
+        after = server.cpu_times()
+        used = (after.user - before.user) + (after.system - before.system)
+        return round(used / seconds, 3)
+
+    page = context.new_page()
+    page.goto(f"{url}/?run={finished}")
+    page.locator(".treelight-tree").first.wait_for(timeout=60_000)
+    time.sleep(3)
+    idle = share()
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="question",
+        problem="How many ways can the search go?",
+        strategy="bfs",
+        strategy_params={"beam": 8, "samples": 5, "steps": 1000, "stop_at_first": False},
+        judges=[{"name": "value", "samples": 1}],
+        generator={"backend": "scripted", "outputs": _outputs(20_000), "delay": 0.05},
+        budget={"max_nodes": 5000},
+        status=RunStatus.RUNNING,
+    )
+    assert run.id is not None
+    runner = Runner(engine, run.id)
+    worker = threading.Thread(target=runner.run_until_idle, daemon=True)
+    worker.start()
+    page.goto(f"{url}/?run={run.id}")
+    page.locator(".treelight-tree").first.wait_for(timeout=60_000)
+    time.sleep(3)
+    live = share()
+    from treelight.engine import steering
+
+    steering.stop(engine, run.id)
+    worker.join(60)
+    page.close()
+    return {"finished_run": idle, "live_run": live, "seconds": seconds}
 
 
 def _draw(context: Any, url: str, run_id: int, n: int, home: Path | None = None) -> dict[str, Any]:

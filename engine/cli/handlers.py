@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from treelight.engine import steering
-from treelight.engine.cli.app_script import app_script
+from treelight.engine.cli.app_script import SERVER_FLAGS, app_script
 from treelight.engine.cli.roles import (
     generator_spec,
     key_values,
@@ -302,12 +302,7 @@ def cmd_app(engine: Engine, args: argparse.Namespace) -> int:
         args.address,
         "--server.port",
         str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",
+        *SERVER_FLAGS,
     ]
     print(f"Treelight explorer: http://{args.address}:{args.port}", file=sys.stderr)
     sys.stderr.flush()
