@@ -18,7 +18,7 @@ from treelight.engine.views.best_path import answer_tally, best_node
 from treelight.engine.views.step_summary import step_summary
 from treelight.storage import queries
 from treelight.storage.models import Command, Node, Run
-from treelight.storage.vocabulary import CommandKind, RunRequest, RunStatus
+from treelight.storage.vocabulary import CommandKind, NodeStatus, RunRequest, RunStatus
 
 REQUESTED = {
     RunRequest.PAUSE: "pausing after the current step…",
@@ -81,9 +81,13 @@ def results(run: Run, nodes: list[Node]) -> None:
     if run.answer is None:
         best = best_node(nodes, run)
         if best is not None:
+            why = (
+                "it passed its checks; the run chooses its answer when it ends"
+                if best.status == NodeStatus.SOLVED
+                else "not an answer: it has not passed its checks"
+            )
             st.info(
-                f"Best so far (not an answer: it has not passed its checks) — "
-                f"#{best.id}, {best.status}, depth {best.depth}"
+                f"Best so far ({why}) — #{best.id}, {best.status}, depth {best.depth}"
                 + (f", score {best.score:.2f}" if best.score is not None else "")
             )
             st.text(best.text)
