@@ -307,8 +307,12 @@ def steering_panel(run_id: int) -> None:
         if st.form_submit_button("Add note"):
             do("Note", steering.add_note, text)
             st.rerun()  # the tree above was drawn before the note existed
-    if "steer_note" in st.session_state:
-        st.info(md(st.session_state.pop("steer_note")))
+    if "steer_note" in st.session_state:  # a confirmation passes; a refusal stays
+        note = st.session_state.pop("steer_note")
+        if note.endswith(": done") or ": done (" in note or note.startswith("Judges swapped"):
+            st.toast(md(note), icon=":material/check:")
+        else:
+            st.warning(md(note))
     judge_panel(run_id)
 
 
