@@ -22,7 +22,7 @@ from tests.conftest import game24_search
 from treelight.app.tree_component import delta
 from treelight.engine import steering
 from treelight.engine.views.best_path import best_path
-from treelight.engine.views.folding import FOLD_AT, Folded, fold_siblings
+from treelight.engine.views.folding import FOLD_AT, Folded, fold_for_view, fold_siblings
 from treelight.engine.views.replay import tree_at
 from treelight.engine.views.step_summary import step_summary
 from treelight.engine.views.vis import vis_elements
@@ -355,3 +355,16 @@ def test_a_step_is_told_in_one_line_from_its_events() -> None:
         "finish: found an answer that passed its checks"
     )
     assert step_summary([]) == ""
+
+
+def test_a_label_says_each_thing_once() -> None:
+    """A Game of 24 step's text ends with what is left, which the label's state line
+    says too: the step is written without it ("4 + 5 = 9", then "left: 6 10 9")."""
+    root = Node(id=1, run_id=1, key="0", depth=0, text="4 5 6 10", state={"left": [4, 5, 6, 10]})
+    step = Node(
+        id=2, run_id=1, key="0/0", parent_id=1, depth=1, text="4 + 5 = 9 (left: 6 9 10)",
+        state={"left": [6, 9, 10]}, score=0.5,
+    )  # fmt: skip
+    vis_nodes, _ = vis_elements(fold_for_view([root, step], {1, 2}), task="game24")
+    label = next(n["label"] for n in vis_nodes if n["id"] == 2)
+    assert label.split("\n")[:3] == ["#2", "4 + 5 = 9", "left: 6 9 10"], label

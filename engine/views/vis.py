@@ -115,8 +115,11 @@ def vis_elements(
         colour, _ = CATEGORIES[category(node)]
         on_path = node.id in highlight
         mine = hints.get(node.id, [])
-        lines = [f"#{node.id}" + (" · pinned" if node.pinned else ""), _short(node.text)]
         state = describe(node.state) if describe else None
+        text = node.text
+        if state and state in text:  # say each thing once: "4 + 5 = 9", then "left: 6 10 9"
+            text = text.replace(f"({state})", "").replace(state, "").strip() or node.text
+        lines = [f"#{node.id}" + (" · pinned" if node.pinned else ""), _short(text)]
         if state:
             lines.append(_short(state, LABEL_CHARS + 8))
         if node.score is not None:
