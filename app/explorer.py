@@ -22,6 +22,7 @@ from treelight.engine.strategies.base import LOOP_RULES, StrategyOptions
 from treelight.engine.views.best_path import best_path
 from treelight.engine.views.folding import FOCUS_LIMIT, fold_for_view, neighbourhood
 from treelight.engine.views.palette import legend
+from treelight.engine.views.radial import radial_positions, wants_rings
 from treelight.engine.views.vis import vis_elements
 from treelight.storage import queries
 from treelight.storage.models import Run
@@ -257,6 +258,8 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             vis_nodes, vis_edges = vis_elements(
                 drawn, priors=priors, highlight=path, task=run.task, notes=notes, labels=labels
             )
+            if whole_tree and wants_rings(vis_nodes):  # rings, not a sliver
+                radial_positions(vis_nodes, vis_edges)
             st.session_state["explorer_drawing"] = (drawn_from, path, drawn, vis_nodes, vis_edges)
         # A person changed what is shown: fit the view to it again.
         refit = st.session_state.get("tree_shown_as") not in (None, (hide_invalid, whole_tree))
@@ -266,7 +269,13 @@ def tree_panel(run_id: int, live: bool, tree_first: bool = False) -> None:
             vis_nodes,
             vis_edges,
             st.session_state.get("selected_node"),
-            direction="LR" if direction == "left-right" else "UD",
+            direction=(
+                "RADIAL"
+                if whole_tree and wants_rings(vis_nodes)
+                else "LR"
+                if direction == "left-right"
+                else "UD"
+            ),
             best=list(path),
             near=neighbourhood(drawn.nodes, selected),
             fit=refit,

@@ -93,9 +93,13 @@ def controls(run: Run) -> None:
                 icon=":material/download:",
                 width="stretch",
             )
-    if "flash" in st.session_state:
-        st.error(md(st.session_state.pop("flash")))
-    step_report(run)
+    # One container, always there, for what comes and goes here (an error, what a
+    # step did): elements appearing above the tree would shift it, and Streamlit
+    # would mount it afresh, losing the view a person chose.
+    with st.container():
+        if "flash" in st.session_state:
+            st.error(md(st.session_state.pop("flash")))
+        step_report(run)
 
 
 def _export_json(run_id: int) -> str:

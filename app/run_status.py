@@ -46,17 +46,23 @@ def status_line(run: Run, nodes: list[Node], pending: Sequence[Command] = ()) ->
         + f" · {node_total} nodes · {run.model_calls} model calls · {tokens:,} tokens · "
         f"{run.elapsed_seconds:.1f} s"
     )
-    if (
-        run.status == RunStatus.PAUSED
-        and run.status_reason
-        and run.status_reason != "paused by a person"
-    ):
-        st.error(
-            f"Paused: {md(run.status_reason)}\n\nFix the cause, then press **Resume**: "
-            "every node made so far is kept."
-        )
-    else:
-        st.markdown(line.replace("\n", " "))
+    with st.container():  # always there, whatever it holds: see app/run_controls.py
+        if (
+            run.status == RunStatus.PAUSED
+            and run.status_reason
+            and run.status_reason != "paused by a person"
+        ):
+            st.error(
+                f"Paused: {md(run.status_reason)}\n\nFix the cause, then press **Resume**: "
+                "every node made so far is kept."
+            )
+        else:
+            st.markdown(line.replace("\n", " "))
+        waiting(pending)
+
+
+def waiting(pending: Sequence[Command]) -> None:
+    """A person's requests the worker has not served yet, said at once."""
     for command in pending:
         what = WAITING.get(command.kind, str(command.kind)).format(node=command.node_id)
         settings = ", ".join(f"{k}={str(v)[:40]}" for k, v in command.payload.items())

@@ -148,14 +148,17 @@ def replay_panel(run_ids: list[int], labels: dict[int, str]) -> None:
     ):
         guided_replay(run, nodes, events, priors, notes)
         return
-    step = st.slider(
-        "Event",
-        1,
-        len(events),
-        len(events),
-        key=f"replay_step_{run_id}",
-        help="Drag to watch the search unfold; no model is called.",
-    )
+    if len(events) > 1:
+        step = st.slider(
+            "Event",
+            1,
+            len(events),
+            len(events),
+            key=f"replay_step_{run_id}",
+            help="Drag to watch the search unfold; no model is called.",
+        )
+    else:  # a slider needs two ends: a run just made has one event
+        step = 1
     event = events[step - 1]
     st.markdown(
         f"**{step}/{len(events)}** · {md(event.kind)} by {md(event.actor)}"

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from treelight.engine.views.radial import radial_options
 from treelight.engine.views.vis import label_badges_js, vis_library, vis_options
 
 # The badges a person's labels get are drawn by a script the HTML export shares.
@@ -105,7 +106,10 @@ def delta(
             "edges": edges,
             "remove_nodes": [],
             "remove_edges": [],
-            "options": vis_options(direction, large),
+            # "RADIAL": positions given (engine/views/radial.py), no hierarchy.
+            "options": radial_options(vis_options("UD", large))
+            if direction == "RADIAL"
+            else vis_options(direction, large),
         }, now
     changed_nodes = {i for i, text in node_json.items() if sent["nodes"].get(i) != text}
     changed_nodes |= set(sent["nodes"]) - set(node_json)

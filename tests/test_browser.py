@@ -711,10 +711,17 @@ FRAMING_JS = """
     const across = a.left < b.right - 1 && b.left < a.right - 1;
     if (across && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps.push([a.text, b.text]);
   }
-  return { drawn: ids.length, outside, overlaps: overlaps.slice(0, 5), lines: lines.length,
+  const xs = ids.map((id) => pos[id].x), ys = ids.map((id) => pos[id].y);
+  const extent = [Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)];
+  return { drawn: ids.length, outside, overlaps: overlaps.slice(0, 5), lines: lines.length, extent,
            top: el.getBoundingClientRect().top, shown: el.dataset.shown };
 }
 """
+
+
+def drawn_items(page: Page) -> int:
+    """How many items the tree draws (folds count one each)."""
+    return int(page.locator(".treelight-tree").first.get_attribute("data-nodes") or 0)
 
 
 def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path) -> None:
@@ -747,6 +754,18 @@ def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path
                 assert not seen["outside"], (width, size, seen)
                 assert seen["shown"].startswith(f"All {seen['drawn']} drawn nodes")
             page.screenshot(path=str(ARTIFACTS / f"explorer-{width}.png"))
+            # Whole tree on the 300-node run: rings that fill the canvas, not a sliver.
+            page.get_by_role("switch", name="Whole tree").dispatch_event("click")
+            wait_until(lambda page=page: drawn_items(page) > 40, 60)  # type: ignore[misc]
+            settle(page)
+            wide = page.locator(".treelight-tree").first
+            wide.locator("button[data-action='Fit']").click()
+            page.wait_for_timeout(400)
+            seen = wide.evaluate(FRAMING_JS)
+            across, down = seen["extent"]
+            assert not seen["outside"] and 0.5 <= across / down <= 2, (width, seen["extent"])
+            page.screenshot(path=str(ARTIFACTS / f"whole-tree-{width}.png"))
+            page.get_by_role("switch", name="Whole tree").dispatch_event("click")
             page.get_by_role("switch", name="Presentation view").dispatch_event("click")
             page.wait_for_timeout(1500)
             settle(page)
@@ -759,9 +778,18 @@ def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path
             page.goto(f"{url}/runs")  # Compare: the two newest runs side by side
             page.locator(".treelight-tree").first.wait_for(timeout=60_000)
             settle(page)
-            for tree in page.locator(".treelight-tree").all():
+            compared = page.locator(".treelight-tree:visible").all()
+            assert len(compared) == 2, width
+            for tree in compared:
                 tree.locator("button[data-action='Fit']").click()
                 page.wait_for_timeout(400)
                 assert not tree.evaluate(FRAMING_JS)["outside"], width
+            page.get_by_role("tab", name="Replay a run").click()  # the replay's tree too
+            replay = page.locator(".treelight-tree:visible").first
+            replay.wait_for(timeout=60_000)
+            settle(page)
+            replay.locator("button[data-action='Fit']").click()
+            page.wait_for_timeout(400)
+            assert not replay.evaluate(FRAMING_JS)["outside"], width
             page.close()
         browser.close()

@@ -195,3 +195,12 @@ def test_a_note_shows_at_the_event_that_drew_its_node(engine: Engine) -> None:
     )
     assert notes_at(notes, tree_at(nodes, events, born - 1), events, born - 1) == []
     assert notes_at(notes, tree_at(nodes, events, born), events, born) == notes
+
+
+def test_the_replay_of_a_run_with_one_event_opens(app_engine: Engine) -> None:
+    """A run just made has one event (its creation): the replay shows it, without a
+    slider that would need two ends (it used to fail the whole Runs page)."""
+    game24_search(app_engine, status="queued")
+    at = new_app().run()
+    at.switch_page("views/runs_page.py").run()
+    assert not at.exception, at.exception

@@ -368,3 +368,41 @@ def test_a_label_says_each_thing_once() -> None:
     vis_nodes, _ = vis_elements(fold_for_view([root, step], {1, 2}), task="game24")
     label = next(n["label"] for n in vis_nodes if n["id"] == 2)
     assert label.split("\n")[:3] == ["#2", "4 + 5 = 9", "left: 6 9 10"], label
+
+
+def test_a_wide_whole_tree_is_drawn_on_rings_that_fill_a_square() -> None:
+    """Whole tree on hundreds of nodes: rings by depth instead of one row per level;
+    each leaf gets at least a label's width of arc, each parent sits among its
+    children, and the drawing is about as tall as it is wide."""
+    import math
+
+    from treelight.engine.views.radial import LEAF_ARC, radial_positions
+
+    nodes: list[dict] = [{"id": 1}]
+    edges: list[dict] = []
+    for child in range(2, 12):  # 10 children, 30 grandchildren each: 300 leaves
+        nodes.append({"id": child})
+        edges.append({"from": 1, "to": child})
+        for grandchild in range(30):
+            gid = child * 100 + grandchild
+            nodes.append({"id": gid})
+            edges.append({"from": child, "to": gid})
+    radial_positions(nodes, edges)
+    at = {n["id"]: (n["x"], n["y"]) for n in nodes}
+    assert at[1] == (0.0, 0.0)
+    radius = {i: math.hypot(*p) for i, p in at.items()}
+    leaves = [n["id"] for n in nodes if n["id"] >= 200]
+    children = [n["id"] for n in nodes if 2 <= n["id"] < 12]
+    for ring in (leaves, children):  # each level on one ring
+        assert max(radius[i] for i in ring) - min(radius[i] for i in ring) < 1
+    assert abs(radius[leaves[0]] - 2 * radius[children[0]]) < 1
+    gaps = sorted(math.atan2(at[i][1], at[i][0]) for i in leaves)
+    arcs = [(b - a) * radius[leaves[0]] for a, b in zip(gaps, gaps[1:], strict=False)]
+    assert min(arcs) >= LEAF_ARC * 0.99
+    xs, ys = [p[0] for p in at.values()], [p[1] for p in at.values()]
+    width, height = max(xs) - min(xs), max(ys) - min(ys)
+    assert 0.8 <= width / height <= 1.25  # a disc, not a sliver (one row: 300 to 1)
+    for child in children:  # a parent among its children
+        kids = [math.atan2(at[k][1], at[k][0]) for k in range(child * 100, child * 100 + 30)]
+        mine = math.atan2(at[child][1], at[child][0])
+        assert min(kids) - 1e-9 <= mine <= max(kids) + 1e-9 or abs(max(kids) - min(kids)) > math.pi
