@@ -778,8 +778,10 @@ def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path
             page.goto(f"{url}/runs")  # Compare: the two newest runs side by side
             page.locator(".treelight-tree").first.wait_for(timeout=60_000)
             settle(page)
-            compared = page.locator(".treelight-tree:visible").all()
-            assert len(compared) == 2, width
+            visible = page.locator(".treelight-tree:visible")
+            wait_until(lambda visible=visible: visible.count() == 2, 60)  # type: ignore[misc]
+            settle(page)
+            compared = visible.all()
             for tree in compared:
                 tree.locator("button[data-action='Fit']").click()
                 page.wait_for_timeout(400)
