@@ -65,7 +65,7 @@ def page() -> None:
         if run_id:
             st.error(f"There is no run #{run_id}. Pick one on the Runs page or start a new one.")
         else:
-            st.info("No runs yet. Start one on the **New run** page (sidebar).")
+            st.info("No runs yet. Start one on the **New run** page (at the top).")
         return
     if st.query_params.get("run") != str(run.id):
         st.query_params["run"] = str(run.id)
