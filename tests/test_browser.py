@@ -26,6 +26,7 @@ from treelight.engine.run.loop import Runner
 from treelight.engine.views.html_export import standalone_html
 from treelight.storage import queries
 from treelight.storage.database import make_engine
+from treelight.storage.models import Event, Node
 
 pytestmark = pytest.mark.browser
 
@@ -795,3 +796,164 @@ def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path
             assert not replay.evaluate(FRAMING_JS)["outside"], width
             page.close()
         browser.close()
+
+
+def test_steering_you_can_see_swap_judges_step_and_a_rerun_sent_twice(tmp_path: Path) -> None:
+    """On a paused run at a projector's size: swapping the value judge for a vote
+    (whole tree) lists, in the page, the threshold cut that would flip; Step says
+    what it did; a re-run form sent twice (Enter in its Seed field, then the
+    button) makes one branch."""
+    from treelight.engine.judges import parse_judge_specs
+    from treelight.engine.steering import pause
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run = create_run(
+        engine,
+        task="game24",
+        problem="4 4 4 4",
+        strategy="dfs",
+        judges=parse_judge_specs("game24-verifier,value:samples=1"),
+        generator={
+            "backend": "scripted",
+            "outputs": ["4 + 4 = 8 (left: 4 4 8)\n4 * 4 = 16 (left: 4 4 16)", "impossible"]
+            + ["likely"]
+            + ["The best choice is 1"] * 40,
+        },
+        status="running",
+    )
+    run_id = run.id or 0
+    runner = Runner(engine, run_id)
+    for _ in range(3):  # expand, judge, cut the "impossible" step by the threshold
+        runner.step()
+    pause(engine, run_id)
+    with Session(engine) as session:
+        first, second = [n for n in queries.run_nodes(session, run_id) if n.parent_id]
+    assert (first.status, second.status) == ("pruned", "open")
+    with served_app(home, worker=True) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"{url}/?run={run_id}")
+        page.locator(".treelight-tree").first.wait_for(timeout=30_000)
+        settle(page)
+        click_node(page, first.id)
+        page.get_by_text(f"Node #{first.id} ·").first.wait_for(timeout=20_000)
+        settle(page)
+
+        page.get_by_text("Judges (set 1)").click()
+        picker = page.locator(".st-key-judges_choice input")
+        picker.click()
+        picker.press("Backspace")  # drops the last chosen judge: value
+        picker.fill("vote")
+        picker.press("Enter")
+        page.get_by_label("Options (e.g. value:samples=5;weight=2)").fill("vote:samples=1")
+        page.get_by_text("Also re-score the whole tree").click()
+        page.get_by_role("button", name="Swap judges").click()
+        flip = f"#{first.id} would now pass the threshold"
+        page.get_by_text(re.compile("After the last judge swap: re-scored")).wait_for(
+            timeout=60_000
+        )
+        expect(page.get_by_text(flip)).to_be_visible(timeout=20_000)  # in the page, not folded
+        page.screenshot(path=str(ARTIFACTS / "swap-judges-report.png"))
+
+        page.get_by_role("button", name="Step", exact=True).click()
+        # The vote, seeing the step's two candidates as the search did, put #3 at 0:
+        # the re-scored frontier's one action is the threshold's cut.
+        page.get_by_text(f"Step: cut #{second.id} by the threshold").wait_for(timeout=60_000)
+
+        click_node(page, first.id)
+        page.get_by_text(f"Node #{first.id} ·").first.wait_for(timeout=20_000)
+        settle(page)
+        page.get_by_text("Re-run this branch with other settings").click()
+        seed = page.get_by_label("Seed")
+        seed.fill("7")
+        seed.press("Enter")  # sends the form
+        page.get_by_role("button", name="Re-run").click()  # and so does the button
+        wait_until(lambda: branches(engine, run_id) >= 1, 60)
+        page.wait_for_timeout(3000)  # a second branch, were there one, would be made by now
+        browser.close()
+    assert branches(engine, run_id) == 1
+    with Session(engine) as session:
+        reruns = [c for c in queries.run_commands(session, run_id) if c.kind == "rerun"]
+    assert len(reruns) == 1
+
+
+def branches(engine: Engine, run_id: int) -> int:
+    with Session(engine) as session:
+        return len({n.branch for n in queries.run_nodes(session, run_id)} - {"main"})
+
+
+def test_the_guided_replay_counts_a_same_step_tie_names_a_pin_and_shows_a_note_at_its_event(
+    tmp_path: Path,
+) -> None:
+    """A beam of 1 with a person's pin: its first cut removes two candidates in one
+    step, so naming the one not picked counts as right, and the reveal names the pin
+    that decided it. Nothing gold before a reveal. A note written after the run
+    shows from the decision at which its node is on the tree, not before."""
+    from tests.conftest import game24_search
+    from treelight.engine import steering
+    from treelight.engine.views.guided_replay import questions
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = make_engine(f"sqlite:///{home / 'treelight.db'}")
+    run_id = game24_search(engine, status="paused", beam=1, max_calls=30)
+    Runner(engine, run_id).step()  # expand the problem
+    with Session(engine) as session:
+        kids = [n for n in queries.run_nodes(session, run_id) if n.parent_id and n.status == "open"]
+    steering.pin(engine, run_id, kids[-1].id or 0)
+    steering.resume(engine, run_id)
+    Runner(engine, run_id).run_until_idle()
+    with Session(engine) as session:
+        nodes = queries.run_nodes(session, run_id)
+        events = queries.run_events(session, run_id)
+    asked = questions(nodes, events)
+    tie = asked[0]
+    assert tie.accepted and "which a person pinned" in tie.reason
+    later = next(q for q in asked if q.answer not in ids_at(nodes, events, asked[0].event_index))
+    steering.add_note(engine, run_id, later.answer, "watch the beam here")
+    with served_app(home, worker=False) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"{url}/runs")
+        tab = page.get_by_role("tab", name="Replay a run")
+        tab.wait_for(timeout=30_000)
+        settle(page)
+        tab.click()
+        page.get_by_text("Guided: ask the class").click()
+        page.get_by_text("Decision 1 of").wait_for(timeout=30_000)
+        guided = page.locator(".st-key-guided_tree .treelight-tree").first
+        guided.wait_for(timeout=30_000)
+        settle(page)
+        assert guided.evaluate(GOLD_EDGES_JS) == []  # nothing gives the answer away
+        note = page.get_by_text(f"Note on #{later.answer}: watch the beam here")
+        assert note.count() == 0
+        page.get_by_role("radiogroup").get_by_text(f"#{tie.accepted[0]} ·").click()
+        settle(page)
+        page.get_by_role("button", name="Reveal").click()
+        told = page.get_by_text(
+            f"Right: the search picked #{tie.answer} (#{tie.accepted[0]} counted as right too)"
+        )
+        told.wait_for(timeout=30_000)
+        expect(told).to_contain_text("which a person pinned")
+        wait_until(lambda: guided.evaluate("el => el.__treelight.selected") == tie.answer, 20)
+        page.screenshot(path=str(ARTIFACTS / "guided-replay-tie.png"))
+        born = next(i for i in range(len(events)) if later.answer in ids_at(nodes, events, i))
+        for at in range(1, asked.index(later) + 1):
+            page.get_by_role("button", name="Next decision").click()
+            page.get_by_text(f"Decision {at + 1} of").wait_for(timeout=30_000)
+            settle(page)
+            if born > asked[at].event_index - 1:  # the tree shown has not got its node yet
+                assert note.count() == 0, at
+            if at < asked.index(later):
+                page.get_by_role("button", name="Reveal").click()
+                page.get_by_text("the search picked").wait_for(timeout=30_000)
+        expect(note).to_be_visible(timeout=20_000)  # its node is on the tree now
+        browser.close()
+
+
+def ids_at(nodes: list[Node], events: list[Event], index: int) -> set[int]:
+    from treelight.engine.views.replay import tree_at
+
+    return {n.id or 0 for n in tree_at(nodes, events, index)}

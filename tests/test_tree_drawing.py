@@ -406,3 +406,27 @@ def test_a_wide_whole_tree_is_drawn_on_rings_that_fill_a_square() -> None:
         kids = [math.atan2(at[k][1], at[k][0]) for k in range(child * 100, child * 100 + 30)]
         mine = math.atan2(at[child][1], at[child][0])
         assert min(kids) - 1e-9 <= mine <= max(kids) + 1e-9 or abs(max(kids) - min(kids)) > math.pi
+
+
+def test_pins_and_priors_keep_their_marks_on_the_best_path() -> None:
+    """The gold ring of the best path never hides a person's marks: a prior keeps its
+    border, a pin its dashes and its word; the path still shows by its gold edges."""
+    from treelight.engine.views.palette import BEST_PATH_COLOUR, CATEGORIES
+    from treelight.storage.models import Prior
+
+    root = Node(id=1, run_id=1, key="0", depth=0, text="4 5 6 10")
+    hinted = Node(id=2, run_id=1, key="0/0", parent_id=1, depth=1, text="a", score=0.9)
+    pinned = Node(id=3, run_id=1, key="0/0/0", parent_id=2, depth=2, text="b", score=0.8,
+                  pinned=True)  # fmt: skip
+    vis_nodes, vis_edges = vis_elements(
+        fold_for_view([root, hinted, pinned], {1, 2, 3}),
+        highlight={1, 2, 3},
+        priors=[Prior(run_id=1, node_id=2, text="try 10 - 4")],
+    )
+    drawn = {n["id"]: n for n in vis_nodes}
+    assert drawn[2]["color"]["border"] == CATEGORIES["prior"][0] != BEST_PATH_COLOUR
+    assert drawn[2]["borderWidth"] == 4
+    assert drawn[3]["shapeProperties"]["borderDashes"] and "pinned" in drawn[3]["label"]
+    assert drawn[3]["color"]["border"] == BEST_PATH_COLOUR
+    edges = {e["id"]: e for e in vis_edges}
+    assert edges["e2"]["color"]["color"] == edges["e3"]["color"]["color"] == BEST_PATH_COLOUR

@@ -23,7 +23,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "pruned_person": ("#bcbddc", "pruned by a person"),
     "invalid": ("#de2d26", "invalid"),
     "critique": ("#c994c7", "critique (self-refine)"),
-    "prior": ("#ffe066", "border: a person's hint (prior) below this node"),
+    "prior": ("#35978f", "teal border: a person's hint (prior) below this node"),
     "counterfactual": ("#e7298a", "counterfactual: a pruned node expanded anyway"),
     # Drawn as a badge on the node by assets/label_badges.js, in these colours.
     "label_good": ("#1a9850", "badge with a tick: a person labelled it good"),

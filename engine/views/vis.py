@@ -139,12 +139,13 @@ def vis_elements(
         if hidden:
             lines.append(f"+{hidden} below")
         border = colour if node.score is not None or node.parent_id is None else UNSCORED_BORDER
-        if on_path:
-            border = BEST_PATH_COLOUR
-        elif is_counterfactual(node):
+        # A person's marks win over the gold ring: the gold edges still show the path.
+        if is_counterfactual(node):
             border = CATEGORIES["counterfactual"][0]
         elif mine:
             border = CATEGORIES["prior"][0]
+        elif on_path:
+            border = BEST_PATH_COLOUR
         # Size shows a score; unscored nodes (invalid, not yet judged) stay small.
         size = 8 + 18 * max(0.0, min(1.0, node.score)) if node.score is not None else 7
         net.add_node(
