@@ -32,7 +32,7 @@ LABEL_ICON: dict[str, str] = {
 
 
 def inspector(run_id: int, live: bool) -> None:
-    @st.fragment(run_every=1.5 if live else None)
+    @st.fragment(run_every=3.0 if live else None)
     def details() -> None:
         with Session(get_engine()) as session:
             run = queries.get_run(session, run_id)

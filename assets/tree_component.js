@@ -139,8 +139,10 @@ export default function (component) {
   tree.container.dataset.mounts = String(host.__treelightMounts);
   tree.container.dataset.touched = String(tree.touched);
   tree.container.dataset.labelled = String(tree.nodes.getIds({ filter: (n) => n.labelled }).length);
+  // Selecting redraws the canvas: only when the selection changed, not every update.
   if (data.selected !== null && data.selected !== undefined && tree.nodes.get(data.selected)) {
-    tree.network.selectNodes([data.selected]);
+    const now = tree.network.getSelectedNodes();
+    if (now.length !== 1 || now[0] !== data.selected) tree.network.selectNodes([data.selected]);
   }
 }
 
