@@ -32,9 +32,15 @@ def _default(info: OptionInfo) -> str:
 
 def roles_epilog() -> str:
     """What `treelight run --help` lists after the flags: every role and its options."""
-    lines = ["tasks (--task; options with --task-option KEY=VALUE):"]
+    lines = [
+        "tasks (--task; options with --task-option KEY=VALUE; every task also takes "
+        "max_tokens=N, the longest output of one model call):"
+    ]
     for name, task in task_classes().items():
-        lines.append(f"  {name}: {task.description} [{options_text(task.Options)}]")
+        lines.append(
+            f"  {name}: {task.description} Limits: {task.limits()} (the max_tokens option "
+            f"sets them). [{options_text(task.Options, ('max_tokens',))}]"
+        )
     lines.append("strategies (--strategy; options with --param KEY=VALUE):")
     for name, strategy in strategy_classes().items():
         own = options_text(strategy.Options, LOOP_RULES)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from treelight.engine.cli.roles import add_role_arguments, generator_spec
+from treelight.engine.cli.roles import add_role_arguments, generator_spec, task_params
 from treelight.engine.errors import BadArguments
 from treelight.engine.evals import eval_runs
 from treelight.engine.evals.datasets import BUILTIN
@@ -36,8 +36,8 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--dataset",
-        help=f"a .jsonl or .csv file with a problem column (and an answer), or: "
-        f"{', '.join(BUILTIN)}",
+        help=f"a .jsonl, .json or .csv file (or .gz of one) with a problem column (and an "
+        f"answer), HumanEval or MBPP as they ship, or: {', '.join(BUILTIN)}",
     )
     add_role_arguments(parser, strategy=False, task_required=False)
     parser.add_argument(
@@ -64,6 +64,12 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="judge items a learned judge was trained on, on purpose (said in the report)",
     )
+    parser.add_argument(
+        "--check-references",
+        action="store_true",
+        help="run no model: check each item's own reference solution against its tests "
+        "in the sandbox (code datasets: HumanEval's canonical_solution, MBPP's code)",
+    )
     parser.add_argument("--resume", type=int, metavar="EVAL_ID", help="continue an eval")
     parser.add_argument("--list", action="store_true", help="list the evals there are")
     parser.add_argument(
@@ -84,6 +90,8 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     else:
         if not args.dataset or not args.task:
             raise BadArguments("treelight eval needs --dataset and --task (or --resume ID).")
+        if args.check_references:
+            return check_references(args)
         budget = {"max_calls": args.max_calls, "max_tokens": args.max_tokens}
         judges = None
         if args.judges is not None:
@@ -100,6 +108,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             budget={k: v for k, v in budget.items() if v is not None},
             seed=args.seed,
             allow_trained_items=args.allow_trained_items,
+            task_params=task_params(args),
         )
     assert evaluation.id is not None
     _work(engine, evaluation.id, args.workers)
@@ -221,3 +230,34 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def check_references(args: argparse.Namespace) -> int:
+    """`treelight eval --check-references`: no model, no runs stored; exit 1 when a
+    reference solution fails its own tests."""
+    from tqdm import tqdm
+
+    from treelight.engine.evals.datasets import load_items
+    from treelight.engine.evals.references import check_references as check
+
+    items = load_items(args.dataset, args.task)[args.start : args.end]
+    bar = tqdm(total=len(items), desc="references", unit="item", file=sys.stderr, disable=None)
+    checks = check(items, args.task, task_params(args), progress=lambda: bar.update(1))
+    bar.close()
+    failed = [c for c in checks if not c.passed]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dataset": args.dataset,
+                    "items": len(checks),
+                    "passed": len(checks) - len(failed),
+                    "failed": [{"item": c.item, "why": c.why} for c in failed],
+                }
+            )
+        )
+    else:
+        for c in failed:
+            print(f"item {c.item}: {c.why}")
+        print(f"{len(checks) - len(failed)} of {len(checks)} reference solutions pass their tests.")
+    return 1 if failed else 0

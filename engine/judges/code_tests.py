@@ -27,6 +27,8 @@ HARNESS = r"""import ast, builtins, contextlib, json, re, sys, traceback, types
 _key = sys.stdin.readline().strip()
 SOLUTION = %(solution)r
 TESTS = %(tests)r
+SETUP = %(setup)r
+ENTRY_POINT = %(entry_point)r
 _TESTS_TREE = ast.parse(TESTS)
 _ASSERTS = {n.lineno: n for n in ast.walk(_TESTS_TREE) if isinstance(n, ast.Assert)}
 
@@ -85,6 +87,12 @@ def _report():
 
 _solution = {"__name__": "solution"}
 try:
+    exec(compile(SETUP, "setup.py", "exec"), _solution)
+except BaseException as error:
+    _results["(the setup code)"] = _where(error, "setup.py", SETUP)
+    _report()
+    raise SystemExit(0)
+try:
     exec(compile(SOLUTION, "solution.py", "exec"), _solution)
 except BaseException as error:
     _results["(the solution itself)"] = _where(error, "solution.py", SOLUTION)
@@ -112,15 +120,29 @@ for _name, _test in list(_tests.items()):
             _results[_name] = None
         except BaseException as error:
             _results[_name] = _where(error, "tests.py", TESTS)
+# HumanEval's form: check(candidate), called with the function the task names.
+if ENTRY_POINT and callable(_tests.get("check")):
+    _label = f"check({ENTRY_POINT})"
+    if not callable(_solution.get(ENTRY_POINT)):
+        _results[_label] = f"the code defines no function {ENTRY_POINT}"
+    else:
+        try:
+            _tests["check"](_solution[ENTRY_POINT])
+            _results[_label] = None
+        except BaseException as error:
+            _results[_label] = _where(error, "tests.py", TESTS)
 _report()
 """
 
 
 @runtime_checkable
 class HasTests(Protocol):
-    """A task that carries tests for its answers (the code task)."""
+    """A task that carries tests for its answers (the code task): the tests, code to
+    run before the candidate, and the function a check(candidate) is called with."""
 
     tests: str
+    setup: str
+    entry_point: str | None
 
 
 class CodeTests(Judge):
@@ -139,20 +161,24 @@ class CodeTests(Judge):
         self.limits = Limits(wall_seconds=seconds, cpu_seconds=max(1, int(seconds)))
 
     def judge(self, nodes: list[NodeView], ctx: JudgeContext) -> list[Verdict]:
-        tests = ctx.task.tests if isinstance(ctx.task, HasTests) else None
-        return [self._run(node, tests) for node in nodes]
+        if not isinstance(ctx.task, HasTests):
+            return [Verdict(None, None, "this task has no tests") for _ in nodes]
+        return [self.run_tests(node.state.get("answer"), ctx.task) for node in nodes]
 
-    def _run(self, node: NodeView, tests: str | None) -> Verdict:
-        if tests is None:
-            return Verdict(None, None, "this task has no tests")
-        code = node.state.get("answer")
+    def run_tests(self, code: str | None, task: HasTests) -> Verdict:
+        """The verdict on one program (also how a dataset's reference solutions are
+        checked: `treelight eval --check-references`)."""
         if not code:
             return Verdict(None, None, "no code to test yet")
-        expected = test_names(tests)
+        expected = test_names(task.tests, task.entry_point)
         key = secrets.token_hex(16)
-        result = run_python(
-            HARNESS % {"solution": code, "tests": tests}, self.limits, stdin=key + "\n"
-        )
+        harness = HARNESS % {
+            "solution": code,
+            "tests": task.tests,
+            "setup": task.setup,
+            "entry_point": task.entry_point,
+        }
+        result = run_python(harness, self.limits, stdin=key + "\n")
         where = f" [{result.isolation}]"
         report = _report(result.stdout, key)
         if report is None:
@@ -162,6 +188,8 @@ class CodeTests(Judge):
                 else result.reason
             )
             return Verdict(0.0, False, f"the tests did not finish: {why}{where}")
+        if "(the setup code)" in report:
+            return Verdict(0.0, False, f"the setup code fails: {report['(the setup code)']}")
         if "(the solution itself)" in report:
             return Verdict(0.0, False, f"the code fails to load: {report['(the solution itself)']}")
         failed = [(name, report.get(name, "did not run")) for name in expected]

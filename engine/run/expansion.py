@@ -15,8 +15,9 @@ from sqlmodel import Session
 from treelight.engine.errors import BudgetExhausted
 from treelight.engine.generators import Generator
 from treelight.engine.generators.base import repeated_lines_grammar
+from treelight.engine.run.candidates import candidate_logprob, mark_cut, read_candidates
 from treelight.engine.run.state import RunState
-from treelight.engine.tasks.base import WHOLE_ANSWER_MODES, Shape, Transition
+from treelight.engine.tasks.base import Shape, Transition
 from treelight.engine.types import Critique, Expand, NodeView, TreeView
 from treelight.storage import hot_path, queries, revisions
 from treelight.storage.database import unit_of_work
@@ -182,7 +183,7 @@ def write_children(
         pruned_at_birth: list[tuple[dict[str, Any], NodeStatus]] = []  # (node, born as)
         seen = _sibling_states(runner, connection, node.id, branch or parent.branch)
         for call in calls:
-            candidates = _candidates(runner, call.output, node, mode)
+            candidates = mark_cut(runner, call, read_candidates(runner, call.output, node, mode))
             for text, transition in candidates:
                 if room is not None and len(children) >= room:
                     skipped += 1
@@ -295,47 +296,6 @@ def feedback(runner: RunState, node_id: int) -> str:
         score = "" if verdict.score is None else f" (score {verdict.score:.2f})"
         parts.append(f"{verdict.judge}: {verdict.rationale}{score}")
     return "; ".join(parts)
-
-
-def _candidates(
-    runner: RunState, output: str, node: NodeView, mode: str
-) -> list[tuple[str, Transition]]:
-    if mode == "critique":
-        return [(output.strip() or output, runner.task.parse_critique(output))]
-    state = node.state
-    if mode in WHOLE_ANSWER_MODES:  # a whole answer, from the problem's own state
-        state, mode = runner.tree_cache.tree.root.state, "solution"
-    texts = runner.task.parse_candidates(output, mode)
-    if not texts:
-        why = (
-            "the model returned an empty output"
-            if not output.strip()
-            else "no candidate could be read from the model output"
-        )
-        return [(output, Transition(invalid=f"{runner.task.name} rules: {why}"))]
-    return [(text, runner.task.apply(state, text, mode)) for text in texts]
-
-
-def candidate_logprob(call: CallRecord, text: str, *, alone: bool) -> float | None:
-    """The sum of the log-probabilities of the tokens that wrote a candidate: all of
-    the call's when it is the call's only candidate; else those overlapping where
-    its text stands in the output (None if the task rewrote it, so it is not there)."""
-    tokens = call.logprobs
-    if not tokens:
-        return None
-    if alone:
-        return sum(token["logprob"] for token in tokens)
-    written = "".join(token["token"] for token in tokens)
-    wanted = text.strip()
-    start = written.find(wanted) if wanted else -1
-    if start < 0:
-        return None
-    end, at, total = start + len(wanted), 0, 0.0
-    for token in tokens:
-        if at < end and at + len(token["token"]) > start:
-            total += token["logprob"]
-        at += len(token["token"])
-    return total
 
 
 def _child(

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from treelight.engine.options import Options, validate
+from treelight.engine.options import Field, Options, validate
 from treelight.engine.types import NodeStatus, NodeView
 
 
@@ -92,6 +92,14 @@ class Example:
 class TaskOptions(Options):
     """A task's own settings; a task's Options class adds its fields."""
 
+    max_tokens: int | None = Field(
+        None,
+        ge=8,
+        le=8192,
+        description="the longest output one model call may write, in tokens (blank: the "
+        "task's own limits, listed by `treelight run --help`)",
+    )
+
 
 class Task(ABC):
     name: ClassVar[str]
@@ -147,19 +155,36 @@ class Task(ABC):
 
         `feedback` is what the judges said about that node (critique, mutate)."""
         if mode == "step":
-            return self.propose_prompt(path, priors), self.step_max_tokens
+            return self.propose_prompt(path, priors), self.step_tokens
         if mode == "solution":
-            return self.solution_prompt(priors), self.solution_max_tokens
+            return self.solution_prompt(priors), self.solution_tokens
         if mode == "critique":
-            return self.critique_prompt(path[-1].text, feedback), self.step_max_tokens
+            return self.critique_prompt(path[-1].text, feedback), self.step_tokens
         if mode == "revise":  # path ends: ..., attempt, critique
             return (
                 self.revise_prompt(path[-2].text, path[-1].text, priors),
-                self.solution_max_tokens,
+                self.solution_tokens,
             )
         if mode == "mutate":
-            return self.revise_prompt(path[-1].text, feedback, priors), self.solution_max_tokens
+            return self.revise_prompt(path[-1].text, feedback, priors), self.solution_tokens
         raise ValueError(f"unknown expansion mode {mode!r}")
+
+    @property
+    def step_tokens(self) -> int:
+        """The token limit of one step's output: the `max_tokens` option, else the task's."""
+        return int(self.params.get("max_tokens") or self.step_max_tokens)
+
+    @property
+    def solution_tokens(self) -> int:
+        """The token limit of a whole answer: the `max_tokens` option, else the task's."""
+        return int(self.params.get("max_tokens") or self.solution_max_tokens)
+
+    @classmethod
+    def limits(cls) -> str:
+        """The task's token limits in words, for `treelight run --help`."""
+        if cls.step_max_tokens == cls.solution_max_tokens:
+            return f"{cls.step_max_tokens} tokens a model call"
+        return f"{cls.step_max_tokens} tokens a step, {cls.solution_max_tokens} a whole answer"
 
     def shape(self, mode: str, path: list[NodeView], priors: list[str]) -> Shape | None:
         """The constrained form of this mode's output, or None: the model writes freely."""

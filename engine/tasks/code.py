@@ -6,8 +6,10 @@ parses — parsing runs nothing. Running it is the `code-tests` judge's job,
 inside the sandbox (engine/judges/sandbox.py), never here.
 
 The tests (`--tests FILE.py`) are plain `assert` lines, pytest-style `test_*`
-functions, or both; they are stored with the run, so the run is complete
-without the file.
+functions, or both — or, as HumanEval ships them, a `check(candidate)` function
+called with the function named by the `entry_point` option. They are stored
+with the run, so the run is complete without the file. `setup` is code run
+before the candidate (MBPP's `test_setup_code`, HumanEval's imports).
 """
 
 from __future__ import annotations
@@ -49,16 +51,24 @@ def extract_code(output: str) -> str | None:
     return None
 
 
-def test_names(tests: str) -> list[str]:
+def test_names(tests: str, entry_point: str | None = None) -> list[str]:
     """What the code-tests judge counts as tests, in file order: each top-level
-    assert ("assert on line N") and each test_* function."""
+    assert ("assert on line N") and each test_* function; then, when the tests
+    define check(candidate) and an entry point is named, "check(NAME)"."""
     module = ast.parse(tests)
-    return [
+    names = [
         f"assert on line {n.lineno}" if isinstance(n, ast.Assert) else n.name
         for n in module.body
         if isinstance(n, ast.Assert)
         or (isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test"))
     ]
+    if entry_point and defines_check(module):
+        names.append(f"check({entry_point})")
+    return names
+
+
+def defines_check(module: ast.Module) -> bool:
+    return any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in module.body)
 
 
 class CodeTask(Task):
@@ -81,13 +91,15 @@ class CodeTask(Task):
     )
     description = (
         "Write a Python function that passes the given tests (the 'tests' option: "
-        "asserts or pytest-style test functions); the code-tests judge runs them "
-        "in the sandbox."
+        "asserts, pytest-style test functions, or HumanEval's check(candidate) with the "
+        "'entry_point' option); the code-tests judge runs them in the sandbox."
     )
     default_judges = ("code-tests",)
     default_depth = 2
-    step_max_tokens = 320
-    solution_max_tokens = 320
+    # A whole program: room for a real function (a HumanEval reference solution with
+    # its prompt is up to ~900 tokens).
+    step_max_tokens = 1024
+    solution_max_tokens = 1024
     chat = True
 
     class Options(TaskOptions):
@@ -97,6 +109,16 @@ class CodeTask(Task):
             json_schema_extra={"flag": "--tests", "from_file": True, "multiline": True},
         )
         show_tests: bool = Field(True, description="show the tests to the model in the prompt")
+        entry_point: str | None = Field(
+            None,
+            pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+            description="the function the tests' check(candidate) is called with (HumanEval)",
+        )
+        setup: str | None = Field(
+            None,
+            description="code run before the candidate, e.g. imports (MBPP's test_setup_code)",
+            json_schema_extra={"multiline": True},
+        )
 
     def __init__(self, problem: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(problem, params)
@@ -111,14 +133,31 @@ class CodeTask(Task):
                 "The code task needs tests (the option 'tests'; on the command line "
                 "--tests FILE.py): plain asserts or test_* functions."
             )
+        self.entry_point = self.params.get("entry_point") or None
+        self.setup = str(self.params.get("setup") or "")
         try:
-            names = test_names(self.tests)
+            module = ast.parse(self.tests)
+            names = test_names(self.tests, self.entry_point)
         except SyntaxError as error:
             raise BadArguments(
                 f"The tests do not parse: line {error.lineno}: {error.msg}."
             ) from None
+        if not names and defines_check(module):
+            raise BadArguments(
+                "The tests define check(candidate): name the function it checks with "
+                "--task-option entry_point=NAME."
+            )
         if not names:
-            raise BadArguments("The tests have no assert and no test_* function: nothing to run.")
+            raise BadArguments(
+                "The tests have no assert, no test_* function and no check(candidate): "
+                "nothing to run."
+            )
+        try:
+            ast.parse(self.setup)
+        except SyntaxError as error:
+            raise BadArguments(
+                f"The setup code does not parse: line {error.lineno}: {error.msg}."
+            ) from None
 
     def initial_state(self) -> dict[str, Any]:
         return {}

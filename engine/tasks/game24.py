@@ -267,12 +267,12 @@ class Game24(Task):
             return Shape(
                 grammar="\n".join(["root ::= move", move, op]),
                 prompt=prompt,
-                max_tokens=max(self.step_max_tokens, ALL_MOVES_TOKENS * count),
+                max_tokens=max(self.step_tokens, ALL_MOVES_TOKENS * count),
                 distinct_lines=count,
             )
         lines = f'root ::= move ("\\n" move){{0,{MOVES_PER_OUTPUT - 1}}}'
         return Shape(
-            grammar="\n".join([lines, move, op]), prompt=prompt, max_tokens=self.step_max_tokens
+            grammar="\n".join([lines, move, op]), prompt=prompt, max_tokens=self.step_tokens
         )
 
     def solution_prompt(self, priors: list[str]) -> str:
