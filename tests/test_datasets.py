@@ -226,3 +226,63 @@ def test_a_program_cut_by_the_token_limit_says_so(tmp_path: Path) -> None:
         "SyntaxError"
     ), cut.status_reason
     assert whole.status == "solved" and "cut at" not in whole.status_reason
+
+
+# --- Hugging Face datasets (the `datasets` library), no network -------------------------
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+
+
+GSM8K = [
+    {"question": "Anna has 12 pencils and gets 5 more. How many?", "answer": "12+5=17\n#### 17"},
+    {"question": "What is 8 * 3?", "answer": "8*3=24\n#### 24"},
+]
+
+
+def test_a_dataset_saved_by_the_datasets_library_is_read(tmp_path: Path, offline: None) -> None:
+    import datasets
+
+    saved = tmp_path / "gsm8k"
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(GSM8K[:1]), "test": datasets.Dataset.from_list(GSM8K)}
+    ).save_to_disk(str(saved))
+    items = load_items(str(saved), "math")  # the test split unless told
+    assert [(i.problem, i.expected) for i in items] == [
+        (GSM8K[0]["question"], "17"), (GSM8K[1]["question"], "24"),
+    ]  # fmt: skip
+    assert len(load_items(f"{saved}:train", "math")) == 1
+    with pytest.raises(BadArguments, match="has the splits train, test, not 'dev'"):
+        load_items(f"{saved}:dev", "math")
+    single = tmp_path / "one"
+    datasets.Dataset.from_list(MBPP[:1]).save_to_disk(str(single))
+    [item] = load_items(str(single), "code")
+    assert item.params["tests"].count("assert") == 2 and item.reference
+
+
+def test_hf_names_load_offline_from_a_local_repo_and_say_what_is_missing(
+    tmp_path: Path, offline: None
+) -> None:
+    """`hf:` goes through datasets.load_dataset: here a local folder laid out as a Hub
+    repo (no network); a name neither the network nor the cache has is refused
+    with what to do."""
+    repo = tmp_path / "my_gsm8k"
+    (repo / "data").mkdir(parents=True)
+    written(repo / "data" / "test.jsonl", GSM8K, "jsonl")
+    items = load_items(f"hf:{repo}::test", "math")
+    assert [i.expected for i in items] == ["17", "24"]
+    with pytest.raises(BadArguments, match="neither the network nor the local cache has it"):
+        load_items("hf:nobody/no-such-dataset:main:test", "math")
+
+
+def test_reference_names_the_column_of_expected_answers(tmp_path: Path) -> None:
+    rows = [{"problem": "What is 2 + 2?", "gold": "4", "answer": "5"}]
+    path = written(tmp_path / "d.jsonl", rows, "jsonl")
+    assert load_items(str(path), "math")[0].expected == "5"
+    assert load_items(str(path), "math", reference="gold")[0].expected == "4"
+    with pytest.raises(BadArguments, match="no column 'label' for --reference"):
+        load_items(str(path), "math", reference="label")

@@ -37,7 +37,15 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--dataset",
         help=f"a .jsonl, .json or .csv file (or .gz of one) with a problem column (and an "
-        f"answer), HumanEval or MBPP as they ship, or: {', '.join(BUILTIN)}",
+        f"answer), HumanEval or MBPP as they ship, hf:NAME[:CONFIG[:SPLIT]] (Hugging Face, "
+        f"with the `datasets` library), a folder Dataset.save_to_disk wrote, or: "
+        f"{', '.join(BUILTIN)}",
+    )
+    parser.add_argument(
+        "--reference",
+        metavar="COLUMN",
+        help="the column holding each item's expected answer, which scores the runs "
+        "(default: the first of answer, expected, target, solution)",
     )
     add_role_arguments(parser, strategy=False, task_required=False)
     parser.add_argument(
@@ -109,6 +117,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             seed=args.seed,
             allow_trained_items=args.allow_trained_items,
             task_params=task_params(args),
+            reference=args.reference,
         )
     assert evaluation.id is not None
     _work(engine, evaluation.id, args.workers)
@@ -240,7 +249,7 @@ def check_references(args: argparse.Namespace) -> int:
     from treelight.engine.evals.datasets import load_items
     from treelight.engine.evals.references import check_references as check
 
-    items = load_items(args.dataset, args.task)[args.start : args.end]
+    items = load_items(args.dataset, args.task, args.reference)[args.start : args.end]
     bar = tqdm(total=len(items), desc="references", unit="item", file=sys.stderr, disable=None)
     checks = check(items, args.task, task_params(args), progress=lambda: bar.update(1))
     bar.close()

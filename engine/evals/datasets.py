@@ -30,6 +30,7 @@ from typing import Any
 
 from treelight.engine.errors import BadArguments
 from treelight.engine.evals.dataset_shapes import code_item
+from treelight.engine.evals.hf_datasets import PREFIX, hf_rows, is_saved_dataset, saved_rows
 from treelight.engine.tasks import task_classes
 
 PROBLEM_FIELDS = ("problem", "question", "input", "puzzle", "Puzzles")
@@ -81,17 +82,34 @@ BUILTIN = {"game24": game24_file, "math20": math20_file, "humaneval": humaneval_
 SUFFIXES = (".jsonl", ".json", ".csv")
 
 
-def load_items(source: str, task: str) -> list[Item]:
-    """Every item of a dataset file (or built-in) for `task`."""
-    path = BUILTIN[source]() if source in BUILTIN else Path(source)
-    if not path.is_file():
+def load_items(source: str, task: str, reference: str | None = None) -> list[Item]:
+    """Every item of a dataset for `task`: a file, a built-in, `hf:NAME[:CONFIG[:SPLIT]]`
+    or a folder `datasets` saved. `reference` names the column of expected answers
+    when it is not one of ANSWER_FIELDS."""
+    if source.startswith(PREFIX):
+        rows, path = hf_rows(source), Path(source)
+    else:
+        folder, _, split = source.rpartition(":") if ":" in source else (source, "", "")
+        path = BUILTIN[source]() if source in BUILTIN else Path(source)
+        if not path.exists() and folder and is_saved_dataset(Path(folder)):
+            rows, path = saved_rows(Path(folder), split), Path(folder)
+        elif is_saved_dataset(path):
+            rows = saved_rows(path)
+        elif path.is_file():
+            rows = read_rows(path)
+        else:
+            raise BadArguments(
+                f"No dataset at {path}: pass a .jsonl, .json or .csv file (or one of them "
+                f".gz), a built-in ({', '.join(BUILTIN)}), hf:NAME[:CONFIG[:SPLIT]] or a "
+                "folder written by Dataset.save_to_disk."
+            )
+    if reference is not None and rows and reference not in rows[0]:
         raise BadArguments(
-            f"No dataset at {path}: pass a .jsonl, .json or .csv file (or one of them "
-            f".gz), or a built-in ({', '.join(BUILTIN)})."
+            f"The dataset has no column {reference!r} for --reference "
+            f"(it has: {', '.join(rows[0])})."
         )
-    rows = read_rows(path)
     options = set(task_classes()[task].Options.model_fields)
-    items = [_item(index, row, options, path) for index, row in enumerate(rows)]
+    items = [_item(index, row, options, path, reference) for index, row in enumerate(rows)]
     if not items:
         raise BadArguments(f"The dataset {path} has no items.")
     return items
@@ -135,7 +153,9 @@ def _jsonl_rows(text: str, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _item(index: int, row: dict[str, Any], options: set[str], path: Path) -> Item:
+def _item(
+    index: int, row: dict[str, Any], options: set[str], path: Path, reference: str | None = None
+) -> Item:
     shipped = code_item(row)
     if shipped is not None and "tests" in options:
         text, fields, reference = shipped
@@ -147,9 +167,10 @@ def _item(index: int, row: dict[str, Any], options: set[str], path: Path) -> Ite
             f"Item {index} of {path} has no problem: name its field one of "
             f"{', '.join(PROBLEM_FIELDS)} (it has: {', '.join(row) or 'nothing'})."
         )
-    expected = next((row[f] for f in ANSWER_FIELDS if row.get(f) not in (None, "")), None)
+    answers = (reference,) if reference else ANSWER_FIELDS
+    expected = next((row[f] for f in answers if row.get(f) not in (None, "")), None)
     if expected is not None:
         expected = str(expected).split("####")[-1].strip()
-    taken = {*PROBLEM_FIELDS, *ANSWER_FIELDS}
+    taken = {*PROBLEM_FIELDS, *answers}
     params = {k: v for k, v in row.items() if k in options and k not in taken and v != ""}
     return Item(index=index, problem=str(problem), expected=expected, params=params)

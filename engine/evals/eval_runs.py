@@ -85,13 +85,14 @@ def create_eval(
     seed: int = 0,
     allow_trained_items: bool = False,
     task_params: dict[str, Any] | None = None,
+    reference: str | None = None,
 ) -> DatasetEval:
     """Check everything, then store the eval and queue its runs, item by item (so
     an eval cut short compares its methods on the same items). A learned judge
     trained on any of the items is refused unless `allow_trained_items`."""
     if task not in task_classes():
         raise BadArguments(f"Unknown task {task!r}; choose from {', '.join(task_classes())}.")
-    items = load_items(dataset, task)[start:end]
+    items = load_items(dataset, task, reference)[start:end]
     if not items:
         raise BadArguments(f"No items in {dataset} from {start} to {end}.")
     parsed = [parse_method(m, task) for m in methods]  # fails before anything is stored
@@ -115,6 +116,7 @@ def create_eval(
         "end": end,
         # Options for every item (--task-option), over the dataset's own fields.
         "task_params": task_params or {},
+        "reference": reference,  # the column of expected answers, when named
     }
     if allowed:  # on purpose: the eval's report says so
         settings["allowed_trained_items"] = allowed[0]
