@@ -256,3 +256,16 @@ def draw_distinct_lines(
             if tries >= DISTINCT_TRIES:
                 break
     return lines, spent
+
+
+def joined_line_tokens(
+    lines: list[str], written: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The tokens of distinct lines written one at a time (`written`: each line's own
+    tokens), with the line breaks between them marked as the engine's, not sampled."""
+    tokens: list[dict[str, Any]] = []
+    for number, line in enumerate(lines):
+        if number:
+            tokens.append({"token": "\n", "logprob": 0.0, "top": [], "by": "engine"})
+        tokens += written.get(line, [])
+    return tokens

@@ -28,6 +28,7 @@ from treelight.engine.generators.base import (
     GeneratorOptions,
     draw_distinct_lines,
     embedding_completion,
+    joined_line_tokens,
 )
 from treelight.engine.generators.chance import remaining_lines_grammar
 from treelight.engine.generators.embedded_choices import (
@@ -320,14 +321,9 @@ class EmbeddedGenerator(Generator):
             return text, int(result.get("usage", {}).get("completion_tokens", 0))
 
         lines, spent = draw_distinct_lines(request, draw)
-        tokens: list[dict[str, Any]] = []
-        for number, line in enumerate(lines):
-            if number:  # the line break between lines is the engine's, not a sampled token
-                tokens.append({"token": "\n", "logprob": 0.0, "top": [], "by": "engine"})
-            tokens += written.get(line, [])
         return Completion(
             text="\n".join(lines),
-            logprobs=tokens,
+            logprobs=joined_line_tokens(lines, written),
             prompt_tokens=prompt_tokens,
             completion_tokens=spent,
             latency_seconds=time.perf_counter() - started,

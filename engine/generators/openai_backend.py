@@ -48,6 +48,7 @@ from treelight.engine.generators.base import (
     choices_from_top,
     embedding_completion,
     one_token,
+    repeated_lines_grammar,
 )
 from treelight.engine.generators.openai_choices import (
     Answer,
@@ -55,6 +56,7 @@ from treelight.engine.generators.openai_choices import (
     read_response,
     split_tokens,
 )
+from treelight.engine.generators.openai_lines import distinct_lines
 from treelight.engine.generators.openai_transport import (
     DEFAULT_BASE_URL,
     KEY_VARIABLE,
@@ -180,7 +182,7 @@ class OpenAIGenerator(Generator):
     def complete(self, requests: list[CompletionRequest]) -> list[Completion]:
         if requests and all(r.embed for r in requests):
             return self._embed([r.prompt for r in requests])
-        if any(r.embed or r.choices for r in requests):
+        if any(r.embed or r.choices or self._line_by_line(r) for r in requests):
             return [self._one(r) for r in requests]
         batches = _same_shape(requests) if self.use_n else [[r] for r in requests]
         return [c for made in self._each(self._complete_batch, batches) for c in made]
@@ -206,6 +208,11 @@ class OpenAIGenerator(Generator):
     def _one(self, request: CompletionRequest) -> Completion:
         if request.embed:
             return self._embed([request.prompt])[0]
+        if self._line_by_line(request) and request.chat:  # no continuing a chat answer
+            grammar = repeated_lines_grammar(request.grammar or "", request.distinct_lines)
+            return self._ask(replace(request, grammar=grammar, distinct_lines=0), 1)[0]
+        if self._line_by_line(request):
+            return distinct_lines(request, lambda line: self._ask(line, 1)[0])
         if request.choices:  # one greedy token, its top alternatives read
             return choices_from_top(self._ask(one_token(request), 1)[0], request.choices)
         return self.complete([request])[0]
@@ -213,6 +220,15 @@ class OpenAIGenerator(Generator):
     @property
     def supports_choices(self) -> bool:  # type: ignore[override]
         return self.top_logprobs > 0
+
+    @property
+    def supports_distinct_lines(self) -> bool:  # type: ignore[override]
+        """Where a grammar is sent (openai_lines.py); a chat request falls back to one
+        request of repeated lines (_line_by_line)."""
+        return self.supports_grammar
+
+    def _line_by_line(self, request: CompletionRequest) -> bool:
+        return bool(request.distinct_lines and request.grammar and self.supports_grammar)
 
     def _embed(self, texts: list[str]) -> list[Completion]:
         """`/v1/embeddings`, every text in one request."""
