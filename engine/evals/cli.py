@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from treelight.engine.errors import BadArguments
 from treelight.engine.evals import eval_runs
 from treelight.engine.evals.datasets import BUILTIN
 from treelight.engine.evals.methods import default_methods, split_methods
+from treelight.engine.evals.ray_executor import RaySettings
 from treelight.engine.generators.embedded import THREADS_VARIABLE
 from treelight.engine.judges import parse_judge_specs
 from treelight.engine.run.worker import work_concurrently
@@ -78,6 +80,23 @@ def add_parser(sub: Any) -> None:
         help="run no model: check each item's own reference solution against its tests "
         "in the sandbox (code datasets: HumanEval's canonical_solution, MBPP's code)",
     )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: --workers processes on this machine (default); ray: every run a Ray "
+        "task, on a local Ray instance or the cluster at --ray-address",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="a Ray cluster: auto (the one this machine belongs to) or ray://HEAD:10001 "
+        "(default: start Ray here)",
+    )
+    parser.add_argument("--ray-num-cpus", type=float, default=1.0, help="CPUs per run's task")
+    parser.add_argument(
+        "--ray-num-gpus", type=float, default=0.0, help="GPUs per run's task (embedded models)"
+    )
     parser.add_argument("--resume", type=int, metavar="EVAL_ID", help="continue an eval")
     parser.add_argument("--list", action="store_true", help="list the evals there are")
     parser.add_argument(
@@ -120,7 +139,17 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
             reference=args.reference,
         )
     assert evaluation.id is not None
-    _work(engine, evaluation.id, args.workers)
+    ray = None
+    if args.executor == "ray":
+        from treelight.engine.evals.ray_executor import RaySettings
+
+        ray = RaySettings(args.ray_address, args.ray_num_cpus, args.ray_num_gpus)
+        # Ray's driver prints the cluster's news (a node lost…) on stdout: to stderr
+        # with the progress bar, so stdout stays the report (--json).
+        with contextlib.redirect_stdout(sys.stderr):
+            _work(engine, evaluation.id, args.workers, ray)
+    else:
+        _work(engine, evaluation.id, args.workers)
     return _report(engine, evaluation.id, args)
 
 
@@ -133,7 +162,7 @@ def _list(engine: Engine) -> int:
     return 0
 
 
-def _work(engine: Engine, eval_id: int, workers: int) -> None:
+def _work(engine: Engine, eval_id: int, workers: int, ray: RaySettings | None = None) -> None:
     """Work the eval's runs and show progress until none is queued or running."""
     from tqdm import tqdm
 
@@ -141,7 +170,13 @@ def _work(engine: Engine, eval_id: int, workers: int) -> None:
     bar = tqdm(total=total, desc=f"eval #{eval_id}", unit="run", file=sys.stderr, disable=None)
     processes: list[subprocess.Popen[bytes]] = []
     respawns = RESPAWNS_PER_WORKER * workers
-    if workers == 1:
+    tasks: list[Any] = []
+    if ray is not None:
+        from treelight.engine.evals.ray_executor import submit_eval
+
+        left = [run.id or 0 for _, run in eval_runs.eval_runs(engine, eval_id)]
+        tasks = submit_eval(engine, [i for i in left if _has_work(engine, i)], ray)
+    elif workers == 1:
         import threading
 
         threading.Thread(
@@ -166,6 +201,12 @@ def _work(engine: Engine, eval_id: int, workers: int) -> None:
             bar.set_postfix(done=sum(run.status in ENDED for _, run in rows))
             if not eval_runs.has_work(run for _, run in rows):
                 break
+            if tasks and _all_finished(tasks):  # Ray gave up on some: say why, stop waiting
+                from treelight.engine.evals.ray_executor import failed_tasks
+
+                for said in failed_tasks(tasks):
+                    print(f"A Ray task failed for good: {said}", file=sys.stderr)
+                break
             if processes and all(p.poll() is not None for p in processes) and respawns > 0:
                 # Every local worker is gone (killed?) with work left: start another.
                 respawns -= 1
@@ -179,6 +220,23 @@ def _work(engine: Engine, eval_id: int, workers: int) -> None:
         for process in processes:
             if process.poll() is None:
                 process.terminate()
+
+
+def _has_work(engine: Engine, run_id: int) -> bool:
+    from sqlmodel import Session
+
+    from treelight.storage import queries
+
+    with Session(engine) as session:
+        run = queries.get_run(session, run_id)
+    return run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def _all_finished(tasks: list[Any]) -> bool:
+    import ray
+
+    ready, _ = ray.wait(tasks, num_returns=len(tasks), timeout=0)
+    return len(ready) == len(tasks)
 
 
 def _start_worker(eval_id: int, workers: int) -> subprocess.Popen[bytes]:
@@ -220,6 +278,7 @@ def _report(engine: Engine, eval_id: int, args: argparse.Namespace) -> int:
                     "plot": str(plot_path),
                     "paused": [r.run_id for r in paused],
                     "allowed_trained_items": evaluation.settings.get("allowed_trained_items"),
+                    "executor": args.executor,
                 }
             )
         )
