@@ -84,6 +84,13 @@ def add_parser(sub: Any) -> None:
     workers.add_argument("--concurrency", default="1,2,4,8", help="levels, comma-separated")
     workers.add_argument("--runs", type=int, default=16, help="runs per level")
     workers.add_argument("--delay", type=float, default=0.2, help="server seconds per request")
+    workers.add_argument(
+        "--executor",
+        choices=["local", "ray", "both"],
+        default="local",
+        help="local: `worker --concurrency N`; ray: every run a Ray task, N at a time "
+        "(a local Ray instance); both: side by side",
+    )
     workers.add_argument("--json", action="store_true")
 
     judges = which.add_parser(
@@ -362,12 +369,13 @@ def bench_workers(args: argparse.Namespace) -> int:
     from treelight.engine.bench.concurrency import measure, rows
 
     levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
-    results = measure(levels, args.runs, args.delay)
+    executors = ("local", "ray") if args.executor == "both" else (args.executor,)
+    results = measure(levels, args.runs, args.delay, executors)
     lines = [f"{args.runs} math searches per level, the server taking {args.delay} s a request"]
-    lines.append("concurrency  model calls  seconds  runs/s  speed-up")
+    lines.append("executor  concurrency  model calls  seconds  runs/s  speed-up")
     lines += [
-        f"{r.concurrency:>11}  {r.model_calls:>11}  {r.seconds:>7}  {r.runs_per_second:>6}  "
-        f"{r.speedup:>7}x"
+        f"{r.executor:>8}  {r.concurrency:>11}  {r.model_calls:>11}  {r.seconds:>7}  "
+        f"{r.runs_per_second:>6}  {r.speedup:>7}x"
         for r in results
     ]
     return _emit(args, {"delay": args.delay, "levels": rows(results)}, "\n".join(lines))

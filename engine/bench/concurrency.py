@@ -32,7 +32,8 @@ class ConcurrencyResult:
     model_calls: int
     seconds: float
     runs_per_second: float
-    speedup: float  # against concurrency 1, in the same process
+    speedup: float  # against the first row (local concurrency 1), in the same sitting
+    executor: str = "local"  # local: `worker --concurrency N`; ray: Ray tasks, N at a time
 
 
 def _handler(delay: float) -> type[BaseHTTPRequestHandler]:
@@ -73,8 +74,10 @@ def _handler(delay: float) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def measure_one(url: str, concurrency: int, runs: int, folder: Path) -> tuple[int, float]:
-    engine = make_engine(f"sqlite:///{folder / f'workers-{concurrency}.db'}")
+def measure_one(
+    url: str, concurrency: int, runs: int, folder: Path, executor: str = "local"
+) -> tuple[int, float]:
+    engine = make_engine(f"sqlite:///{folder / f'{executor}-{concurrency}.db'}")
     generator = {"backend": "openai", "model": "stand-in", "base_url": url, "temperature": 0.7}
     for seed in range(runs):
         create_run(
@@ -88,7 +91,10 @@ def measure_one(url: str, concurrency: int, runs: int, folder: Path) -> tuple[in
             seed=seed,
         )
     started = time.perf_counter()
-    work_concurrently(engine, concurrency, poll_seconds=0.05, eval_id=None, until_idle=True)
+    if executor == "ray":
+        _ray_all(engine, concurrency, runs)
+    else:
+        work_concurrently(engine, concurrency, poll_seconds=0.05, eval_id=None, until_idle=True)
     seconds = time.perf_counter() - started
     with engine.connect() as connection:
         from sqlalchemy import text
@@ -97,7 +103,25 @@ def measure_one(url: str, concurrency: int, runs: int, folder: Path) -> tuple[in
     return calls, seconds
 
 
-def measure(levels: list[int], runs: int, delay: float) -> list[ConcurrencyResult]:
+RAY_CPUS = 8  # the local Ray instance's CPUs: a level N gives each task RAY_CPUS / N
+
+
+def _ray_all(engine: Any, concurrency: int, runs: int) -> None:
+    """Every run as a Ray task (evals/ray_executor.py), `concurrency` at a time."""
+    import ray
+
+    from treelight.engine.evals.ray_executor import work_run
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
+    url = engine.url.render_as_string(hide_password=False)
+    task = ray.remote(work_run).options(num_cpus=RAY_CPUS / concurrency)
+    ray.get([task.remote(url, run_id) for run_id in range(1, runs + 1)])
+
+
+def measure(
+    levels: list[int], runs: int, delay: float, executors: tuple[str, ...] = ("local",)
+) -> list[ConcurrencyResult]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(delay))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -105,15 +129,17 @@ def measure(levels: list[int], runs: int, delay: float) -> list[ConcurrencyResul
     results: list[ConcurrencyResult] = []
     try:
         with tempfile.TemporaryDirectory() as folder:
-            for level in levels:
-                calls, seconds = measure_one(url, level, runs, Path(folder))
-                rate = runs / seconds
-                base = results[0].runs_per_second if results else rate
-                results.append(
-                    ConcurrencyResult(
-                        level, runs, calls, round(seconds, 2), round(rate, 2), round(rate / base, 2)
-                    )
-                )
+            for executor in executors:
+                for level in levels:
+                    calls, seconds = measure_one(url, level, runs, Path(folder), executor)
+                    rate = runs / seconds
+                    base = results[0].runs_per_second if results else rate
+                    results.append(
+                        ConcurrencyResult(
+                            level, runs, calls, round(seconds, 2), round(rate, 2),
+                            round(rate / base, 2), executor,
+                        )
+                    )  # fmt: skip
     finally:
         server.shutdown()
     return results
