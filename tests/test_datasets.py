@@ -189,7 +189,8 @@ def test_eval_passes_task_options_to_every_item(
     args = ["eval", "--dataset", str(path), "--task", "code", "--methods", "cot"]
     args += ["--backend", "scripted", "--script", str(script), "--json"]
     assert main([*args, "--task-option", "max_tokens=512"]) == 0
-    capsys.readouterr()
+    # A code item is scored by its tests, run again in the sandbox.
+    assert json.loads(capsys.readouterr().out)["summaries"][0]["solved"] == 1
     engine = make_engine(f"sqlite:///{treelight_home / 'treelight.db'}")
     with Session(engine) as session:
         [run] = queries.list_runs(session)

@@ -8,13 +8,14 @@ answer stays out of the runs: only the scoring reads it.
 
 An item is solved when the run's answer passes the task's checker: Game of 24's
 rules (no expected answer needed), math's exact numeric comparison against the
-expected answer; for a task with no checker, the answer equal to the expected
-one as text.
+expected answer, code's tests run again in the sandbox (whatever judges the run
+had); for a task with no checker, the answer equal to the expected one as text.
 """
 
 from __future__ import annotations
 
 import csv
+import textwrap
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from treelight.engine.errors import BadArguments
 from treelight.engine.evals.datasets import Item, load_items
 from treelight.engine.evals.methods import Method, parse_method
 from treelight.engine.generators import prepare_generator
+from treelight.engine.judges.code_tests import CodeTests, HasTests
 from treelight.engine.run.creation import check_budget, check_learned_judges, create_run
 from treelight.engine.tasks import task_classes
 from treelight.storage import queries
@@ -208,7 +210,10 @@ def score(
     task_class = task_classes()[task]
     if expected is not None and "answer" in task_class.Options.model_fields:
         params = {**params, "answer": expected}  # the task's own expected-answer option
-    check = task_class(problem, params).check_answer(answer)
+    task_object = task_class(problem, params)
+    if isinstance(task_object, HasTests):  # code: its tests, run again in the sandbox
+        return bool(CodeTests().run_tests(answer, task_object).passed)
+    check = task_object.check_answer(answer)
     if check is not None:
         return check.passed
     return expected is not None and answer.strip().lower() == expected.strip().lower()
@@ -309,7 +314,7 @@ def plot(summaries: list[MethodSummary], path: Path, title: str) -> Path:
         )
     axes.set_ylabel("items solved (%)")
     axes.set_ylim(0, 115)
-    axes.set_title(title, fontsize=10)
+    axes.set_title(textwrap.fill(title, 48), fontsize=10)  # a long title wraps, never clips
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
