@@ -11,6 +11,7 @@ from sqlmodel import Session
 from treelight.engine.tasks import make_task
 from treelight.engine.tasks.base import WHOLE_ANSWER_MODES
 from treelight.storage import queries
+from treelight.storage.models import Run
 from treelight.storage.vocabulary import PrunedBy
 
 
@@ -139,3 +140,30 @@ def check_end_state(engine: Engine, run_id: int) -> None:
         assert run.answer == answer.state.get("answer")
     else:
         assert run.answer is None
+
+
+def assert_same_as_alone(
+    engine: Engine, run: Run, alone: Engine, generator: dict[str, Any] | None = None
+) -> None:
+    """`run` (worked by workers, Ray tasks, after crashes…) is the very run one process
+    makes alone from the same settings, on the `alone` database: a run worked twice
+    at once would show doubled calls or nodes. `generator` replaces a spec that
+    cannot be replayed elsewhere (a scripted model read from a file)."""
+    from treelight.engine.run.creation import create_run
+    from treelight.engine.run.loop import Runner
+
+    check_tree_invariants(engine, run.id or 0)
+    reference = create_run(
+        alone,
+        task=run.task,
+        problem=run.problem,
+        task_params=run.task_params,
+        strategy=run.strategy,
+        strategy_params=run.strategy_params,
+        generator=generator or run.generator,
+        judges=run.judges,
+        budget=run.budget,
+        seed=run.seed,
+    )
+    Runner(alone, reference.id or 0).run_until_idle()
+    assert tree_signature(engine, run.id or 0) == tree_signature(alone, reference.id or 0)

@@ -631,6 +631,20 @@ def actions(engine: Engine, run_id: int) -> int:
         return run.actions if run is not None else 0
 
 
+def open_guided_replay(page: Page, url: str) -> Locator:
+    """The Runs page's replay tab in guided mode, at its first decision: its tree."""
+    page.goto(f"{url}/runs")
+    tab = page.get_by_role("tab", name="Replay a run")
+    tab.wait_for(timeout=30_000)
+    settle(page)
+    tab.click()
+    page.get_by_text("Guided: ask the class").click()
+    page.get_by_text("Decision 1 of").wait_for(timeout=30_000)
+    guided = page.locator(".st-key-guided_tree .treelight-tree").first
+    guided.wait_for(timeout=30_000)
+    return guided
+
+
 def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> None:
     """Teaching mode on a projector-sized page: the question and its choices first,
     with the tree as it was before the decision; Reveal shows the engine's pick and
@@ -649,16 +663,8 @@ def test_the_guided_replay_asks_then_reveals_in_the_browser(tmp_path: Path) -> N
     with served_app(home, worker=False) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
-        page.goto(f"{url}/runs")
-        tab = page.get_by_role("tab", name="Replay a run")
-        tab.wait_for(timeout=30_000)
-        settle(page)
-        tab.click()
-        page.get_by_text("Guided: ask the class").click()
-        page.get_by_text("Decision 1 of").wait_for(timeout=30_000)
+        guided = open_guided_replay(page, url)
         page.get_by_text(first.prompt).first.wait_for()
-        guided = page.locator(".st-key-guided_tree .treelight-tree").first
-        guided.wait_for(timeout=30_000)
         assert page.get_by_text("the search picked").count() == 0  # not told yet
         assert guided.evaluate("el => el.__treelight.selected") is None
         options = page.get_by_role("radiogroup").get_by_role("radio")
@@ -916,15 +922,7 @@ def test_the_guided_replay_counts_a_same_step_tie_names_a_pin_and_shows_a_note_a
     with served_app(home, worker=False) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(f"{url}/runs")
-        tab = page.get_by_role("tab", name="Replay a run")
-        tab.wait_for(timeout=30_000)
-        settle(page)
-        tab.click()
-        page.get_by_text("Guided: ask the class").click()
-        page.get_by_text("Decision 1 of").wait_for(timeout=30_000)
-        guided = page.locator(".st-key-guided_tree .treelight-tree").first
-        guided.wait_for(timeout=30_000)
+        guided = open_guided_replay(page, url)
         settle(page)
         assert guided.evaluate(GOLD_EDGES_JS) == []  # nothing gives the answer away
         note = page.get_by_text(f"Note on #{later.answer}: watch the beam here")

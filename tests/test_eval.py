@@ -19,14 +19,12 @@ from sqlmodel import Session
 
 from tests.conftest import DATABASES, engine_on_each_database
 from tests.fake_openai import KEY, FakeOpenAI
-from tests.invariants import check_tree_invariants, tree_signature
+from tests.invariants import assert_same_as_alone, check_tree_invariants
 from tests.test_shared_workers import lease_pids
 from treelight.engine.cli import main
 from treelight.engine.errors import BadArguments
 from treelight.engine.evals import eval_runs
 from treelight.engine.evals.datasets import load_items
-from treelight.engine.run.creation import create_run
-from treelight.engine.run.loop import Runner
 from treelight.engine.tasks.game24 import check_expression, parse_problem
 from treelight.storage import queries
 from treelight.storage.database import make_engine
@@ -328,22 +326,7 @@ def test_two_workers_share_an_eval_and_a_killed_one_loses_nothing(
     alone = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
     for item, run in eval_runs.eval_runs(shared_engine, evaluation.id):
         assert run.status in ("done", "stopped"), (item.method, item.item, run.status_reason)
-        check_tree_invariants(shared_engine, run.id or 0)
-        reference = create_run(
-            alone,
-            task="math",
-            problem=run.problem,
-            strategy=run.strategy,
-            strategy_params=run.strategy_params,
-            generator=run.generator,
-            judges=run.judges,
-            budget=run.budget,
-            seed=run.seed,
-        )
-        Runner(alone, reference.id or 0).run_until_idle()
-        assert tree_signature(shared_engine, run.id or 0) == tree_signature(
-            alone, reference.id or 0
-        )
+        assert_same_as_alone(shared_engine, run, alone)
 
 
 def test_one_worker_works_several_runs_at_once(

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from tests.invariants import check_tree_invariants, tree_signature
+from tests.invariants import assert_same_as_alone
 from treelight.engine.cli import main
 from treelight.engine.evals import eval_runs
-from treelight.engine.run.creation import create_run
-from treelight.engine.run.loop import Runner
 from treelight.storage import queries
 from treelight.storage.database import make_engine
 
@@ -96,22 +94,5 @@ def test_an_eval_on_a_ray_cluster_survives_a_lost_node(
     assert sorted(item.item for item, _ in rows) == list(range(ITEMS))  # each item once
     for _, run in rows:
         assert run.status in ("done", "stopped"), run.status_reason
-        check_tree_invariants(engine, run.id or 0)
-        reference = create_run(
-            alone,
-            task="math",
-            problem=run.problem,
-            task_params=run.task_params,
-            strategy=run.strategy,
-            strategy_params=run.strategy_params,
-            generator={
-                "backend": "scripted",
-                "outputs": json.loads(script.read_text()),
-                "delay": 0.0,
-            },  # fmt: skip
-            judges=run.judges,
-            budget=run.budget,
-            seed=run.seed,
-        )
-        Runner(alone, reference.id or 0).run_until_idle()
-        assert tree_signature(engine, run.id or 0) == tree_signature(alone, reference.id or 0)
+        outputs = json.loads(script.read_text())
+        assert_same_as_alone(engine, run, alone, {"backend": "scripted", "outputs": outputs})
