@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from treelight.engine.options import OptionInfo, Options, describe
+from treelight.engine.tasks.base import TaskOptions
 
 WIDE = 4  # options per row
 
@@ -30,6 +31,9 @@ def option_widgets(
     infos = [
         i for i in describe(options) if i.name not in skip and (only is None or i.name in only)
     ]
+    # A task's own options first; those every task shares (max_tokens) after them.
+    if issubclass(options, TaskOptions):
+        infos.sort(key=lambda i: i.name in TaskOptions.model_fields)
     start = start or {}
     chosen: dict[str, Any] = {}
     # Numbers, switches and choices side by side; text gets a row of its own.

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray  # in the dev extras: a missing Ray fails here, it is never skipped
 from sqlmodel import Session
 
 from tests.invariants import assert_same_as_alone
@@ -21,7 +22,6 @@ from treelight.storage import queries
 from treelight.storage.database import make_engine
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray")  # in the dev extras: present wherever the suite runs
 
 ITEMS = 22
 
