@@ -848,13 +848,21 @@ def test_steering_you_can_see_swap_judges_step_and_a_rerun_sent_twice(tmp_path: 
         settle(page)
 
         page.get_by_text("Judges (set 1)").click()
+        settle(page)
         picker = page.locator(".st-key-judges_choice input")
         picker.click()
         picker.press("Backspace")  # drops the last chosen judge: value
         picker.fill("vote")
         picker.press("Enter")
+        picker.press("Escape")  # close the open list: it would take the next click
         page.get_by_label("Options (e.g. value:samples=5;weight=2)").fill("vote:samples=1")
-        page.get_by_text("Also re-score the whole tree").click()
+        whole = page.get_by_role("checkbox", name=re.compile("Also re-score the whole tree"))
+        for _ in range(3):  # as a person would: click again if the box did not tick
+            page.get_by_text("Also re-score the whole tree").click()
+            if whole.is_checked():
+                break
+            page.wait_for_timeout(500)
+        expect(whole).to_be_checked()
         page.get_by_role("button", name="Swap judges").click()
         flip = f"#{first.id} would now pass the threshold"
         page.get_by_text(re.compile("After the last judge swap: re-scored")).wait_for(
