@@ -784,10 +784,10 @@ def test_the_tree_frames_itself_on_a_projector_and_a_large_screen(tmp_path: Path
             page.get_by_role("switch", name="Presentation view").dispatch_event("click")
             page.goto(f"{url}/runs")  # Compare: the two newest runs side by side
             page.locator(".treelight-tree").first.wait_for(timeout=60_000)
-            settle(page)
+            settle(page, 60)  # two trees of 300 nodes: slow on a loaded CI machine
             visible = page.locator(".treelight-tree:visible")
             wait_until(lambda visible=visible: visible.count() == 2, 60)  # type: ignore[misc]
-            settle(page)
+            settle(page, 60)
             compared = visible.all()
             for tree in compared:
                 tree.locator("button[data-action='Fit']").click()
