@@ -40,7 +40,8 @@ def page() -> None:
     st.title("Judges")
     st.caption(
         "A judge learned from the search's own trees: a state is live when a checked "
-        "solution lies below it, dead when every move there was tried and failed. "
+        "solution lies below it, dead when every move there was tried and failed "
+        "(or, as a soft label, when only failed finished paths were sampled below it). "
         "Train one on stored runs or evals (self-play that tries every move settles the "
         "most states), then swap it into a run under the explorer's tree."
     )
@@ -122,6 +123,11 @@ def _show_report(report: dict[str, Any]) -> None:
     b.metric("Balanced accuracy", f"{held['balanced_accuracy']:.0%}" if held else "n/a")
     c.metric("Live states", f"{report['live']:,}")
     d.metric("Dead states", f"{report['dead']:,}")
+    if report.get("sampled"):
+        st.caption(
+            f"{report['sampled']:,} of the dead states are soft labels: the search only "
+            "sampled below them, and every finished path it saw there failed its check."
+        )
     st.text(
         f"{Path(report['file']).name}: a {report['model']} on {report['features']} features, "
         f"from {len(report['trained_items'])} runs."

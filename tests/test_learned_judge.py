@@ -17,11 +17,12 @@ from sqlmodel import Session, select
 from treelight.engine.errors import BadArguments
 from treelight.engine.judges.learned_file import load, save
 from treelight.engine.learning.fitting import CANDIDATES, fit, probabilities
-from treelight.engine.learning.labels import PERSON, TREE, Tree, TreeNode, label_trees
+from treelight.engine.learning.labels import PERSON, SAMPLED, TREE, Tree, TreeNode, label_trees
 from treelight.engine.learning.training import TrainRequest, train_judge
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
 from treelight.engine.tasks.game24 import Game24
+from treelight.engine.tasks.math_word import MathWordProblem
 from treelight.storage.database import make_engine
 from treelight.storage.models import Evaluation, Node
 from treelight.storage.vocabulary import NodeStatus, PrunedBy
@@ -90,13 +91,79 @@ def test_a_state_is_dead_only_when_every_move_there_was_tried_and_failed() -> No
     labels = label_trees([tree.tree()])
     assert labels.nodes[b] == (False, TREE)
     assert all(leaf not in labels.nodes for leaf in leaves)  # ends: the verifiers' to judge
-    assert a not in labels.nodes  # its other moves were never tried: no evidence
+    assert labels.nodes[a] == (False, SAMPLED)  # its other moves were never tried:
+    assert a not in label_trees([tree.tree()], soft=False).nodes  # no proof, a soft label
 
     sampled = Builder("1 1 4 6")
     c = sampled.move(sampled.move(1, "1 + 1"), "4 * 6")
     for move in ("2 + 24", "2 * 24", "24 - 2", "2 - 24", "24 / 2"):  # not 2 / 24
         sampled.move(c, move)
-    assert c not in label_trees([sampled.tree()]).nodes  # only sampled: unlabelled
+    assert c not in label_trees([sampled.tree()], soft=False).nodes  # only sampled: no proof
+
+
+def test_a_sampled_subtree_whose_finished_paths_all_failed_is_a_soft_label_and_says_so() -> None:
+    sampled = Builder("1 1 4 6")
+    a = sampled.move(1, "1 + 1")
+    c = sampled.move(a, "4 * 6")
+    for move in ("2 + 24", "2 * 24", "24 - 2", "2 - 24", "24 / 2"):  # not 2 / 24: sampled
+        sampled.move(c, move)
+    open_path = sampled.move(1, "1 * 1")  # nothing finished below: no evidence at all
+    labels = label_trees([sampled.tree()])
+    assert labels.nodes[c] == (False, SAMPLED) and labels.nodes[a] == (False, SAMPLED)
+    # five failed ends below: P(live) = 1/(5+2), Laplace's rule of succession
+    assert labels.states["2 24"].target == pytest.approx(1 / 7)
+    assert not labels.states["2 24"].settled and labels.sampled == 3  # the root's too
+    assert open_path not in labels.nodes
+    settled = Builder("1 1 4 6")
+    every_move(settled, settled.move(settled.move(1, "1 + 1"), "4 * 6"))
+    proved = label_trees([settled.tree()]).states["2 24"]
+    assert proved.source == TREE and proved.target == 0.0 and proved.settled
+
+
+def math_tree(person: dict[int, str] | None = None) -> Tree:
+    """root -> "12 + 5 = 17" -> Answer: 17 (checked right); root -> "12 - 5 = 7" ->
+    Answer: 7 and Answer: 8 (both checked wrong); root -> "12 * 5" (nothing below)."""
+    task = MathWordProblem("Anna has 12 pencils and gets 5 more. How many?", {"answer": "17"})
+    ended = {"status": NodeStatus.PRUNED, "pruned_by": PrunedBy.JUDGE}
+    rows: list[tuple[int | None, str, dict[str, Any], dict[str, str]]] = [
+        (None, task.problem, {}, {"status": NodeStatus.EXPANDED}),
+        (1, "12 + 5 = 17", {}, {"status": NodeStatus.EXPANDED}),
+        (2, "Answer: 17", {"answer": "17"}, {"status": NodeStatus.SOLVED}),
+        (1, "12 - 5 = 7", {}, {"status": NodeStatus.EXPANDED}),
+        (4, "Answer: 7", {"answer": "7"}, ended),
+        (4, "Answer: 8", {"answer": "8"}, ended),
+        (1, "12 * 5 = 60", {}, {"status": NodeStatus.OPEN}),
+    ]
+    nodes = [
+        TreeNode(i, parent, text, state, how["status"], how.get("pruned_by", ""))
+        for i, (parent, text, state, how) in enumerate(rows, start=1)
+    ]
+    return Tree(1, task, nodes, person or {})
+
+
+def test_math_steps_are_labelled_by_their_paths_process_labels() -> None:
+    labels = label_trees([math_tree()])
+    assert labels.nodes[2] == (True, TREE) and labels.nodes[1] == (True, TREE)
+    assert labels.nodes[4] == (False, SAMPLED)  # two wrong answers below, nothing right
+    key = next(k for k, s in labels.states.items() if s.source == SAMPLED)
+    assert labels.states[key].target == pytest.approx(1 / 4)
+    assert 7 not in labels.nodes and 3 not in labels.nodes  # unexplored; an end
+    # what a learned judge embeds: the problem and the path, not the step alone
+    assert labels.states[key].text.startswith("Problem: Anna has 12 pencils")
+    assert labels.states[key].text.endswith("12 - 5 = 7")
+    assert label_trees([math_tree(person={4: "good"})]).nodes[4] == (True, PERSON)
+    assert 4 not in label_trees([math_tree()], soft=False).nodes
+
+
+def test_soft_labels_pull_a_fit_toward_their_probability() -> None:
+    x = np.array([[0.0], [0.1], [1.0], [1.1], [2.0], [2.1]])
+    y = np.array([0, 0, 0, 0, 1, 1])
+    target = np.array([0.0, 0.0, 0.5, 0.5, 1.0, 1.0])  # the middle: half live
+    for model in ("logistic", "gbm"):
+        soft = probabilities(fit(model, x, y, 0, target), x)
+        hard = probabilities(fit(model, x, y, 0), x)
+        assert soft[2] > hard[2], model  # the soft middle is judged more live
+        assert soft[0] < soft[2] < soft[4], model
 
 
 def test_what_one_tree_settled_holds_in_another_where_the_task_shares_states() -> None:

@@ -14,7 +14,7 @@ The file is data (engine/judges/learned_file.py): loading it runs no code.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,8 @@ class LearnedJudge(Judge):
         verdicts: list[Verdict | None] = []
         unseen: list[int] = []
         for i, node in enumerate(nodes):
-            key = ctx.task.shared_key(node.state)
-            if key is None or "answer" in node.state:
+            key = ctx.task.learning_key(node.state, partial(_path_text, node, ctx))
+            if "answer" in node.state:
                 verdicts.append(
                     Verdict(None, None, "nothing to judge: a finished path is for the verifiers")
                 )

@@ -56,6 +56,13 @@ def add_parser(sub: Any) -> None:
     )
     judge.add_argument("--seed", type=int, default=0)
     judge.add_argument(
+        "--no-soft-labels",
+        dest="soft",
+        action="store_false",
+        help="learn from settled states only: a state below which the search only sampled "
+        "failed paths stays unlabelled (default: it counts as dead with P(live) = 1/(n+2))",
+    )
+    judge.add_argument(
         "--backend", default="embedded", help="what embeds the states (default: embedded)"
     )
     judge.add_argument("--model", help="the embedding model (default: the backend's)")
@@ -109,6 +116,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
         holdout=args.holdout,
         max_states=args.max_states,
         seed=args.seed,
+        soft=args.soft,
         embedder=embedder,
     )
     report = train_judge(engine, request, stage_progress())
@@ -139,8 +147,9 @@ def _task_of(engine: Engine, eval_ids: list[int], run_ids: list[int]) -> str:
 def summary(report: dict[str, Any]) -> str:
     lines = [
         f"Wrote {report['file']}: a {report['model']} on {report['features']} features, "
-        f"{report['states']:,} states ({report['live']:,} live, {report['dead']:,} dead; "
-        f"{report['unlabelled']:,} unlabelled) from {_runs(len(report['trained_items']))}."
+        f"{report['states']:,} states ({report['live']:,} live, {report['dead']:,} dead"
+        f"{_sampled(report['sampled'])}; {report['unlabelled']:,} unlabelled) from "
+        f"{_runs(len(report['trained_items']))}."
     ]
     held = report["holdout"]
     if held:
@@ -162,6 +171,12 @@ def summary(report: dict[str, Any]) -> str:
         lines.append(f"Calibration plot: {report['plot']}")
     lines.append(f"Use it: --judges <the task's verifier>,learned:file={report['file']}")
     return "\n".join(lines)
+
+
+def _sampled(count: int) -> str:
+    if not count:
+        return ""
+    return f", of them {count:,} by soft labels: only failed paths were sampled below them"
 
 
 def _runs(count: int) -> str:

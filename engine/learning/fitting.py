@@ -2,9 +2,10 @@
 arrays (engine/judges/learned_file.py applies them with NumPy alone).
 
 Three candidates, each after standard scaling, each weighing live and dead
-states equally (live states are the rare ones: 7-17% in Game of 24): a logistic
-regression, a small multi-layer perceptron, gradient-boosted trees. The one with
-the best AUC on the held-out problems is kept.
+states equally (live states are the rare ones: 7-17% in Game of 24; a soft
+label counts in both, by its probability): a logistic regression, a small
+multi-layer perceptron, gradient-boosted trees. The one with the best AUC on the
+held-out problems is kept.
 """
 
 from __future__ import annotations
@@ -38,14 +39,37 @@ def _sklearn() -> Any:
     return sklearn
 
 
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    live = max(1, int(y.sum()))
-    dead = max(1, len(y) - int(y.sum()))
-    return np.where(y == 1, len(y) / (2 * live), len(y) / (2 * dead))
+def balanced_weights(y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sample weights under which live and dead states weigh the same in all."""
+    w = np.ones(len(y)) if weights is None else weights
+    live = max(1e-9, float(w[y == 1].sum()))
+    dead = max(1e-9, float(w[y == 0].sum()))
+    total = float(w.sum())
+    return w * np.where(y == 1, total / (2 * live), total / (2 * dead))
 
 
-def fit(model: str, x: np.ndarray, y: np.ndarray, seed: int) -> Fitted:
-    """One candidate fitted to `x`, `y` (1: live), exported as arrays."""
+def soft_rows(
+    x: np.ndarray, y: np.ndarray, target: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A soft label P(live) = t (engine/learning/labels.py) as two rows: the state
+    live with weight t and dead with weight 1 - t; a settled state stays one row."""
+    if target is None:
+        return x, y, np.ones(len(y))
+    soft = (target > 0) & (target < 1)
+    hard = ~soft
+    rows = np.vstack([x[hard], x[soft], x[soft]])
+    labels = np.concatenate(
+        [y[hard], np.ones(soft.sum(), np.int64), np.zeros(soft.sum(), np.int64)]
+    )
+    weights = np.concatenate([np.ones(hard.sum()), target[soft], 1 - target[soft]])
+    return rows, labels, weights
+
+
+def fit(
+    model: str, x: np.ndarray, y: np.ndarray, seed: int, target: np.ndarray | None = None
+) -> Fitted:
+    """One candidate fitted to `x`, `y` (1: live), exported as arrays; `target`, when
+    given, is each state's P(live) (soft labels between 0 and 1)."""
     _sklearn()
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -54,21 +78,19 @@ def fit(model: str, x: np.ndarray, y: np.ndarray, seed: int) -> Fitted:
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std[std == 0] = 1.0
-    scaled = (x - mean) / std
+    scaled, y, soft_weights = soft_rows((x - mean) / std, y, target)
     arrays: Arrays = {"scale_mean": mean, "scale_std": std}
-    weights = balanced_weights(y)
+    weights = balanced_weights(y, soft_weights)
     if model == "logistic":
-        lr = LogisticRegression(max_iter=2000, class_weight="balanced")
-        lr.fit(scaled, y)
+        lr = LogisticRegression(max_iter=2000)
+        lr.fit(scaled, y, sample_weight=weights)
         arrays |= {"coef": lr.coef_[0].astype(np.float64), "intercept": lr.intercept_[:1]}
         estimator: Any = lr
     elif model == "mlp":
-        # The MLP takes no sample weights: the live states are repeated instead.
-        repeat = np.maximum(1, np.rint(weights / weights.min()).astype(int))
         mlp = MLPClassifier(
             hidden_layer_sizes=(64, 32), max_iter=300, early_stopping=True, random_state=seed
         )
-        mlp.fit(np.repeat(scaled, repeat, axis=0), np.repeat(y, repeat))
+        mlp.fit(scaled, y, sample_weight=weights)
         arrays["layers"] = np.array([len(mlp.coefs_)])
         for i, (w, b) in enumerate(zip(mlp.coefs_, mlp.intercepts_, strict=True)):
             arrays[f"w{i}"], arrays[f"b{i}"] = w, b

@@ -4,9 +4,14 @@ A state is *live* when a solved (checked) node lies below a node in that state,
 in any of the trees; *dead* when it is a finished path a gate rejected (the
 answer failed its check), or when the task can list its moves
 (`Task.next_state_keys`) and every state they lead to is dead. A subtree the
-search only sampled is no evidence: a state with an untried move stays
-unlabelled. A person's good/bad label on a node overrides what the trees say,
-and every label keeps its source ("tree" or "person").
+search only sampled is no proof of death: a state with an untried move is
+settled by neither rule. It gets a *soft* label instead when finished paths lie
+below it and none passed its check (where moves cannot be listed, as in math
+and code, that is the only dead evidence there is): source "sampled", dead, and
+P(live) = 1/(n+2) for its n failed finished paths (Laplace's rule of
+succession: no success in n tries), which training weighs accordingly and the
+memory never holds. A person's good/bad label on a node overrides what the
+trees say, and every label keeps its source ("tree", "sampled" or "person").
 
 Where a task's state keys mean the same situation whatever the problem
 (`Task.shared_states`, Game of 24's numbers left), what one tree showed about a
@@ -18,12 +23,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from treelight.engine.tasks.base import Task
 from treelight.storage.vocabulary import LabelVerdict, NodeStatus, PrunedBy
 
 TREE = "tree"
+SAMPLED = "sampled"
 PERSON = "person"
 
 
@@ -59,6 +66,16 @@ class StateLabel:
     state: dict[str, Any]  # the state as one node holds it (for the task's features)
     text: str  # what an embedder reads (Task.state_text)
     problems: frozenset[str]  # the problems whose trees hold it
+    target: float = -1.0  # P(live) training aims for: 1 or 0 when settled, 1/(n+2) if sampled
+
+    def __post_init__(self) -> None:
+        if self.target < 0:
+            object.__setattr__(self, "target", 1.0 if self.live else 0.0)
+
+    @property
+    def settled(self) -> bool:
+        """Proved live or dead by the trees (or said by a person): what the memory holds."""
+        return self.source != SAMPLED
 
 
 @dataclass
@@ -74,6 +91,11 @@ class Labels:
     @property
     def dead(self) -> int:
         return len(self.states) - self.live
+
+    @property
+    def sampled(self) -> int:
+        """Dead by the soft rule alone (finished paths below, none passed)."""
+        return sum(label.source == SAMPLED for label in self.states.values())
 
 
 def _path_text(node: TreeNode, by_id: dict[int, TreeNode]) -> str:
@@ -96,8 +118,9 @@ def _is_state(node: TreeNode) -> bool:
     return True
 
 
-def label_trees(trees: Iterable[Tree]) -> Labels:
-    """Every state the trees settled, and the label of each node in a settled state."""
+def label_trees(trees: Iterable[Tree], soft: bool = True) -> Labels:
+    """Every state the trees settled (and, with `soft`, each state below which only
+    failed finished paths were seen), and the label of each node in such a state."""
     seen: dict[str, tuple[Task, TreeNode, dict[int, TreeNode]]] = {}
     problems: dict[str, set[str]] = defaultdict(set)
     parents_of: dict[str, set[str]] = defaultdict(set)  # observed: child key -> parent keys
@@ -111,10 +134,8 @@ def label_trees(trees: Iterable[Tree]) -> Labels:
         for node in tree.nodes:
             if not _is_state(node):
                 continue
-            found = tree.task.shared_key(node.state)
-            if found is None:
-                continue
-            key = node_keys[node.id] = found
+            path_text = partial(_path_text, node, by_id)
+            key = node_keys[node.id] = tree.task.learning_key(node.state, path_text)
             seen.setdefault(key, (tree.task, node, by_id))
             problems[key].add(tree.task.problem)
             if node.status == NodeStatus.SOLVED:
@@ -132,18 +153,24 @@ def label_trees(trees: Iterable[Tree]) -> Labels:
         for node in tree.nodes:
             if node.id in node_keys and node.parent_id in node_keys:
                 parents_of[node_keys[node.id]].add(node_keys[node.parent_id])
+    failed_ends = set(dead)
     live = _closure(live_seeds, parents_of)
     dead = _dead_states(dead - live, listed, live)
+    below = _failed_ends_below(failed_ends, parents_of) if soft else {}
     states: dict[str, StateLabel] = {}
     for key, (task, node, by_id) in seen.items():
         is_live: bool | None = True if key in live else False if key in dead else None
-        source = TREE
+        source, target = TREE, -1.0
+        if is_live is None and below.get(key):
+            is_live, source, target = False, SAMPLED, 1 / (below[key] + 2)
         if key in person:
-            is_live, source = person[key][0], PERSON
+            is_live, source, target = person[key][0], PERSON, -1.0
         if is_live is None or "answer" in node.state:
             continue  # a finished path is the verifiers' to judge, not a learned judge's
         text = task.state_text(node.state, _path_text(node, by_id))
-        states[key] = StateLabel(key, is_live, source, node.state, text, frozenset(problems[key]))
+        states[key] = StateLabel(
+            key, is_live, source, node.state, text, frozenset(problems[key]), target
+        )
     nodes = {
         node_id: (states[key].live, states[key].source)
         for node_id, key in node_keys.items()
@@ -162,6 +189,15 @@ def _closure(seeds: set[str], parents_of: dict[str, set[str]]) -> set[str]:
                 found.add(parent)
                 todo.append(parent)
     return found
+
+
+def _failed_ends_below(ends: set[str], parents_of: dict[str, set[str]]) -> dict[str, int]:
+    """For every state observed above a failed finished path: how many lie below it."""
+    counts: dict[str, int] = defaultdict(int)
+    for end in ends:
+        for above in _closure({end}, parents_of) - {end}:
+            counts[above] += 1
+    return counts
 
 
 def _dead_states(dead: set[str], listed: dict[str, set[str]], live: set[str]) -> set[str]:

@@ -27,7 +27,15 @@ from treelight.engine.generators import make_generator
 from treelight.engine.judges.learned_file import save
 from treelight.engine.learning.features import StoredEmbedder, feature_matrix
 from treelight.engine.learning.fitting import CANDIDATES, Fitted, fit, probabilities, score
-from treelight.engine.learning.labels import PERSON, Labels, StateLabel, Tree, TreeNode, label_trees
+from treelight.engine.learning.labels import (
+    PERSON,
+    SAMPLED,
+    Labels,
+    StateLabel,
+    Tree,
+    TreeNode,
+    label_trees,
+)
 from treelight.engine.tasks import task_classes
 from treelight.storage import queries
 from treelight.storage.models import Run
@@ -46,6 +54,7 @@ class TrainRequest:
     holdout: float = 0.2
     max_states: int = 20_000
     seed: int = 0
+    soft: bool = True  # sampled subtrees count as soft labels (engine/learning/labels.py)
     embedder: dict[str, Any] = field(default_factory=lambda: {"backend": "embedded"})
 
 
@@ -132,9 +141,9 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
         embedder = StoredEmbedder(engine, make_generator(request.embedder))
     advance = progress("labelling trees", len(trees))
     train_trees, held_trees = _split(trees, request.holdout, request.seed)
-    train_labels = label_trees(train_trees)
-    held_labels = label_trees(held_trees)
-    every = label_trees(trees)
+    train_labels = label_trees(train_trees, request.soft)
+    held_labels = label_trees(held_trees, request.soft)
+    every = label_trees(trees, request.soft)
     advance(len(trees))
     _needs_both(every, "given")
 
@@ -142,6 +151,11 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
         step = progress(stage, len(states))
         x = feature_matrix(request.features, task, states, embedder, step)
         return x, np.array([s.live for s in states], dtype=np.int64)
+
+    def targets(states: list[StateLabel]) -> np.ndarray:
+        return np.array([s.target for s in states], dtype=np.float64)
+
+    settled_in_training = {k: s for k, s in train_labels.states.items() if s.settled}
 
     holdout: dict[str, Any] | None = None
     candidates: dict[str, Any] = {}
@@ -153,17 +167,17 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
         )
         x, y = matrix(train_states, "features (training problems)")
         xh, yh = matrix(held_states, "features (held-out problems)")
-        remembered = np.array([s.key in train_labels.states for s in held_states])
+        remembered = np.array([s.key in settled_in_training for s in held_states])
         memory = np.array(
             [
-                float(train_labels.states[s.key].live) if s.key in train_labels.states else 0.0
+                float(settled_in_training[s.key].live) if s.key in settled_in_training else 0.0
                 for s in held_states
             ]
         )
         fit_step = progress("fitting models", len(CANDIDATES))
         best: tuple[float, Fitted, np.ndarray] | None = None
         for model in CANDIDATES:
-            fitted = fit(model, x, y, request.seed)
+            fitted = fit(model, x, y, request.seed, targets(train_states))
             p = probabilities(fitted, xh)
             alone = score(yh, p)
             candidates[model] = {"auc": alone.auc, "balanced_accuracy": alone.balanced_accuracy}
@@ -179,6 +193,7 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
             "states": len(held_states),
             "live": int(yh.sum()),
             "dead": int(len(yh) - yh.sum()),
+            "sampled": sum(s.source == SAMPLED for s in held_states),
             "auc": both.auc,
             "balanced_accuracy": both.balanced_accuracy,
             "remembered": float(remembered.mean()),
@@ -187,8 +202,8 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
         }
     all_states = _sample(list(every.states.values()), request.max_states, request.seed)
     x_all, y_all = matrix(all_states, "features (all problems)")
-    final = fit(chosen, x_all, y_all, request.seed)
-    keys = list(every.states)
+    final = fit(chosen, x_all, y_all, request.seed, targets(all_states))
+    keys = [k for k, s in every.states.items() if s.settled]  # what the trees proved
     arrays = dict(final.arrays)
     arrays["memory_keys"] = np.array(keys, dtype=str)
     arrays["memory_live"] = np.array([every.states[k].live for k in keys], dtype=bool)
@@ -206,6 +221,7 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
         "states": len(every.states),
         "live": every.live,
         "dead": every.dead,
+        "sampled": every.sampled,
         "unlabelled": every.unlabelled_states,
         "person_labels": sum(s.source == PERSON for s in every.states.values()),
         "fitted_on": len(all_states),
@@ -226,6 +242,7 @@ def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> di
         "states": meta["states"],
         "live": meta["live"],
         "dead": meta["dead"],
+        "sampled": meta["sampled"],
         "unlabelled": meta["unlabelled"],
         "features": request.features,
         "model": chosen,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -244,8 +245,21 @@ class Task(ABC):
 
     def state_text(self, state: dict[str, Any], path_text: str) -> str:
         """What a learned judge embeds for a state: the engine's account of it when the
-        task has one, else the path's thoughts."""
-        return self.describe_state(state) or path_text
+        task has one, else the problem and the path's thoughts (a step means nothing
+        without the problem it is a step of)."""
+        described = self.describe_state(state)
+        if described:
+            return described
+        return path_text if self.shared_states else f"Problem: {self.problem}\n{path_text}"
+
+    def learning_key(self, state: dict[str, Any], path_text: Callable[[], str]) -> str:
+        """The key a learned judge files a state under, in training and when judging:
+        the shared key where the task has one; else (math, code: a state is its path)
+        the path's thoughts within the problem."""
+        key = self.shared_key(state)
+        if key is not None:
+            return key
+        return f"{self.problem}\x1fpath\x1f{path_text()}"
 
     def shared_key(self, state: dict[str, Any]) -> str | None:
         """The state's key as it is compared across problems: the key itself where
