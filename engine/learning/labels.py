@@ -66,16 +66,17 @@ class StateLabel:
     state: dict[str, Any]  # the state as one node holds it (for the task's features)
     text: str  # what an embedder reads (Task.state_text)
     problems: frozenset[str]  # the problems whose trees hold it
-    target: float = -1.0  # P(live) training aims for: 1 or 0 when settled, 1/(n+2) if sampled
+    soft: float | None = None  # a soft label's P(live), 1/(n+2); None when settled
 
-    def __post_init__(self) -> None:
-        if self.target < 0:
-            object.__setattr__(self, "target", 1.0 if self.live else 0.0)
+    @property
+    def target(self) -> float:
+        """The P(live) training aims for."""
+        return float(self.live) if self.soft is None else self.soft
 
     @property
     def settled(self) -> bool:
         """Proved live or dead by the trees (or said by a person): what the memory holds."""
-        return self.source != SAMPLED
+        return self.soft is None
 
 
 @dataclass
@@ -156,20 +157,25 @@ def label_trees(trees: Iterable[Tree], soft: bool = True) -> Labels:
     failed_ends = set(dead)
     live = _closure(live_seeds, parents_of)
     dead = _dead_states(dead - live, listed, live)
-    below = _failed_ends_below(failed_ends, parents_of) if soft else {}
+    children_of: dict[str, set[str]] = defaultdict(set)
+    for child, parents in parents_of.items():
+        for parent in parents:
+            children_of[parent].add(child)
     states: dict[str, StateLabel] = {}
     for key, (task, node, by_id) in seen.items():
         is_live: bool | None = True if key in live else False if key in dead else None
-        source, target = TREE, -1.0
-        if is_live is None and below.get(key):
-            is_live, source, target = False, SAMPLED, 1 / (below[key] + 2)
+        source, p_live = TREE, None
+        if is_live is None and soft and "answer" not in node.state:
+            failed = _failed_ends_below(key, children_of, failed_ends)
+            if failed:
+                is_live, source, p_live = False, SAMPLED, 1 / (failed + 2)
         if key in person:
-            is_live, source, target = person[key][0], PERSON, -1.0
+            is_live, source, p_live = person[key][0], PERSON, None
         if is_live is None or "answer" in node.state:
             continue  # a finished path is the verifiers' to judge, not a learned judge's
         text = task.state_text(node.state, _path_text(node, by_id))
         states[key] = StateLabel(
-            key, is_live, source, node.state, text, frozenset(problems[key]), target
+            key, is_live, source, node.state, text, frozenset(problems[key]), p_live
         )
     nodes = {
         node_id: (states[key].live, states[key].source)
@@ -191,13 +197,15 @@ def _closure(seeds: set[str], parents_of: dict[str, set[str]]) -> set[str]:
     return found
 
 
-def _failed_ends_below(ends: set[str], parents_of: dict[str, set[str]]) -> dict[str, int]:
-    """For every state observed above a failed finished path: how many lie below it."""
-    counts: dict[str, int] = defaultdict(int)
-    for end in ends:
-        for above in _closure({end}, parents_of) - {end}:
-            counts[above] += 1
-    return counts
+def _failed_ends_below(key: str, children_of: dict[str, set[str]], failed: set[str]) -> int:
+    """How many failed finished paths (distinct end states) were seen below `key`."""
+    found, todo = {key}, [key]
+    while todo:
+        for child in children_of.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return len(found & failed)
 
 
 def _dead_states(dead: set[str], listed: dict[str, set[str]], live: set[str]) -> set[str]:
