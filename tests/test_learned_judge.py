@@ -18,7 +18,7 @@ from treelight.engine.errors import BadArguments
 from treelight.engine.judges.learned_file import load, save
 from treelight.engine.learning.fitting import CANDIDATES, fit, probabilities
 from treelight.engine.learning.labels import PERSON, SAMPLED, TREE, Tree, TreeNode, label_trees
-from treelight.engine.learning.training import TrainRequest, train_judge
+from treelight.engine.learning.training import TrainRequest, load_trees, train_judge
 from treelight.engine.run.creation import create_run
 from treelight.engine.run.loop import Runner
 from treelight.engine.tasks.game24 import Game24
@@ -601,3 +601,64 @@ def test_the_teaching_preset_runs_the_built_in_learned_judge(app_engine: Engine)
     assert {"name": "learned", "file": str(builtin_judge("game24-selfplay"))} in run.judges
     meta = load(builtin_judge("game24-selfplay")).meta
     assert "4 5 6 10" not in {e["problem"] for e in meta["trained_items"]}  # a test puzzle
+
+
+def test_a_math_judge_learns_from_an_evals_trees_checked_against_the_items_answers(
+    tmp_path: Path,
+    treelight_home: Path,
+    httpserver: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An eval holds each item's answer out of its searches, so their finished paths
+    are unchecked; `train judge` checks them against the items' answers: steps
+    below which "Answer: 17" was right are live, the rest soft-labelled dead, and
+    the learned judge then scores a new problem's steps by their embeddings (an
+    OpenAI-compatible /v1/embeddings at the network edge)."""
+    from tests.fake_openai import KEY, FakeOpenAI
+    from treelight.engine.cli import main
+
+    fake = FakeOpenAI(httpserver)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+    items = [("Anna has 12 pencils and gets 5 more. How many?", "17"), ("What is 20 - 3?", "17")]
+    items += [("What is 2 + 2?", "4"), ("What is 8 * 3?", "24"), ("What is 9 + 8?", "17")]
+    data = tmp_path / "math.jsonl"
+    data.write_text("".join(json.dumps({"problem": p, "answer": a}) + "\n" for p, a in items))
+    script = tmp_path / "outputs.json"
+    script.write_text(json.dumps(["12 + 5 = 17", "3 * 4 = 12", "Answer: 17", "Answer: 12"] * 4))
+    method = "bfs:beam=2;samples=2;stop_at_first=false;steps=2"
+    assert main(["eval", "--dataset", str(data), "--task", "math", "--backend", "scripted",
+                 "--script", str(script), "--methods", method, "--json"]) == 0  # fmt: skip
+    capsys.readouterr()
+    out = tmp_path / "math.judge"
+    args = ["train", "judge", "--eval", "1", "--backend", "openai", "--model", "tiny-1b"]
+    assert main([*args, "--out", str(out), "--holdout", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["live"] > 0 and report["dead"] > 0 and report["sampled"] > 0
+    assert report["features"] == "embedding"
+    engine = make_engine(f"sqlite:///{treelight_home / 'treelight.db'}")
+    labels = label_trees(load_trees(engine, [1], []))
+    problems = dict(items)
+    for state in labels.states.values():  # live exactly where "Answer: 17" is right
+        [problem] = state.problems
+        assert state.live == (problems[problem] == "17"), state.text
+        assert state.text.startswith(f"Problem: {problem}")
+    run = create_run(
+        engine,
+        task="math",
+        problem="What is 10 + 7?",
+        task_params={"answer": "17"},
+        strategy="bfs",
+        strategy_params={"beam": 2, "samples": 2, "steps": 2},
+        generator={"backend": "openai", "model": "tiny-1b"},
+        judges=[{"name": "calculator"}, {"name": "learned", "file": str(out)}],
+        status="running",
+    )
+    Runner(engine, run.id or 0).run_until_idle()
+    with Session(engine) as session:
+        learned = session.exec(
+            select(Evaluation).where(Evaluation.judge == "learned", Evaluation.run_id == run.id)
+        ).all()
+    scored = [v for v in learned if v.score is not None]
+    assert scored and all("embedding features" in v.rationale for v in scored)

@@ -39,7 +39,7 @@ from treelight.engine.learning.labels import (
 from treelight.engine.tasks import task_classes
 from treelight.storage import queries
 from treelight.storage.models import Run
-from treelight.storage.vocabulary import RunStatus
+from treelight.storage.vocabulary import NodeStatus, PrunedBy, RunStatus
 
 Progress = Callable[[str, int], Callable[[int], object]]  # (stage, total) -> advance(n)
 
@@ -66,32 +66,37 @@ def treelight_version() -> str:
 
 
 def load_trees(engine: Engine, eval_ids: list[int], run_ids: list[int]) -> list[Tree]:
-    """The runs of `eval_ids` and `run_ids`, each once, with their nodes and labels."""
+    """The runs of `eval_ids` and `run_ids`, each once, with their nodes and labels.
+
+    An eval keeps each item's expected answer out of its searches, so their
+    finished paths stay unchecked (`terminal`); here each is checked against the
+    item's answer, as the eval scores its runs, and marked solved or failed."""
     with Session(engine) as session:
-        wanted: dict[int, tuple[Run, int | None, int | None]] = {}
+        wanted: dict[int, tuple[Run, int | None, int | None, str | None]] = {}
         for eval_id in eval_ids:
             rows = queries.eval_runs(session, eval_id)
             if not rows:
                 raise BadArguments(f"Eval #{eval_id} has no runs (see `treelight eval --list`).")
             for item, run in rows:
-                wanted.setdefault(run.id or 0, (run, eval_id, item.item))
+                wanted.setdefault(run.id or 0, (run, eval_id, item.item, item.expected))
         for run_id in run_ids:
             found = queries.get_run(session, run_id)
             if found is None:
                 raise BadArguments(f"There is no run #{run_id} (see `treelight runs`).")
-            wanted.setdefault(run_id, (found, None, None))
-        tasks = {run.task for run, _, _ in wanted.values()}
+            wanted.setdefault(run_id, (found, None, None, None))
+        tasks = {run.task for run, _, _, _ in wanted.values()}
         if len(tasks) > 1:
             raise BadArguments(
                 f"A judge learns one task's states; these runs are of {', '.join(sorted(tasks))}."
             )
         trees = []
-        for run_id, (run, from_eval, index) in wanted.items():
+        for run_id, (run, from_eval, index, expected) in wanted.items():
             if run.status == RunStatus.QUEUED:
                 continue  # never started: its tree is the problem alone, nothing learned
             task = task_classes()[run.task](run.problem, run.task_params)
+            check = _checker(run, expected)
             nodes = [
-                TreeNode(r.id, r.parent_id, r.text, r.state, str(r.status), str(r.pruned_by))
+                TreeNode(r.id, r.parent_id, r.text, r.state, *check(r.status, r.pruned_by, r.state))
                 for r in queries.tree_rows(session, run_id)
             ]
             person = {
@@ -99,6 +104,29 @@ def load_trees(engine: Engine, eval_ids: list[int], run_ids: list[int]) -> list[
             }
             trees.append(Tree(run_id, task, nodes, person, from_eval, index))
     return trees
+
+
+def _checker(
+    run: Run, expected: str | None
+) -> Callable[[str, str, dict[str, Any]], tuple[str, str]]:
+    """(status, pruned_by, state) -> (status, pruned_by): an unchecked finished path
+    checked against the eval item's expected answer (each answer once per run)."""
+    from treelight.engine.evals.eval_runs import score
+
+    verdicts: dict[str, bool] = {}
+
+    def check(status: str, pruned_by: str, state: dict[str, Any]) -> tuple[str, str]:
+        answer = state.get("answer")
+        if expected is None or status != NodeStatus.TERMINAL or answer is None:
+            return str(status), str(pruned_by)
+        text = str(answer)
+        if text not in verdicts:
+            verdicts[text] = score(run.task, run.problem, run.task_params, expected, text)
+        if verdicts[text]:
+            return NodeStatus.SOLVED, ""
+        return NodeStatus.PRUNED, PrunedBy.JUDGE
+
+    return check
 
 
 def _split(trees: list[Tree], holdout: float, seed: int) -> tuple[list[Tree], list[Tree]]:
