@@ -145,6 +145,27 @@ def test_console_script_reports_a_missing_run(tmp_path: Path) -> None:
     assert "No run #999" in result.stderr
 
 
+def test_a_listing_piped_into_head_ends_quietly(tmp_path: Path, script: Path) -> None:
+    """`treelight runs | head -1`: the reader leaves early; no traceback."""
+    env = {**os.environ, "TREELIGHT_HOME": str(tmp_path)}
+    cli = [sys.executable, "-m", "treelight.engine.cli"]
+    for _ in range(2):
+        subprocess.run(
+            [*cli, "run", "--task", "count-to", "--problem", "3", "--backend", "scripted"]
+            + ["--script", str(script), "--json"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+    listing = subprocess.Popen(
+        [*cli, "runs"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # as `head` does once it has its line
+    errors = listing.stderr.read().decode()
+    assert listing.wait(timeout=60) in (0, 1) and "Traceback" not in errors, errors
+
+
 def test_treelight_app_stops_serving_on_sigterm(tmp_path: Path) -> None:
     """`treelight app` is the Streamlit server (not its parent): SIGTERM stops it."""
     import signal

@@ -4,6 +4,7 @@ an error into its message and exit code (1; 2 for bad arguments).
 
 from __future__ import annotations
 
+import os
 import sys
 
 from treelight.engine.cli.handlers import (
@@ -56,4 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except TreelightError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`treelight runs | head`): stop quietly, as Unix tools
+        # do; output to the closed pipe at exit would raise again, so it goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
