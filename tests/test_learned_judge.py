@@ -148,6 +148,7 @@ def test_math_steps_are_labelled_by_their_paths_process_labels() -> None:
     key = next(k for k, s in labels.states.items() if s.source == SAMPLED)
     assert labels.states[key].target == pytest.approx(1 / 4)
     assert 7 not in labels.nodes and 3 not in labels.nodes  # unexplored; an end
+    assert (labels.finished, labels.solved) == (3, 1)
     # what a learned judge embeds: the problem and the path, not the step alone
     assert labels.states[key].text.startswith("Problem: Anna has 12 pencils")
     assert labels.states[key].text.endswith("12 - 5 = 7")

@@ -84,6 +84,8 @@ class Labels:
     states: dict[str, StateLabel]  # finished paths left out: the verifiers judge those
     nodes: dict[int, tuple[bool, str]]  # node id -> (live, source), labelled nodes only
     unlabelled_states: int
+    finished: int = 0  # distinct finished paths (end states) seen
+    solved: int = 0  # of them, the ones that passed their check
 
     @property
     def live(self) -> int:
@@ -183,7 +185,13 @@ def label_trees(trees: Iterable[Tree], soft: bool = True) -> Labels:
         if key in states
     }
     ends = sum("answer" in node.state for _, node, _ in seen.values())
-    return Labels(states, nodes, unlabelled_states=len(seen) - len(states) - ends)
+    return Labels(
+        states,
+        nodes,
+        unlabelled_states=len(seen) - len(states) - ends,
+        finished=ends,
+        solved=len(live_seeds),
+    )
 
 
 def _closure(seeds: set[str], parents_of: dict[str, set[str]]) -> set[str]:

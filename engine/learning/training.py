@@ -147,14 +147,23 @@ def _sample(states: list[StateLabel], limit: int, seed: int) -> list[StateLabel]
 
 
 def _needs_both(labels: Labels, where: str) -> None:
-    if labels.live == 0 or labels.dead == 0:
-        raise BadArguments(
-            f"The {where} trees settled {len(labels.states)} states ({labels.live} live, "
-            f"{labels.dead} dead); a judge needs both. Run more searches to learn from: "
-            "self-play that tries every move (e.g. `treelight eval --methods "
-            '"random:beam=1000;stop_at_first=false;moves=all"` for game24; '
-            "docs/BENCHMARKS.md has the recipe)."
+    if labels.live and labels.dead:
+        return
+    why = ""
+    if labels.finished and not labels.solved:
+        why = (
+            f" None of the {labels.finished:,} finished paths in them passed its check: "
+            "the model never reached a right answer there, so no state is known to lead "
+            "to one. Search with more samples or a stronger model, or mark good steps "
+            "by hand (`treelight label`)."
         )
+    raise BadArguments(
+        f"The {where} trees settled {len(labels.states)} states ({labels.live} live, "
+        f"{labels.dead} dead); a judge needs both.{why} Run more searches to learn from: "
+        "self-play that tries every move (e.g. `treelight eval --methods "
+        '"random:beam=1000;stop_at_first=false;moves=all"` for game24; '
+        "docs/BENCHMARKS.md has the recipe)."
+    )
 
 
 def train_judge(engine: Engine, request: TrainRequest, progress: Progress) -> dict[str, Any]:
