@@ -510,7 +510,9 @@ def test_an_eval_or_bench_over_trained_items_is_refused_naming_them(
 
 
 @pytest.mark.model
-def test_embeddings_of_the_embedded_model_train_a_judge_and_count_in_a_run(tmp_path: Path) -> None:
+def test_embeddings_of_the_embedded_model_train_a_judge_and_count_in_a_run(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     from treelight.storage.models import ModelCall, Run
 
     engine = make_engine(f"sqlite:///{tmp_path / 'trees.db'}")
@@ -527,6 +529,7 @@ def test_embeddings_of_the_embedded_model_train_a_judge_and_count_in_a_run(tmp_p
         made = session.exec(select(ModelCall).where(ModelCall.purpose == "embed")).all()
     assert made and all(c.run_id is None and c.prompt_tokens > 0 for c in made)
     assert all(len(c.extra["embedding"]) == 576 for c in made)  # SmolLM2-135M's width
+    assert "pooling_type" not in capfd.readouterr().err  # llama.cpp's note, asked on purpose
     train_judge(engine, request, lambda stage, total: lambda n: None)
     with Session(engine) as session:  # the same texts again: served from storage
         assert len(

@@ -12,9 +12,13 @@ prompt tokens were served that way).
 from __future__ import annotations
 
 import atexit
+import io
 import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -123,14 +127,18 @@ class LoadedModel:
             import llama_cpp
 
             try:
-                self._embedder = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    n_ctx=EMBEDDING_CONTEXT_TOKENS,
-                    n_threads=model_threads(),
-                    embedding=True,
-                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                    verbose=False,
-                )
+                # llama.cpp notes on stderr, whatever `verbose` says, that the model's
+                # default pooling is not the mean asked for: asked on purpose, so the
+                # note is silenced (a failure still raises, with its message).
+                with _stderr_silenced():
+                    self._embedder = llama_cpp.Llama(
+                        model_path=str(self.path),
+                        n_ctx=EMBEDDING_CONTEXT_TOKENS,
+                        n_threads=model_threads(),
+                        embedding=True,
+                        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                        verbose=False,
+                    )
             except Exception as error:
                 raise ModelUnavailable(
                     f"Could not load {self.path} for embeddings: {error}"
@@ -145,6 +153,23 @@ class LoadedModel:
         response = self.chat_format(messages=[{"role": "user", "content": user_message}])
         stop = response.stop if isinstance(response.stop, list) else [response.stop or ""]
         return response.prompt, [s for s in stop if s]
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Standard error silenced for a while: llama.cpp's log callback prints to
+    `sys.stderr`, and C code may write to file descriptor 2 itself."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 _LOADED: dict[Path, LoadedModel] = {}
