@@ -79,7 +79,7 @@ def bench_judges(
     progress: Advance,
 ) -> dict[str, Any]:
     trees = load_trees(engine, eval_ids, run_ids)
-    labels = label_trees(trees)
+    labels = label_trees(trees, soft=False)  # the truth judges are scored on: proved states
     states = list(labels.states.values())
     random.Random(seed).shuffle(states)
     states = states[:max_states]
